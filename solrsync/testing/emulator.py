@@ -1,0 +1,797 @@
+"""A Solr emulator: a real HTTP server speaking the part of Solr's wire format solrsync uses.
+
+    with SolrEmulator() as solr:             # free port on 127.0.0.1, core "layers"
+        url = solr.core_url("layers")         # http://127.0.0.1:PORT/solr/layers
+        solr.faults.fail(503, seconds=2)      # fault injection
+        solr.stats["docs_added"]
+
+    python -m solrsync.testing.emulator --port 8983 --core layers
+
+Schemas come from a configset (default: the one solrsync ships), so schema errors match
+production. Visibility follows Solr: adds are seen by /select only after a commit, a soft commit
+or commitWithin; /get sees them at once. Where this and a real Solr disagree, Solr is right.
+"""
+import argparse
+import base64
+import itertools
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+from .query import Doc, parse
+from .schema import Schema, SolrHTTPError, bad_request, parse_date
+
+CONFIGSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configsets")
+VERSION = "8.11.3"
+_ATOMIC = ("set", "add", "add-distinct", "remove", "removeregex", "inc")
+
+
+class Core:
+    """One core: the latest state (what /get sees) and the searcher's snapshot (what /select sees)."""
+
+    def __init__(self, name, conf_dir, configset=None):
+        self.name, self.conf_dir, self.configset = name, conf_dir, configset
+        self.schema = Schema.from_configset(conf_dir)
+        self.latest = {}    # id -> Doc, uncommitted changes included
+        self.visible = {}   # id -> Doc, as of the last opened searcher
+        self.generation = 0
+        self.commit_due = None
+        self.lock = threading.RLock()
+        self.started = time.time()
+        self._sorted = {}
+        self._clock = itertools.count(int(time.time() * 1000) << 20)
+
+    # ------------------------------------------------------------ commits
+    def open_searcher(self):
+        self.visible = dict(self.latest)
+        self.generation += 1
+        self.commit_due = None
+        self._sorted.clear()
+
+    def commit_within(self, millis):
+        due = time.monotonic() + millis / 1000.0
+        if self.commit_due is None or due < self.commit_due:
+            self.commit_due = due
+
+    def tick(self):
+        if self.commit_due is not None and time.monotonic() >= self.commit_due:
+            self.open_searcher()
+
+    # ------------------------------------------------------------ updates
+    def add(self, raw, overwrite=True):
+        schema = self.schema
+        uk = schema.unique_key
+        doc_id = raw.get(uk)
+        if isinstance(doc_id, dict):
+            doc_id = doc_id.get("set")
+        if doc_id is None or doc_id == [] or doc_id == "":
+            raise bad_request("Document is missing mandatory uniqueKey field: %s" % uk)
+        doc_id = str(doc_id[0] if isinstance(doc_id, list) else doc_id)
+        existing = self.latest.get(doc_id)
+        expected = raw.get("_version_")
+        if expected not in (None, 0, "0"):
+            expected = int(expected)
+            actual = int(existing.fields["_version_"]) if existing else -1
+            if (expected < 0 and existing) or (expected == 1 and not existing) or \
+               (expected > 1 and expected != actual):
+                raise SolrHTTPError(409, "version conflict for %s expected=%s actual=%s"
+                                    % (doc_id, expected, actual))
+        if any(isinstance(v, dict) and v and set(v) <= set(_ATOMIC) for v in raw.values()):
+            raw = self._apply_atomic(raw, existing, doc_id)
+        fields = {}
+        for name, value in raw.items():
+            if name == "_version_" or value is None:
+                continue
+            f = schema.field(name)
+            if f is None:
+                raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
+            values = value if isinstance(value, list) else [value]
+            values = [f.coerce(v, doc_id) for v in values if v is not None]
+            if not values:
+                continue
+            if f.multi:
+                fields[name] = values
+            elif len(values) > 1:
+                raise bad_request("ERROR: [doc=%s] multiple values encountered for non multiValued field %s: [%s]"
+                                  % (doc_id, name, ", ".join(str(v) for v in values)))
+            else:
+                fields[name] = values[0]
+        fields[uk] = doc_id
+        for name, f in schema.fields.items():
+            if f.required and name not in fields:
+                raise bad_request("[doc=%s] missing required field: %s" % (doc_id, name))
+        if "_version_" in schema.fields:
+            fields["_version_"] = next(self._clock)
+        if existing is not None and not overwrite:
+            return doc_id
+        self.latest.pop(doc_id, None)  # an update moves the document to the end, as a new Lucene doc
+        self.latest[doc_id] = Doc(fields)
+        return doc_id
+
+    def _apply_atomic(self, raw, existing, doc_id):
+        base = {k: (list(v) if isinstance(v, list) else v) for k, v in (existing.fields if existing else {}).items()}
+        base.pop("_version_", None)
+        for name, value in raw.items():
+            if name == "_version_":
+                continue
+            if not isinstance(value, dict):
+                base[name] = value
+                continue
+            (op, arg), = value.items()
+            cur = base.get(name)
+            cur = [] if cur is None else (cur if isinstance(cur, list) else [cur])
+            args = arg if isinstance(arg, list) else [arg]
+            if op == "set":
+                base[name] = arg
+            elif op == "add":
+                base[name] = cur + args
+            elif op == "add-distinct":
+                base[name] = cur + [a for a in args if a not in cur]
+            elif op == "remove":
+                base[name] = [v for v in cur if v not in args]
+            elif op == "removeregex":
+                import re
+                base[name] = [v for v in cur if not any(re.fullmatch(a, str(v)) for a in args)]
+            elif op == "inc":
+                f = self.schema.field(name)
+                num = float(arg) if f is not None and f.kind == "float" else int(arg)
+                base[name] = (cur[0] if cur else 0) + num
+            if base.get(name) == []:
+                base.pop(name)
+        return base
+
+    def delete_id(self, doc_id):
+        return self.latest.pop(str(doc_id), None) is not None
+
+    def delete_query(self, q):
+        match = parse(q, self.schema)
+        doomed = [k for k, d in self.latest.items() if match(d)]
+        for k in doomed:
+            del self.latest[k]
+        return len(doomed)
+
+    # ------------------------------------------------------------ search
+    def search(self, params):
+        schema = self.schema
+        q = params.get("q", ["*:*"])[0]
+        df = params.get("df", ["text"])[0]
+        fqs = params.get("fq", [])
+        sort = params.get("sort", [""])[0]
+        rows = int(params.get("rows", ["10"])[0])
+        start = int(params.get("start", ["0"])[0])
+        cursor = params.get("cursorMark", [None])[0]
+        keys = _parse_sort(sort, schema)
+        if cursor is not None:
+            if start != 0:
+                raise bad_request("Cursor functionality requires start=0")
+            if not any(name == schema.unique_key for name, _ in keys):
+                raise bad_request("Cursor functionality requires a sort containing a uniqueKey field tie breaker")
+        cache_key = (self.generation, q, df, tuple(fqs), sort)
+        hits = self._sorted.get(cache_key)
+        if hits is None:
+            preds = [parse(q, schema, df)] + [parse(fq, schema, df) for fq in fqs]
+            hits = [d for d in self.visible.values() if all(p(d) for p in preds)]
+            if keys:
+                for name, desc in reversed(keys):
+                    hits.sort(key=lambda d, n=name, de=desc: _sort_key(d, n, schema, de), reverse=desc)
+            if len(self._sorted) > 32:
+                self._sorted.clear()
+            self._sorted[cache_key] = hits
+        page_from = start
+        if cursor not in (None, "*"):
+            try:
+                after = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+            except ValueError:
+                raise bad_request("Unable to parse 'cursorMark' after totem: value must either be '*' "
+                                  "or the 'nextCursorMark' returned by a previous search: %s" % cursor)
+            page_from = _after_cursor(hits, keys, after, schema)
+        page = hits[page_from:page_from + rows]
+        fl = params.get("fl", ["*"])
+        out = {"numFound": len(hits), "start": start, "docs": [_project(d, fl, schema) for d in page]}
+        extra = {}
+        if cursor is not None:
+            if page:
+                last = [_sort_value(page[-1], name, schema) for name, _ in keys]
+                extra["nextCursorMark"] = base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
+            else:
+                extra["nextCursorMark"] = cursor
+        return out, extra
+
+    def status(self):
+        return {"name": self.name, "instanceDir": self.conf_dir.rsplit("/conf", 1)[0] + "/",
+                "config": "solrconfig.xml", "schema": os.path.basename(self.schema.path),
+                "startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+                "uptime": int((time.time() - self.started) * 1000),
+                "index": {"numDocs": len(self.visible), "maxDoc": len(self.visible),
+                          "version": self.generation, "current": self.visible.keys() == self.latest.keys()}}
+
+
+def _parse_sort(sort, schema):
+    keys = []
+    for part in [p.strip() for p in sort.split(",") if p.strip()]:
+        bits = part.split()
+        if len(bits) != 2 or bits[1].lower() not in ("asc", "desc"):
+            raise bad_request("Can't determine a Sort Order (asc or desc) in sort spec '%s'" % part)
+        name, desc = bits[0], bits[1].lower() == "desc"
+        if name == "score":
+            continue
+        f = schema.field(name)
+        if f is None:
+            raise bad_request("sort param field can't be found: %s" % name)
+        if f.multi:
+            raise bad_request("can not sort on multivalued field: %s" % name)
+        keys.append((name, desc))
+    return keys
+
+
+def _sort_value(doc, name, schema):
+    v = doc.fields.get(name)
+    f = schema.field(name)
+    if v is not None and f.kind == "date":
+        return parse_date(v)[0]
+    return v
+
+
+def _sort_key(doc, name, schema, desc):
+    v = _sort_value(doc, name, schema)
+    missing = v is None
+    # missing values sort last in both directions (sortMissingLast)
+    return (not missing if desc else missing, v if not missing else 0)
+
+
+def _after_cursor(hits, keys, after, schema):
+    def cmp_key(doc):
+        return [_sort_value(doc, name, schema) for name, _ in keys]
+    for i, doc in enumerate(hits):
+        vals = cmp_key(doc)
+        for v, a, (_, desc) in zip(vals, after, keys):
+            if v == a:
+                continue
+            if v is None or a is None:
+                later = a is not None
+            else:
+                later = v > a if not desc else v < a
+            if later:
+                return i
+            break
+    return len(hits)
+
+
+def _project(doc, fl, schema):
+    wanted = []
+    for entry in fl:
+        wanted.extend(w for w in entry.replace(",", " ").split() if w)
+    if not wanted:
+        wanted = ["*"]
+    out = {}
+    for name, value in doc.fields.items():
+        f = schema.field(name)
+        if name != "_version_" and f is not None and not f.stored:
+            continue
+        if any(w == "*" or w == name or ("*" in w and _glob(w, name)) for w in wanted):
+            out[name] = list(value) if isinstance(value, list) else value
+    if "score" in wanted:
+        out["score"] = 1.0
+    return out
+
+
+def _glob(pattern, name):
+    import fnmatch
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+class Faults:
+    """Fault injection: error statuses, latency, dropped connections; each for N requests or S seconds."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self):
+        self._fail = None    # (status, until, remaining)
+        self._drop = None    # (until, remaining)
+        self.latency = 0.0
+
+    def fail(self, status=503, seconds=None, count=None):
+        self._fail = (status, _until(seconds), count)
+
+    def drop(self, seconds=None, count=None):
+        self._drop = (_until(seconds), count)
+
+    def delay(self, seconds):
+        self.latency = float(seconds)
+
+    def take(self):
+        """-> ("drop", None) | ("fail", status) | None for the request now arriving."""
+        with self.lock:
+            if self._drop and _active(self._drop[0], self._drop[1]):
+                until, count = self._drop
+                self._drop = (until, None if count is None else count - 1)
+                return ("drop", None)
+            if self._fail and _active(self._fail[1], self._fail[2]):
+                status, until, count = self._fail
+                self._fail = (status, until, None if count is None else count - 1)
+                return ("fail", status)
+        return None
+
+
+def _until(seconds):
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def _active(until, count):
+    if count is not None and count <= 0:
+        return False
+    return until is None or time.monotonic() < until
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, emulator):
+        self.emulator = emulator
+        self.open_sockets = set()
+        super().__init__(addr, _Handler)
+
+    def process_request(self, request, client_address):
+        self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self):
+        for sock in list(self.open_sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class SolrEmulator:
+    """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
+
+    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1"):
+        self.host, self.port = host, port
+        self.configsets = {}
+        for name in sorted(os.listdir(CONFIGSETS)):
+            self.configsets[name] = os.path.join(CONFIGSETS, name, "conf")
+        default_conf = configset or self.configsets["layers"]
+        self.cores = {}
+        self.lock = threading.RLock()
+        for name in cores:
+            self.cores[name] = Core(name, default_conf)
+        self.default_conf = default_conf
+        self.faults = Faults()
+        self.stats = {}
+        self.reset_stats()
+        self._server = None
+        self._thread = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        self._server = _Server((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="solr-emulator:%d" % self.port, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop listening and cut open connections; data stays, so start() brings the same index back."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.close_all()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self):
+        return "http://%s:%d/solr" % (self.host, self.port)
+
+    def core_url(self, name="layers"):
+        return "%s/%s" % (self.url, name)
+
+    def core(self, name="layers"):
+        return self.cores[name]
+
+    def reset(self, cores=("layers",)):
+        """A clean server: fresh cores, no faults, zeroed counters (what a test fixture wants)."""
+        with self.lock:
+            self.cores = {name: Core(name, self.default_conf) for name in cores}
+        self.faults.clear()
+        self.reset_stats()
+
+    def reset_stats(self):
+        self.stats.update(requests=0, update_requests=0, select_requests=0, docs_added=0,
+                          docs_deleted=0, errors=0, faults=0)
+
+    def count(self, key, n=1):
+        with self.lock:
+            self.stats[key] += n
+
+    # ------------------------------------------------------------ CoreAdmin
+    def core_admin(self, params):
+        action = params.get("action", ["STATUS"])[0].upper()
+        name = params.get("core", params.get("name", [None]))[0]
+        with self.lock:
+            if action == "STATUS":
+                names = [name] if name else sorted(self.cores)
+                return {"initFailures": {}, "status": {n: (self.cores[n].status() if n in self.cores else {})
+                                                       for n in names}}
+            if action == "CREATE":
+                if not name:
+                    raise bad_request("Missing parameter [name]")
+                if name in self.cores:
+                    raise SolrHTTPError(500, "Core with name '%s' already exists." % name)
+                conf = self._find_conf(params, name)
+                self.cores[name] = Core(name, conf)
+                return {"core": name}
+            if name not in self.cores:
+                raise bad_request("No such core: %s" % name if action != "UNLOAD"
+                                  else "Cannot unload non-existent core [%s]" % name)
+            if action == "UNLOAD":
+                del self.cores[name]
+            elif action == "RELOAD":
+                core = self.cores[name]
+                core.schema = Schema.from_configset(core.conf_dir)
+                core._sorted.clear()
+            elif action == "SWAP":
+                other = params.get("other", [None])[0]
+                if other not in self.cores:
+                    raise bad_request("No such core: %s" % other)
+                a, b = self.cores[name], self.cores[other]
+                a.name, b.name = other, name
+                self.cores[name], self.cores[other] = b, a
+            else:
+                raise bad_request("Unsupported operation: %s" % action)
+            return {}
+
+    def _find_conf(self, params, name):
+        configset = params.get("configSet", [None])[0]
+        if configset:
+            if configset not in self.configsets:
+                raise bad_request("Error CREATEing SolrCore '%s': Unable to create core [%s] Caused by: Could not "
+                                  "load configuration from directory configsets/%s" % (name, name, configset))
+            return self.configsets[configset]
+        instance = params.get("instanceDir", [name])[0]
+        conf = os.path.join(instance, "conf")
+        if os.path.isdir(conf):
+            return conf
+        raise bad_request("Error CREATEing SolrCore '%s': Unable to create core [%s] Caused by: Can't find resource "
+                          "'solrconfig.xml' in classpath or '%s'" % (name, name, conf))
+
+
+# ---------------------------------------------------------------- HTTP
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "SolrEmulator/" + VERSION
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self._serve(b"")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self._serve(self.rfile.read(length) if length else b"")
+
+    def _serve(self, body):
+        emu = self.server.emulator
+        emu.count("requests")
+        fault = emu.faults.take()
+        if emu.faults.latency:
+            time.sleep(emu.faults.latency)
+        parts = urlsplit(self.path)
+        params = parse_qs(parts.query, keep_blank_values=True)
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded" and body:
+            for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items():
+                params.setdefault(k, []).extend(v)
+            body = b""
+        wt = params.get("wt", [None])[0] or ("xml" if ctype.endswith("xml") else "json")
+        if fault:
+            emu.count("faults")
+            if fault[0] == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            return self._reply(fault[1], {"error": {"msg": "Service Unavailable (injected fault)",
+                                                    "code": fault[1]}}, wt)
+        started = time.monotonic()
+        try:
+            status, payload = 200, self._route(emu, parts.path.rstrip("/"), params, body, ctype)
+        except SolrHTTPError as exc:
+            emu.count("errors")
+            status, payload = exc.code, {"error": {"msg": exc.msg, "code": exc.code}}
+        except Exception as exc:  # a bug in the emulator: say so as Solr would, with a 500
+            emu.count("errors")
+            status, payload = 500, {"error": {"msg": "%s: %s" % (type(exc).__name__, exc), "code": 500}}
+        payload = dict(payload)
+        header = {"status": 0 if status == 200 else status, "QTime": int((time.monotonic() - started) * 1000)}
+        self._reply(status, dict({"responseHeader": header}, **payload), wt)
+
+    def _reply(self, status, payload, wt):
+        if wt == "xml":
+            data, ctype = _to_xml(payload, status).encode(), "application/xml; charset=UTF-8"
+        else:
+            data, ctype = json.dumps(payload).encode(), "application/json; charset=UTF-8"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, emu, path, params, body, ctype):
+        if not path.startswith("/solr"):
+            raise SolrHTTPError(404, "Not Found: %s" % path)
+        rest = path[len("/solr"):].strip("/").split("/")
+        if rest[:2] == ["admin", "cores"]:
+            return emu.core_admin(params)
+        if rest[:3] == ["admin", "info", "system"]:
+            return {"mode": "std", "lucene": {"solr-spec-version": VERSION,
+                                               "solr-impl-version": VERSION + " solrsync-emulator"}}
+        if rest[0] == "_emulator":
+            return self._control(emu, rest[1:], body)
+        with emu.lock:
+            core = emu.cores.get(rest[0])
+        if core is None:
+            raise SolrHTTPError(404, "Error processing the request. CoreContainer is either not initialized or "
+                                     "shutting down, or core '%s' does not exist." % rest[0])
+        handler = "/".join(rest[1:])
+        with core.lock:
+            core.tick()
+            if handler in ("update", "update/json", "update/json/docs"):
+                emu.count("update_requests")
+                return self._update(emu, core, params, body, ctype, docs_only=handler == "update/json/docs")
+            if handler in ("select", "query"):
+                emu.count("select_requests")
+                response, extra = core.search(params)
+                return dict({"response": response}, **extra)
+            if handler == "get":
+                return self._realtime_get(core, params)
+            if handler == "admin/ping":
+                return {"status": "OK"}
+            if handler.startswith("schema"):
+                return self._schema(core, handler, body)
+        raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
+
+    def _update(self, emu, core, params, body, ctype, docs_only=False):
+        within = params.get("commitWithin", [None])[0]
+        overwrite = params.get("overwrite", ["true"])[0] != "false"
+        commits = []
+        if body.strip():
+            if ctype.endswith("xml") or body.lstrip()[:1] == b"<":
+                commands = _xml_commands(body)
+            else:
+                try:
+                    data = json.loads(body, object_pairs_hook=lambda pairs: _Pairs(pairs))
+                except ValueError as exc:
+                    raise bad_request("Cannot parse provided JSON: %s" % exc)
+                commands = _json_commands(data, docs_only)
+            for op, arg in commands:
+                if op == "add":
+                    doc, doc_within, doc_overwrite = arg
+                    core.add(doc, overwrite=overwrite if doc_overwrite is None else doc_overwrite)
+                    emu.count("docs_added")
+                    cw = doc_within if doc_within is not None else within
+                    if cw is not None and int(cw) >= 0:
+                        core.commit_within(int(cw))
+                elif op == "delete_id":
+                    if core.delete_id(arg):
+                        emu.count("docs_deleted")
+                    if within is not None:
+                        core.commit_within(int(within))
+                elif op == "delete_query":
+                    emu.count("docs_deleted", core.delete_query(arg))
+                    if within is not None:
+                        core.commit_within(int(within))
+                elif op == "commit":
+                    commits.append(arg)
+        flag = lambda name: params.get(name, ["false"])[0] == "true"  # noqa: E731
+        if flag("commit"):
+            commits.append(params.get("openSearcher", ["true"])[0] != "false")
+        if flag("softCommit"):
+            commits.append(True)
+        if any(commits):
+            core.open_searcher()
+        return {}
+
+    def _realtime_get(self, core, params):
+        schema = core.schema
+        fl = params.get("fl", ["*"])
+        ids = list(params.get("id", []))
+        for group in params.get("ids", []):
+            ids.extend(i for i in group.split(",") if i)
+        found = [_project(core.latest[i], fl, schema) for i in ids if i in core.latest]
+        if "ids" not in params and len(ids) == 1:
+            return {"doc": found[0] if found else None}
+        return {"response": {"numFound": len(found), "start": 0, "docs": found}}
+
+    def _schema(self, core, handler, body):
+        schema = core.schema
+        parts = handler.split("/")
+        if body:
+            data = json.loads(body)
+            if parts == ["schema", "fields"] and isinstance(data, list):  # the pre-5.x Schema REST form
+                data = {"add-field": data}
+            for command, arg in data.items():
+                if command != "add-field":
+                    raise bad_request("Unsupported schema command: %s" % command)
+                for spec in arg if isinstance(arg, list) else [arg]:
+                    if spec.get("name") in schema.fields:
+                        raise bad_request("Field '%s' already exists." % spec.get("name"))
+                    schema.add_field({k: str(v).lower() if isinstance(v, bool) else v for k, v in spec.items()})
+            return {}
+        if parts == ["schema", "fields"]:
+            return {"fields": [f.describe() for _, f in sorted(schema.fields.items())]}
+        if len(parts) == 3 and parts[1] == "fields":
+            if parts[2] not in schema.fields:
+                raise SolrHTTPError(404, "Field '%s' not found." % parts[2])
+            return {"field": schema.fields[parts[2]].describe()}
+        if parts == ["schema", "uniquekey"]:
+            return {"uniqueKey": schema.unique_key}
+        if parts == ["schema"]:
+            return {"schema": {"uniqueKey": schema.unique_key,
+                               "fields": [f.describe() for f in schema.fields.values()]}}
+        raise SolrHTTPError(404, "Not Found: %s" % handler)
+
+    def _control(self, emu, rest, body):
+        """POST /solr/_emulator/faults {"fail": {"status": 503, "seconds": 5}} ; GET /solr/_emulator/stats"""
+        if rest == ["stats"]:
+            return {"stats": dict(emu.stats)}
+        if rest == ["faults"]:
+            spec = json.loads(body or b"{}")
+            if spec.get("clear"):
+                emu.faults.clear()
+            if "fail" in spec:
+                emu.faults.fail(**spec["fail"])
+            if "drop" in spec:
+                emu.faults.drop(**spec["drop"])
+            if "delay" in spec:
+                emu.faults.delay(spec["delay"])
+            return {}
+        raise SolrHTTPError(404, "Not Found")
+
+
+class _Pairs(list):
+    """A JSON object as its list of pairs: Solr's update format repeats keys (``"add"`` twice)."""
+
+    def get(self, key, default=None):
+        for k, v in self:
+            if k == key:
+                return v
+        return default
+
+    def as_dict(self):
+        return {k: _plain(v) for k, v in self}
+
+
+def _plain(value):
+    if isinstance(value, _Pairs):
+        return value.as_dict()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _json_commands(data, docs_only):
+    if isinstance(data, _Pairs) and docs_only:
+        return [("add", (data.as_dict(), None, None))]
+    if isinstance(data, list) and not isinstance(data, _Pairs):
+        return [("add", (_plain(d), None, None)) for d in data]
+    out = []
+    for key, value in data:
+        if key == "add":
+            out.append(("add", (_plain(value.get("doc")), value.get("commitWithin"), value.get("overwrite"))))
+        elif key == "delete":
+            for item in (value if isinstance(value, list) and not isinstance(value, _Pairs) else [value]):
+                if isinstance(item, _Pairs):
+                    if item.get("query") is not None:
+                        out.append(("delete_query", item.get("query")))
+                    else:
+                        out.append(("delete_id", item.get("id")))
+                else:
+                    out.append(("delete_id", item))
+        elif key == "commit":
+            out.append(("commit", str(value.get("openSearcher", True)).lower() != "false"
+                        if isinstance(value, _Pairs) else True))
+        elif key in ("optimize", "rollback"):
+            continue
+        else:
+            raise bad_request("Unknown command '%s' at [%d]" % (key, 0))
+    return out
+
+
+def _xml_commands(body):
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise bad_request("Unexpected character in XML update: %s" % exc)
+    elements = [root] if root.tag != "update" else list(root)
+    out = []
+    for el in elements:
+        if el.tag == "add":
+            for doc_el in el.findall("doc"):
+                doc = {}
+                for f in doc_el.findall("field"):
+                    name, value = f.get("name"), f.text or ""
+                    if f.get("update"):
+                        value = {f.get("update"): value}
+                    if name in doc:
+                        prev = doc[name]
+                        doc[name] = (prev if isinstance(prev, list) else [prev]) + [value]
+                    else:
+                        doc[name] = value
+                out.append(("add", (doc, el.get("commitWithin"), None)))
+        elif el.tag == "delete":
+            for child in el:
+                out.append(("delete_id" if child.tag == "id" else "delete_query", child.text or ""))
+        elif el.tag in ("commit", "optimize"):
+            out.append(("commit", el.get("openSearcher", "true") != "false"))
+    return out
+
+
+def _to_xml(payload, status):
+    def node(name, value):
+        attr = ' name="%s"' % escape(name) if name is not None else ""
+        if isinstance(value, bool):
+            return "<bool%s>%s</bool>" % (attr, str(value).lower())
+        if isinstance(value, int):
+            return "<int%s>%d</int>" % (attr, value)
+        if isinstance(value, float):
+            return "<double%s>%r</double>" % (attr, value)
+        if isinstance(value, dict):
+            return "<lst%s>%s</lst>" % (attr, "".join(node(k, v) for k, v in value.items()))
+        if isinstance(value, list):
+            return "<arr%s>%s</arr>" % (attr, "".join(node(None, v) for v in value))
+        if value is None:
+            return "<null%s/>" % attr
+        return "<str%s>%s</str>" % (attr, escape(str(value)))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<response>\n%s\n</response>\n' % "".join(
+        node(k, v) for k, v in payload.items())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m solrsync.testing.emulator",
+                                     description="Serve a Solr emulator on 127.0.0.1 until interrupted.")
+    parser.add_argument("--port", type=int, default=8983)
+    parser.add_argument("--core", action="append", help="core name (repeatable; default: layers)")
+    parser.add_argument("--configset", help="conf directory to read the schema from (default: solrsync's layers)")
+    args = parser.parse_args(argv)
+    try:
+        emu = SolrEmulator(port=args.port, cores=args.core or ["layers"], configset=args.configset).start()
+    except OSError as exc:
+        print("solr emulator: cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.strerror), file=sys.stderr)
+        return 2
+    print("Solr emulator listening: %s (cores: %s)" % (emu.url, ", ".join(emu.cores)), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

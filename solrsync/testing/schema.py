@@ -1,0 +1,265 @@
+"""A Solr schema read from a configset's ``managed-schema`` (or ``schema.xml``).
+
+The emulator checks every document against it, so a field the shipped configset lacks fails in
+tests exactly as it fails in production. Field types are reduced to the kinds that change
+behaviour: string, text, int, float, date, boolean, bbox.
+"""
+import datetime as dt
+import fnmatch
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+
+_KINDS = [
+    ("BBoxField", "bbox"),
+    ("SpatialRecursivePrefixTree", "bbox"),
+    ("TextField", "text"),
+    ("StrField", "string"),
+    ("BoolField", "boolean"),
+    ("Date", "date"),
+    ("Int", "int"),
+    ("Long", "int"),
+    ("Double", "float"),
+    ("Float", "float"),
+]
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_DATE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$")
+_ENVELOPE = re.compile(r"^\s*ENVELOPE\s*\(([^)]*)\)\s*$", re.IGNORECASE)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class SolrHTTPError(Exception):
+    """An error the emulator answers with Solr's status code and message."""
+
+    def __init__(self, code, msg):
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def bad_request(msg):
+    return SolrHTTPError(400, msg)
+
+
+def analyze(value):
+    """StandardTokenizer + LowerCaseFilter, closely enough for word queries."""
+    return _TOKEN.findall(str(value).lower())
+
+
+def parse_date(text):
+    """Solr date string -> (epoch milliseconds, canonical string). Raises ValueError."""
+    text = str(text).strip()
+    if text.upper().startswith("NOW"):
+        return date_math(text)
+    m = _DATE.match(text)
+    if not m:
+        raise ValueError(text)
+    y, mo, d, h, mi, s, frac = m.groups()
+    moment = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=dt.timezone.utc)
+    millis = int((moment - EPOCH).total_seconds()) * 1000
+    frac = (frac or "")[:3].rstrip("0")
+    if frac:
+        millis += int(frac.ljust(3, "0"))
+    return millis, format_millis(millis)
+
+
+def format_millis(millis):
+    """Solr's canonical form: trailing zeros of the milliseconds dropped (``.500`` -> ``.5``)."""
+    moment = EPOCH + dt.timedelta(milliseconds=millis)
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    ms = millis % 1000
+    return base + ("." + ("%03d" % ms).rstrip("0") if ms else "") + "Z"
+
+
+_MATH = re.compile(r"([+-/])(\d*)([A-Z]+)")
+_UNITS = {"MILLI": 0.001, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+
+
+def date_math(text):
+    """``NOW``, ``NOW-7DAYS``, ``NOW/DAY``: the subset of Solr date math tests need."""
+    moment = dt.datetime.now(dt.timezone.utc)
+    rest = text.strip()[3:].upper()
+    pos = 0
+    for m in _MATH.finditer(rest):
+        if m.start() != pos:
+            raise ValueError(text)
+        pos = m.end()
+        op, num, unit = m.groups()
+        unit = unit.rstrip("S")
+        if unit in ("YEAR", "MONTH"):
+            if op == "/":
+                moment = moment.replace(month=1 if unit == "YEAR" else moment.month, day=1,
+                                        hour=0, minute=0, second=0, microsecond=0)
+                continue
+            months = int(num or 1) * (12 if unit == "YEAR" else 1) * (1 if op == "+" else -1)
+            total = moment.year * 12 + moment.month - 1 + months
+            moment = moment.replace(year=total // 12, month=total % 12 + 1)
+            continue
+        if unit not in _UNITS:
+            raise ValueError(text)
+        if op == "/":
+            step = dt.timedelta(seconds=_UNITS[unit])
+            moment = EPOCH + ((moment - EPOCH) // step) * step
+        else:
+            delta = dt.timedelta(seconds=_UNITS[unit] * int(num or 1))
+            moment = moment + delta if op == "+" else moment - delta
+    if pos != len(rest):
+        raise ValueError(text)
+    millis = int((moment - EPOCH) / dt.timedelta(milliseconds=1))
+    return millis, format_millis(millis)
+
+
+def parse_envelope(text, geo=True):
+    """``ENVELOPE(minX, maxX, maxY, minY)`` -> (minX, maxX, maxY, minY), with spatial4j's errors."""
+    m = _ENVELOPE.match(str(text))
+    if not m:
+        raise ValueError("Couldn't parse shape '%s' because: Unknown Shape definition [%s]" % (text, text))
+    try:
+        min_x, max_x, max_y, min_y = (float(p) for p in m.group(1).split(","))
+    except ValueError:
+        raise ValueError("Couldn't parse shape '%s' because: ENVELOPE needs 4 numbers" % text)
+    prefix = "Couldn't parse shape '%s' because: com.spatial4j.core.exception.InvalidShapeException: " % text
+    for v in (min_x, max_x, max_y, min_y):
+        if math.isnan(v) or math.isinf(v):
+            raise ValueError(prefix + "NaN or infinite value in %s" % text)
+    if max_y < min_y:
+        raise ValueError(prefix + "maxY must be >= minY: %s to %s" % (min_y, max_y))
+    if geo:
+        for x in (min_x, max_x):
+            if not -180 <= x <= 180:
+                raise ValueError(prefix + "Bad X value %s is not in boundary Rect(minX=-180.0,maxX=180.0,"
+                                          "minY=-90.0,maxY=90.0)" % x)
+        if not (-90 <= min_y <= 90 and -90 <= max_y <= 90):
+            raise ValueError(prefix + "Y values [%s to %s] not in boundary Rect(minX=-180.0,maxX=180.0,"
+                                      "minY=-90.0,maxY=90.0)" % (min_y, max_y))
+    return min_x, max_x, max_y, min_y
+
+
+class Field:
+    __slots__ = ("name", "type_name", "kind", "multi", "stored", "indexed", "required", "dynamic")
+
+    def __init__(self, name, type_name, kind, multi=False, stored=True, indexed=True,
+                 required=False, dynamic=False):
+        self.name, self.type_name, self.kind = name, type_name, kind
+        self.multi, self.stored, self.indexed = multi, stored, indexed
+        self.required, self.dynamic = required, dynamic
+
+    def describe(self):
+        out = {"name": self.name, "type": self.type_name}
+        if self.multi:
+            out["multiValued"] = True
+        out.update(indexed=self.indexed, stored=self.stored)
+        if self.required:
+            out["required"] = True
+        return out
+
+    def coerce(self, value, doc_id):
+        """One incoming value -> its stored form; raises SolrHTTPError(400) like Solr."""
+        kind = self.kind
+        try:
+            if kind in ("string", "text"):
+                if isinstance(value, bool):
+                    return "true" if value else "false"
+                return value if isinstance(value, str) else str(value)
+            if kind == "int":
+                if isinstance(value, bool) or isinstance(value, float):
+                    raise ValueError('For input string: "%s"' % value)
+                return int(value) if isinstance(value, int) else int(str(value).strip())
+            if kind == "float":
+                return float(value)
+            if kind == "boolean":
+                if isinstance(value, bool):
+                    return value
+                return str(value).strip().lower() in ("true", "t", "1", "on", "yes")
+            if kind == "date":
+                try:
+                    return parse_date(value)[1]
+                except ValueError:
+                    raise SolrHTTPError(400, "Invalid Date String:'%s'" % value)
+            if kind == "bbox":
+                parse_envelope(value)
+                return str(value)
+        except SolrHTTPError:
+            raise
+        except ValueError as exc:
+            if kind == "bbox":
+                raise bad_request(str(exc))
+            detail = str(exc) if str(exc).startswith("For input") else 'For input string: "%s"' % value
+            raise bad_request("ERROR: [doc=%s] Error adding field '%s'='%s' msg=%s"
+                              % (doc_id, self.name, value, detail))
+        return value
+
+
+class Schema:
+    def __init__(self, path):
+        self.path = path
+        self.fields = {}
+        self.dynamic = []  # (pattern, Field), longest pattern first as Solr matches them
+        self.types = {}
+        self.copy = []  # (source pattern, dest)
+        self.unique_key = "id"
+        self.version = 1.5
+        self._load(path)
+
+    @classmethod
+    def from_configset(cls, conf_dir):
+        for name in ("managed-schema", "managed-schema.xml", "schema.xml"):
+            path = os.path.join(conf_dir, name)
+            if os.path.exists(path):
+                return cls(path)
+        raise FileNotFoundError("no managed-schema or schema.xml in %s" % conf_dir)
+
+    def _load(self, path):
+        root = ET.parse(path).getroot()
+        self.version = float(root.get("version", "1.5"))
+        for ft in root.iter("fieldType"):
+            cls = ft.get("class", "")
+            kind = next((k for key, k in _KINDS if key in cls), "string")
+            self.types[ft.get("name")] = (kind, _flag(ft.get("multiValued"), False))
+        for tag, dynamic in (("field", False), ("dynamicField", True)):
+            for f in root.iter(tag):
+                self.add_field(f.attrib, dynamic=dynamic)
+        uk = root.find("uniqueKey")
+        if uk is not None and uk.text:
+            self.unique_key = uk.text.strip()
+        for cf in root.iter("copyField"):
+            self.copy.append((cf.get("source"), cf.get("dest")))
+
+    def add_field(self, attrs, dynamic=False):
+        name, type_name = attrs["name"], attrs["type"]
+        if type_name not in self.types:
+            raise bad_request("Field '%s': Field type '%s' not found." % (name, type_name))
+        kind, type_multi = self.types[type_name]
+        field = Field(name, type_name, kind, multi=_flag(attrs.get("multiValued"), type_multi),
+                      stored=_flag(attrs.get("stored"), True), indexed=_flag(attrs.get("indexed"), True),
+                      required=_flag(attrs.get("required"), False), dynamic=dynamic)
+        if dynamic:
+            self.dynamic.append((name, field))
+            self.dynamic.sort(key=lambda item: -len(item[0]))
+        else:
+            self.fields[name] = field
+        return field
+
+    def field(self, name):
+        f = self.fields.get(name)
+        if f is not None:
+            return f
+        for pattern, f in self.dynamic:
+            if (pattern.startswith("*") and name.endswith(pattern[1:])) or \
+               (pattern.endswith("*") and name.startswith(pattern[:-1])):
+                return f
+        return None
+
+    def copy_sources(self, dest):
+        return [src for src, d in self.copy if d == dest]
+
+    def copy_matches(self, src_pattern, name):
+        return fnmatch.fnmatchcase(name, src_pattern)
+
+
+def _flag(value, default):
+    if value is None:
+        return default
+    return str(value).lower() == "true"
