@@ -1,0 +1,1 @@
+"""Integrations (installed as ``solrsync.contrib``)."""

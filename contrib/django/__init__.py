@@ -1,0 +1,1 @@
+"""solrsync for Django: ``INSTALLED_APPS += ["solrsync.contrib.django"]`` and a ``SOLRSYNC`` setting."""

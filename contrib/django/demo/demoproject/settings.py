@@ -1,0 +1,84 @@
+"""The solrsync demo: a GeoNode-like Layer model indexed into Solr through huey.
+
+Embedded defaults: SQLite for the data, SQLite for the queue, Solr at SOLRSYNC_SOLR_URL (the
+demo starts the emulator there unless you point it at a real Solr core). For the test suite,
+SOLRSYNC_DEMO_DB=postgres switches the database to PostgreSQL on 127.0.0.1.
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("SOLRSYNC_DEMO_VAR", BASE_DIR / "var"))
+VAR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "solrsync.contrib.django",
+    "layers",
+]
+
+if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ.get("PGDATABASE", "test"),
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PORT": os.environ.get("PGPORT", "5432"),
+    }}
+else:
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(VAR / "demo.sqlite3"),
+        # writers take the lock up front: a worker's claim never dead-ends against a save
+        "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+    }}
+
+SOLRSYNC = {
+    "SOLR_URL": "http://127.0.0.1:8983/solr/layers",
+    "QUEUE_URL": "sqlite:///%s" % (VAR / "queue.sqlite3"),
+    "PIPELINES": {"layers": {}},
+}
+# the djhuey way: `manage.py run_huey` and `huey_consumer solrsync.contrib.django.queue.huey` run this queue
+from solrsync.queue import huey_for  # noqa: E402
+
+HUEY = huey_for(SOLRSYNC)
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "demoproject.urls"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"solrsync": {"handlers": ["console"], "level": os.environ.get("SOLRSYNC_LOGLEVEL", "WARNING")},
+                "huey": {"handlers": ["console"], "level": "WARNING"}},
+}

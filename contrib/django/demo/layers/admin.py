@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from .models import Category, Keyword, Layer, Region
+
+
+@admin.register(Layer)
+class LayerAdmin(admin.ModelAdmin):
+    list_display = ("title", "name", "category", "owner", "is_published", "last_updated")
+    list_filter = ("is_published", "category")
+    search_fields = ("title", "name", "uuid")
+    filter_horizontal = ("keywords", "regions")
+
+
+admin.site.register([Category, Keyword, Region])

@@ -1,0 +1,43 @@
+"""The change log (a transactional outbox) and the record of documents Solr refused."""
+from django.db import models
+from django.utils import timezone
+
+
+class Change(models.Model):
+    """A pending change, written in the same transaction as the change itself.
+
+    Workers lease rows while they push them (``leased_until``) and delete exactly the rows they
+    pushed; a lease that runs out (a killed worker) makes the rows claimable again."""
+    seq = models.BigAutoField(primary_key=True)
+    pipeline = models.CharField(max_length=64)
+    object_pk = models.CharField(max_length=64)
+    doc_id = models.CharField(max_length=255, blank=True)
+    op = models.CharField(max_length=8, choices=[("save", "save"), ("delete", "delete")])
+    created = models.DateTimeField(default=timezone.now)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["pipeline", "seq"], name="solrsync_change_pipe_seq"),
+                   models.Index(fields=["pipeline", "object_pk"], name="solrsync_change_pipe_obj")]
+
+    def __str__(self):
+        return "%s %s %s" % (self.pipeline, self.op, self.object_pk)
+
+
+class Failure(models.Model):
+    """A document Solr rejected (HTTP 400): not retried until someone asks (``solrsync retry``)."""
+    pipeline = models.CharField(max_length=64)
+    object_pk = models.CharField(max_length=64)
+    doc_id = models.CharField(max_length=255, blank=True)
+    message = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    first_failed = models.DateTimeField(default=timezone.now)
+    last_failed = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("pipeline", "object_pk")]
+        ordering = ["-last_failed"]
+
+    def __str__(self):
+        return "%s %s: %s" % (self.pipeline, self.doc_id or self.object_pk, self.message[:80])

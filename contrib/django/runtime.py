@@ -1,0 +1,96 @@
+"""solrsync assembled for this Django project: settings read once, pipelines bound to models,
+the Syncer, and the huey tasks. ``get_syncer()`` is what tasks, signals and commands use."""
+import functools
+import threading
+
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+from solrsync.config import ConfigError, load_settings
+from solrsync.pipeline import load_pipelines
+from solrsync.sync import Syncer
+
+from .store import DjangoChangeLog, DjangoSource
+
+_lock = threading.Lock()
+_state = {}
+
+
+def get_settings():
+    """SOLRSYNC (dict) + SOLRSYNC_* environment, validated; ImproperlyConfigured names the setting."""
+    if "settings" not in _state:
+        try:
+            _state["settings"] = load_settings(getattr(django_settings, "SOLRSYNC", {}))
+        except ConfigError as exc:
+            raise ImproperlyConfigured("SOLRSYNC: %s" % exc) from None
+    return _state["settings"]
+
+
+def get_pipelines():
+    if "pipelines" not in _state:
+        try:
+            pipelines = load_pipelines(get_settings())
+            for p in pipelines.values():
+                try:
+                    p.model_class = apps.get_model(p.model)
+                except (LookupError, ValueError):
+                    raise ConfigError("PIPELINES", "pipeline %s: model %r is not installed" % (p.name, p.model))
+        except ConfigError as exc:
+            raise ImproperlyConfigured("SOLRSYNC: %s" % exc) from None
+        _state["pipelines"] = pipelines
+    return _state["pipelines"]
+
+
+def get_syncer():
+    with _lock:
+        if "syncer" not in _state:
+            pipelines = get_pipelines()
+            sources = {name: DjangoSource(p, p.model_class) for name, p in pipelines.items()}
+            _state["syncer"] = Syncer(get_settings(), pipelines, sources, DjangoChangeLog())
+        return _state["syncer"]
+
+
+def get_huey():
+    """The project's huey: settings.HUEY (a Huey, or djhuey's dict form), else one from QUEUE_URL.
+
+    Set ``HUEY = solrsync.queue.huey_for(SOLRSYNC)`` in settings.py: djhuey reads settings.HUEY
+    when Django imports it, before any app is ready, so only settings.py can choose it."""
+    if "huey" not in _state:
+        huey = getattr(django_settings, "HUEY", None)
+        if huey is None and not apps.is_installed("huey.contrib.djhuey"):
+            from solrsync.queue import make_huey
+            huey = make_huey(get_settings())
+        elif huey is None or isinstance(huey, dict):
+            from huey.contrib.djhuey import HUEY as huey
+        _state["huey"] = huey
+    return _state["huey"]
+
+
+def get_tasks():
+    if "tasks" not in _state:
+        from solrsync.queue import register_tasks
+        from solrsync.reindex import reindex
+        _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
+                                         resync=lambda name: reindex(get_syncer(), name, prune=True))
+    return _state["tasks"]
+
+
+def close_db(fn):
+    """What djhuey's db_task does: no stale connection survives between tasks."""
+    from django.db import close_old_connections
+
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+    return inner
+
+
+def reset():
+    """Forget everything read (tests that change settings)."""
+    with _lock:
+        _state.clear()

@@ -1,0 +1,120 @@
+"""Model hooks: each change is written to the change log inside the saving transaction, and one
+wake-up per pipeline is enqueued when that transaction commits (none if it rolls back).
+
+Nothing here may break the user's save: a failure to record or enqueue is logged, and the
+change log row (or, failing that, the periodic full resync) brings Solr back in step."""
+import logging
+
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from .runtime import get_pipelines, get_syncer, get_tasks
+
+log = logging.getLogger("solrsync.django")
+_enabled = {"on": True}
+
+
+class _Batch:
+    """The changes of one transaction, flushed as one task per pipeline on commit."""
+
+    def __init__(self):
+        self.changes = {}
+
+    def add(self, pipeline, pk, doc_id):
+        self.changes.setdefault(pipeline, {})[str(pk)] = doc_id
+
+    def __call__(self):  # the on_commit callback; enqueue_sync itself never raises
+        try:
+            tasks = get_tasks()
+            for pipeline, items in self.changes.items():
+                tasks.enqueue_sync(pipeline, list(items.items()))
+        except Exception:
+            log.exception("solrsync: enqueue after commit failed; the sweeper will pick the changes up")
+
+
+def _note(pipeline, instance, op, using):
+    if not _enabled["on"]:
+        return
+    doc_id = pipeline.document.doc_id(instance)
+    try:
+        changelog = get_syncer().changelog
+        conn = transaction.get_connection(using)
+        if conn.in_atomic_block:
+            with transaction.atomic(using=using):  # a savepoint: a failure here leaves the save intact
+                changelog.record(pipeline.name, instance.pk, doc_id, op)
+        else:
+            changelog.record(pipeline.name, instance.pk, doc_id, op)
+    except Exception:
+        log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
+                      pipeline.name, doc_id, instance.pk)
+        return
+    conn = transaction.get_connection(using)
+    batch = getattr(conn, "_solrsync_batch", None)
+    # one batch per transaction: reuse ours while it is still waiting in this connection's
+    # on_commit list (a rollback empties that list, so the next transaction starts afresh)
+    if batch is None or not any(entry[1] is batch for entry in conn.run_on_commit):
+        batch = _Batch()
+        conn._solrsync_batch = batch
+        batch.add(pipeline.name, instance.pk, doc_id)
+        transaction.on_commit(batch, using=using)  # outside a transaction this runs at once
+    else:
+        batch.add(pipeline.name, instance.pk, doc_id)
+
+
+def connect():
+    """Wire post_save / post_delete / m2m_changed for every configured pipeline's model."""
+    for pipeline in get_pipelines().values():
+        model = pipeline.model_class
+        uid = "solrsync:%s" % pipeline.name
+
+        def saved(sender, instance, using, raw=False, pipeline=pipeline, **kw):
+            if not raw:  # loaddata: fixtures are indexed by a reindex, not row by row
+                _note(pipeline, instance, "save", using)
+
+        def deleted(sender, instance, using, pipeline=pipeline, **kw):
+            _note(pipeline, instance, "delete", using)
+
+        post_save.connect(saved, sender=model, weak=False, dispatch_uid=uid + ":save")
+        post_delete.connect(deleted, sender=model, weak=False, dispatch_uid=uid + ":delete")
+        for field_name in pipeline.watch_m2m:
+            through = model._meta.get_field(field_name).remote_field.through
+            m2m_changed.connect(_m2m_handler(pipeline, model), sender=through, weak=False,
+                                dispatch_uid="%s:m2m:%s" % (uid, field_name))
+
+
+def _m2m_handler(pipeline, model):
+    def changed(sender, instance, action, reverse, pk_set, using, **kw):
+        if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
+            return
+        if not reverse:
+            if action != "pre_clear":
+                _note(pipeline, instance, "save", using)
+            return
+        # the related side changed (keyword.layer_set.add(...)): every affected layer
+        if action == "pre_clear":
+            instance._solrsync_cleared = list(_reverse_rows(model, sender, instance, using))
+            return
+        rows = getattr(instance, "_solrsync_cleared", []) if action == "post_clear" else \
+            model._default_manager.using(using).filter(pk__in=pk_set or [])
+        for row in rows:
+            _note(pipeline, row, "save", using)
+    return changed
+
+
+def _reverse_rows(model, through, related, using):
+    for f in through._meta.fields:
+        if f.is_relation and f.related_model is type(related):
+            ids = through._default_manager.using(using).filter(**{f.name: related}).values_list(
+                [g.name for g in through._meta.fields if g.is_relation and g.related_model is model][0], flat=True)
+            return model._default_manager.using(using).filter(pk__in=list(ids))
+    return []
+
+
+class hooks_disabled:
+    """``with hooks_disabled(): ...`` -- bulk loads that a reindex will index anyway."""
+
+    def __enter__(self):
+        self.prev, _enabled["on"] = _enabled["on"], False
+
+    def __exit__(self, *exc):
+        _enabled["on"] = self.prev

@@ -1,0 +1,161 @@
+"""Django implementations of the engine's two data interfaces: a pipeline's rows (``DjangoSource``)
+and the change log (``DjangoChangeLog``)."""
+import datetime as dt
+import zlib
+
+from django.db import connections, router, transaction
+from django.db.models import F, Max, Min, Q
+from django.utils import timezone
+
+from .models import Change, Failure
+
+
+class DjangoSource:
+    """Rows of a pipeline's model, with related rows fetched per chunk (no query per row)."""
+
+    def __init__(self, pipeline, model):
+        self.pipeline, self.model = pipeline, model
+
+    def queryset(self):
+        p = self.pipeline
+        qs = self.model._default_manager.all()
+        if p.filter:
+            qs = qs.filter(**p.filter)
+        if p.select_related:
+            qs = qs.select_related(*p.select_related)
+        if p.prefetch_related:
+            qs = qs.prefetch_related(*p.prefetch_related)
+        return qs
+
+    def pk_of(self, row):
+        return row.pk
+
+    def load(self, pks):
+        """-> {pk: row} for the rows that exist and pass the pipeline's filter."""
+        field = self.model._meta.pk
+        wanted = [field.to_python(pk) for pk in pks]
+        return {row.pk: row for row in self.queryset().filter(pk__in=wanted)}
+
+    def iter_chunks(self, size, since=None, pks=None, after=None):
+        """Lists of rows in primary-key order (keyset paging: constant cost per chunk)."""
+        qs = self.queryset().order_by("pk")
+        if since is not None:
+            if not self.pipeline.modified_field:
+                raise ValueError("pipeline %s has no modified_field for --since" % self.pipeline.name)
+            qs = qs.filter(**{self.pipeline.modified_field + "__gte": since})
+        if pks is not None:
+            qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+        last = self.model._meta.pk.to_python(after) if after is not None else None
+        while True:
+            page = qs.filter(pk__gt=last) if last is not None else qs
+            rows = list(page[:size])
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].pk
+            if len(rows) < size:
+                return
+
+    def count(self):
+        return self.queryset().count()
+
+    def all_count(self):
+        return self.model._default_manager.count()
+
+
+class DjangoChangeLog:
+    """The outbox: pending changes per pipeline, claimed under a lease, deleted when pushed."""
+
+    def __init__(self, using=None):
+        self.using = using or router.db_for_write(Change)
+
+    def _vendor(self):
+        return connections[self.using].vendor
+
+    def record(self, pipeline, pk, doc_id, op):
+        Change.objects.using(self.using).create(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op=op)
+
+    def requeue(self, pipeline, items):
+        Change.objects.using(self.using).bulk_create(
+            [Change(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op="save") for pk, doc_id in items])
+
+    def _claimable(self, pipeline, now):
+        return Change.objects.using(self.using).filter(pipeline=pipeline).filter(
+            Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+
+    def claim(self, pipeline, limit, lease_seconds):
+        """Lease up to ``limit`` objects' pending rows; an object leased by another worker is skipped,
+        so two workers never push the same object at once (the older state could land last)."""
+        from solrsync.pipeline import Change as Pending
+        with transaction.atomic(using=self.using):
+            if self._vendor() == "postgresql":
+                # claims are short; serialising them makes the "not leased elsewhere" test exact
+                with connections[self.using].cursor() as cur:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(pipeline.encode()) & 0x7fffffff])
+            now = timezone.now()
+            busy = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now) \
+                .values("object_pk")
+            qs = self._claimable(pipeline, now).exclude(object_pk__in=busy).order_by("seq")
+            if connections[self.using].features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True)
+            picked = list(qs.values_list("seq", "object_pk", "doc_id")[:limit])
+            if not picked:
+                return []
+            objects = {pk for _, pk, _ in picked}
+            # take the other pending rows of the same objects too: one push covers them all
+            rows = list(self._claimable(pipeline, now).filter(object_pk__in=objects)
+                        .values_list("seq", "object_pk", "doc_id"))
+            Change.objects.using(self.using).filter(seq__in=[r[0] for r in rows]).update(
+                leased_until=now + dt.timedelta(seconds=lease_seconds), attempts=F("attempts") + 1)
+        return [Pending(seq, pk, doc_id) for seq, pk, doc_id in rows]
+
+    def release(self, changes):
+        Change.objects.using(self.using).filter(seq__in=[c.seq for c in changes]).update(leased_until=None)
+
+    def done(self, changes):
+        seqs = [c.seq for c in changes]
+        for i in range(0, len(seqs), 500):
+            Change.objects.using(self.using).filter(seq__in=seqs[i:i + 500]).delete()
+
+    def _age(self, pipeline, agg):
+        now = timezone.now()
+        moment = self._claimable(pipeline, now).aggregate(m=agg("created"))["m"]
+        return None if moment is None else max(0.0, (now - moment).total_seconds())
+
+    def newest_age(self, pipeline):
+        return self._age(pipeline, Max)
+
+    def oldest_age(self, pipeline):
+        return self._age(pipeline, Min)
+
+    def pending_count(self, pipeline):
+        return Change.objects.using(self.using).filter(pipeline=pipeline).count()
+
+    def record_failures(self, pipeline, failures):
+        now = timezone.now()
+        for pk, doc_id, message in failures:
+            row, created = Failure.objects.using(self.using).get_or_create(
+                pipeline=pipeline, object_pk=str(pk), defaults={"doc_id": doc_id or "", "message": message})
+            if not created:
+                Failure.objects.using(self.using).filter(pk=row.pk).update(
+                    message=message, doc_id=doc_id or "", attempts=F("attempts") + 1, last_failed=now)
+
+    def failures(self, pipeline=None):
+        qs = Failure.objects.using(self.using).all()
+        return qs.filter(pipeline=pipeline) if pipeline else qs
+
+    def retry_failures(self, ids=None, pipeline=None):
+        """Move failures (all, or those with these object pks / doc ids) back into the change log."""
+        qs = self.failures(pipeline)
+        if ids is not None:
+            ids = [str(i) for i in ids]
+            qs = qs.filter(Q(object_pk__in=ids) | Q(doc_id__in=ids) | Q(pk__in=[i for i in ids if i.isdigit()]))
+        by_pipeline = {}
+        with transaction.atomic(using=self.using):
+            rows = list(qs)
+            for f in rows:
+                by_pipeline.setdefault(f.pipeline, []).append((f.object_pk, f.doc_id))
+            for name, items in by_pipeline.items():
+                self.requeue(name, items)
+            qs.filter(pk__in=[f.pk for f in rows]).delete()
+        return by_pipeline

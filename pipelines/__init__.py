@@ -1,0 +1,4 @@
+"""Concrete pipelines shipped with solrsync (installed as ``solrsync.pipelines``)."""
+from .layers import LayerPipeline
+
+PIPELINES = {"layers": LayerPipeline}

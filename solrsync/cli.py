@@ -1,0 +1,219 @@
+"""The ``solrsync`` command (also ``python manage.py solrsync``).
+
+Exit codes: 0 done, 1 something failed (documents rejected, Solr unavailable), 2 misuse or a
+bad setting -- always with one line saying what.
+"""
+import argparse
+import datetime as dt
+import importlib
+import json
+import logging
+import os
+import sys
+
+from .config import ConfigError, mask
+from .sink import SolrRequestError, SolrUnavailable
+
+log = logging.getLogger("solrsync.cli")
+
+
+class UsageError(Exception):
+    """Misuse: exit code 2, one line."""
+
+
+def build_parser(prog="solrsync"):
+    parser = argparse.ArgumentParser(prog=prog, description="Keep Solr in step with your database.")
+    parser.add_argument("--settings", help="Django settings module (else DJANGO_SETTINGS_MODULE)")
+    parser.add_argument("--loglevel", default=os.environ.get("SOLRSYNC_LOGLEVEL", "WARNING"),
+                        help="DEBUG, INFO, WARNING (default), ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("reindex", help="push every row to Solr (the full resync)")
+    p.add_argument("pipelines", nargs="*", metavar="PIPELINE", help="default: every configured pipeline")
+    p.add_argument("--batch-size", type=_positive, help="documents per Solr request (default: BATCH_SIZE)")
+    p.add_argument("--since", type=_datetime, help="only rows modified at or after this ISO date/time")
+    p.add_argument("--ids", type=lambda v: [i for i in v.split(",") if i], help="only these primary keys (a,b,c)")
+    p.add_argument("--dry-run", action="store_true", help="build documents, post nothing")
+    p.add_argument("--prune", action="store_true", help="delete Solr documents whose rows are gone or filtered out")
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+
+    p = sub.add_parser("status", help="DB vs Solr counts, pending changes, failures")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("failures", help="documents Solr rejected")
+    p.add_argument("--pipeline")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("retry", help="put rejected documents back in the queue")
+    p.add_argument("ids", nargs="*", metavar="ID", help="object pks or document ids")
+    p.add_argument("--all", action="store_true")
+    return parser
+
+
+def _positive(value):
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % value)
+    if n <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return n
+
+
+def _datetime(value):
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an ISO date/time like 2024-05-01T00:00:00Z" % value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def django_factories(settings_module=None):
+    """Find the data behind the pipelines: a Django project named by DJANGO_SETTINGS_MODULE."""
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        raise UsageError("set DJANGO_SETTINGS_MODULE (or pass --settings, or use `python manage.py solrsync`)")
+    try:
+        django = importlib.import_module("django")
+        django.setup()
+        runtime = importlib.import_module("solrsync.contrib.django.runtime")
+    except ImportError as exc:
+        raise UsageError("cannot load the Django project: %s" % exc)
+    return runtime.get_syncer, runtime.get_tasks
+
+
+def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=getattr(logging, str(args.loglevel).upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if syncer_factory is None:
+            syncer_factory, tasks_factory = django_factories(args.settings)
+        syncer = syncer_factory()
+        return COMMANDS[args.command](args, syncer, tasks_factory)
+    except (UsageError, ConfigError) as exc:
+        print("%s: %s" % (prog, exc), file=sys.stderr)
+        return 2
+    except SolrUnavailable as exc:
+        print("%s: %s" % (prog, exc), file=sys.stderr)
+        return 1
+    except SolrRequestError as exc:
+        print("%s: Solr refused the request (HTTP %s): %s" % (prog, exc.status, exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("%s: interrupted" % prog, file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if type(exc).__name__ == "ImproperlyConfigured":
+            print("%s: %s" % (prog, exc), file=sys.stderr)
+            return 2
+        raise
+
+
+def _pipelines(syncer, names):
+    unknown = [n for n in names if n not in syncer.pipelines]
+    if unknown:
+        raise UsageError("unknown pipeline %s (configured: %s)" % (", ".join(unknown), ", ".join(syncer.pipelines)))
+    return names or list(syncer.pipelines)
+
+
+def cmd_reindex(args, syncer, tasks_factory):
+    from .reindex import reindex
+    names = _pipelines(syncer, args.pipelines)
+    failed = False
+    for name in names:
+        def progress(result, n, name=name):
+            if not args.quiet:
+                print("%s: %d rows, %d indexed, %.0f docs/s" % (name, result.seen, result.indexed, result.rate),
+                      file=sys.stderr)
+        try:
+            result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
+                             dry_run=args.dry_run, prune=args.prune, on_batch=progress)
+        except ValueError as exc:
+            raise UsageError(str(exc))
+        print(result.summary() + (" [dry run]" if args.dry_run else ""))
+        for doc_id, _, msg in result.rejected[:20]:
+            print("  rejected %s: %s" % (doc_id, msg))
+        failed = failed or bool(result.rejected)
+    return 1 if failed else 0
+
+
+def collect_status(syncer):
+    out = {"solr": mask(syncer.settings.solr_base), "queue": mask(syncer.settings.QUEUE_URL), "pipelines": {}}
+    for name, p in syncer.pipelines.items():
+        info = {"core": p.core, "db_count": syncer.sources[name].count()}
+        try:
+            info["solr_count"] = syncer.sink(name).count()
+            info["solr"] = "ok"
+        except (SolrUnavailable, SolrRequestError) as exc:
+            info["solr_count"] = None
+            info["solr"] = str(exc)
+        log_ = syncer.changelog
+        if log_ is not None:
+            info["pending"] = log_.pending_count(name)
+            info["oldest_pending_seconds"] = log_.oldest_age(name)
+            info["failures"] = log_.failures(name).count()
+        out["pipelines"][name] = info
+    return out
+
+
+def cmd_status(args, syncer, tasks_factory):
+    status = collect_status(syncer)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+    else:
+        print("Solr %s   queue %s" % (status["solr"], status["queue"]))
+        print("%-12s %-10s %10s %10s %8s %12s %9s  %s" % ("pipeline", "core", "db", "solr", "pending",
+                                                          "oldest (s)", "failures", "solr state"))
+        for name, i in status["pipelines"].items():
+            oldest = i.get("oldest_pending_seconds")
+            print("%-12s %-10s %10s %10s %8s %12s %9s  %s" % (
+                name, i["core"], i["db_count"], "-" if i["solr_count"] is None else i["solr_count"],
+                i.get("pending", "-"), "-" if oldest is None else "%.0f" % oldest, i.get("failures", "-"), i["solr"]))
+    broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
+    return 1 if broken else 0
+
+
+def cmd_failures(args, syncer, tasks_factory):
+    rows = list(syncer.changelog.failures(args.pipeline))
+    if args.json:
+        print(json.dumps([{"pipeline": f.pipeline, "pk": f.object_pk, "doc_id": f.doc_id, "message": f.message,
+                           "attempts": f.attempts, "last_failed": f.last_failed.isoformat()} for f in rows], indent=2))
+        return 0
+    if not rows:
+        print("no failures")
+    for f in rows:
+        print("%s %s (pk %s) x%d %s: %s" % (f.pipeline, f.doc_id, f.object_pk, f.attempts,
+                                           f.last_failed.strftime("%Y-%m-%d %H:%M:%S"), f.message))
+    return 0
+
+
+def cmd_retry(args, syncer, tasks_factory):
+    if not args.all and not args.ids:
+        raise UsageError("name the documents to retry (object pks or document ids), or pass --all")
+    moved = syncer.changelog.retry_failures(ids=None if args.all else args.ids)
+    tasks = tasks_factory() if tasks_factory else None
+    count = 0
+    for pipeline, items in moved.items():
+        count += len(items)
+        if tasks is not None:
+            tasks.enqueue_sync(pipeline, items)
+    print("re-queued %d document(s)" % count)
+    return 0 if count or args.all else 1
+
+
+COMMANDS = {"reindex": cmd_reindex, "status": cmd_status, "failures": cmd_failures, "retry": cmd_retry}
+
+
+def main_entry():
+    """The console script: argv from the command line."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_entry()

@@ -1,0 +1,146 @@
+"""Settings: read once, from a dict (Django's ``SOLRSYNC = {...}``) and the environment
+(``SOLRSYNC_<NAME>``, which wins, so an operator can point a deployed app elsewhere), checked at
+start-up. Every problem is one line that names the setting.
+"""
+import os
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit, urlunsplit
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; str() is the one line shown to the user."""
+
+    def __init__(self, setting, problem):
+        super().__init__("setting %s: %s" % (setting, problem))
+        self.setting = setting
+
+
+QUEUE_SCHEMES = ("sqlite", "redis", "rediss", "memory", "immediate")
+
+
+@dataclass
+class Settings:
+    SOLR_URL: str = "http://127.0.0.1:8983/solr"
+    SOLR_TIMEOUT: float = 10.0
+    SOLR_VERIFY_TLS: bool = True
+    COMMIT_WITHIN_MS: int = 1500
+    BATCH_SIZE: int = 500
+    QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
+    QUEUE_NAME: str = "solrsync"
+    RETRIES: int = 10
+    RETRY_DELAY: float = 1.0
+    COALESCE_MS: int = 250
+    LEASE_SECONDS: int = 120
+    SWEEP_AFTER_SECONDS: int = 60
+    RESYNC_CRONTAB: str = "0 3 * * *"
+    PIPELINES: dict = field(default_factory=lambda: {"layers": {}})
+
+    # -- derived
+    @property
+    def solr_base(self):
+        """The Solr root (``.../solr``) whatever form SOLR_URL had."""
+        return self._split_solr()[0]
+
+    @property
+    def solr_core(self):
+        """The core named in SOLR_URL (``.../solr/layers``), or None."""
+        return self._split_solr()[1]
+
+    def _split_solr(self):
+        parts = urlsplit(self.SOLR_URL.rstrip("/"))
+        segs = parts.path.split("/")
+        if "solr" in segs:
+            i = segs.index("solr")
+            core = segs[i + 1] if len(segs) > i + 1 and segs[i + 1] else None
+            path = "/".join(segs[:i + 1])
+        else:
+            path, core = parts.path, None
+        return urlunsplit((parts.scheme, parts.netloc, path, "", "")), core
+
+    def core_for(self, pipeline_name, default_core):
+        override = (self.PIPELINES.get(pipeline_name) or {}).get("core")
+        return override or self.solr_core or default_core
+
+    def core_url(self, core):
+        return "%s/%s" % (self.solr_base, core)
+
+
+_INTS = ("COMMIT_WITHIN_MS", "BATCH_SIZE", "RETRIES", "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS")
+_FLOATS = ("SOLR_TIMEOUT", "RETRY_DELAY")
+
+
+def load_settings(values=None, environ=None):
+    """Merge defaults < ``values`` < ``SOLRSYNC_*`` environment, then validate."""
+    values = dict(values or {})
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(key, "unknown setting (known: %s)" % ", ".join(sorted(known)))
+    for name in known:
+        env = environ.get("SOLRSYNC_" + name)
+        if env not in (None, ""):
+            values[name] = env
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s):
+    for name in _INTS + _FLOATS:
+        raw = getattr(s, name)
+        try:
+            value = int(raw) if name in _INTS else float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(name, "%r is not a number" % (raw,))
+        if value < 0 or (value == 0 and name in ("BATCH_SIZE", "SOLR_TIMEOUT", "LEASE_SECONDS")):
+            raise ConfigError(name, "%r must be positive" % (raw,))
+        setattr(s, name, value)
+    if isinstance(s.SOLR_VERIFY_TLS, str):
+        s.SOLR_VERIFY_TLS = s.SOLR_VERIFY_TLS.strip().lower() not in ("0", "false", "no", "off")
+    url = urlsplit(str(s.SOLR_URL))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError("SOLR_URL", "%r is not an http(s) URL like http://127.0.0.1:8983/solr" % mask(s.SOLR_URL))
+    try:
+        url.port
+    except ValueError:
+        raise ConfigError("SOLR_URL", "%r has a bad port" % mask(s.SOLR_URL))
+    scheme = str(s.QUEUE_URL).split(":", 1)[0]
+    if scheme not in QUEUE_SCHEMES:
+        raise ConfigError("QUEUE_URL", "%r: use sqlite:///PATH, redis://HOST:PORT/DB, memory:// or immediate"
+                          % mask(s.QUEUE_URL))
+    if scheme == "sqlite" and not str(s.QUEUE_URL).startswith("sqlite:///"):
+        raise ConfigError("QUEUE_URL", "%r: a SQLite queue is sqlite:///relative/path or sqlite:////abs/path"
+                          % s.QUEUE_URL)
+    if s.RESYNC_CRONTAB:
+        parse_crontab(s.RESYNC_CRONTAB)
+    if isinstance(s.PIPELINES, (list, tuple)):
+        s.PIPELINES = {name: {} for name in s.PIPELINES}
+    elif isinstance(s.PIPELINES, str):
+        s.PIPELINES = {name.strip(): {} for name in s.PIPELINES.split(",") if name.strip()}
+    if not isinstance(s.PIPELINES, dict) or not s.PIPELINES:
+        raise ConfigError("PIPELINES", "name at least one pipeline, e.g. {'layers': {}}")
+
+
+def parse_crontab(spec):
+    """``"m h dom mon dow"`` -> huey's validate_datetime; ConfigError on nonsense."""
+    from huey import crontab
+    parts = str(spec).split()
+    if len(parts) != 5:
+        raise ConfigError("RESYNC_CRONTAB", "%r needs 5 fields: minute hour day month day_of_week" % spec)
+    try:
+        return crontab(minute=parts[0], hour=parts[1], day=parts[2], month=parts[3], day_of_week=parts[4])
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("RESYNC_CRONTAB", "%r: %s" % (spec, exc))
+
+
+def mask(url):
+    """A URL fit for logs: any password replaced by ``**``."""
+    url = str(url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = "%s:**@%s" % (parts.username or "", parts.hostname or "")
+    if parts.port:
+        netloc += ":%d" % parts.port
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

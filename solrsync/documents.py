@@ -1,0 +1,234 @@
+"""Documents: turning a row into the JSON Solr accepts.
+
+A pipeline declares its document as a class (``LayerDocument``) whose attributes are fields::
+
+    class LayerDocument(Document):
+        id = Field("uuid")
+        title = Text("title")
+        bbox = BBox("bbox_x0", "bbox_x1", "bbox_y0", "bbox_y1")
+        modified_date = Date("date")
+        keywords = Multi("keywords", attr="name")
+
+``build(row)`` returns the document and the warnings met on the way (a bbox that could not be
+repaired is dropped, the layer still indexed). ``None`` and empty values are omitted.
+"""
+import datetime as dt
+import math
+import re
+
+UTC = dt.timezone.utc
+
+# Solr's XML/JSON parsers reject C0 controls other than tab/newline/CR, and lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+# How far outside the world a coordinate may stray and still be float noise rather than an error.
+_NOISE = 1e-6
+
+
+class InvalidBBox(ValueError):
+    """A bbox that cannot be turned into an envelope Solr accepts."""
+
+
+def envelope(min_x, max_x, min_y, max_y):
+    """Solr WKT ``ENVELOPE(minX, maxX, maxY, minY)`` from GeoNode's x0, x1, y0, y1.
+
+    All four None -> None (no bbox). What each oddity becomes:
+      * NaN / inf / non-numbers / some but not all None: InvalidBBox.
+      * latitude beyond +-90 by float noise (1e-6): clamped; further: InvalidBBox.
+      * longitude beyond +-180 by float noise: clamped; within +-360: wrapped into [-180, 180]
+        (0..360 data, boxes drawn past the antimeridian); a span of 360 or more: the whole world;
+        further out: InvalidBBox.
+      * y0 > y1: swapped (Solr rejects maxY < minY).
+      * x0 > x1 after wrapping: Solr reads it as a box crossing the antimeridian. Kept so when that
+        box is the narrower reading (170, -170 is 20 degrees wide); swapped when the crossing box
+        would be wider than the swapped one (11, 10 would otherwise cover 359 degrees).
+      * zero width or height (a point or a line): kept; Solr indexes and matches it.
+    """
+    coords = (min_x, max_x, min_y, max_y)
+    if all(c is None for c in coords):
+        return None
+    try:
+        x0, x1, y0, y1 = (float(c) for c in coords)
+    except (TypeError, ValueError):
+        raise InvalidBBox("bbox has a missing or non-numeric coordinate: %r" % (coords,))
+    if any(math.isnan(c) or math.isinf(c) for c in (x0, x1, y0, y1)):
+        raise InvalidBBox("bbox has NaN or infinite coordinates: %r" % (coords,))
+    if y0 > y1:
+        y0, y1 = y1, y0
+    for y in (y0, y1):
+        if abs(y) > 90 + _NOISE:
+            raise InvalidBBox("latitude %r is beyond +-90" % y)
+    y0, y1 = max(y0, -90.0), min(y1, 90.0)
+    if x1 - x0 >= 360:
+        x0, x1 = -180.0, 180.0
+    for x in (x0, x1):
+        if abs(x) > 360 + _NOISE:
+            raise InvalidBBox("longitude %r is beyond +-360" % x)
+    x0, x1 = _wrap(x0), _wrap(x1)
+    if x0 > x1:
+        crossing_width = (180 - x0) + (x1 + 180)
+        if crossing_width > x0 - x1:
+            x0, x1 = x1, x0
+    return "ENVELOPE(%s, %s, %s, %s)" % (_num(x0), _num(x1), _num(y1), _num(y0))
+
+
+def _wrap(x):
+    if abs(x) <= 180 + _NOISE:
+        return max(-180.0, min(180.0, x))
+    return x - 360 if x > 0 else x + 360
+
+
+def _num(v):
+    v = 0.0 if v == 0 else v  # no "-0.0"
+    return repr(round(v, 9))
+
+
+def solr_date(value, naive_tz=UTC):
+    """Any date, datetime or ISO-8601 string -> ``YYYY-MM-DDTHH:MM:SS[.mmm]Z`` in UTC.
+
+    Naive datetimes are read in ``naive_tz`` (UTC unless the caller knows better, e.g. Django's
+    TIME_ZONE with USE_TZ=False). Solr keeps milliseconds, so microseconds are cut there.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("not an ISO-8601 date: %r" % value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise ValueError("not a date: %r" % (value,))
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        value = value.replace(tzinfo=naive_tz)
+    value = value.astimezone(UTC)
+    out = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.year < 1000:
+        out = "%04d%s" % (value.year, out[out.index("-"):])
+    ms = value.microsecond // 1000
+    return out + (".%03d" % ms if ms else "") + "Z"
+
+
+def clean_text(value):
+    """Text Solr will take: control characters and lone surrogates removed; empty -> None."""
+    if value is None:
+        return None
+    text = _CONTROL.sub("", str(value)).strip()
+    return text or None
+
+
+def resolve(row, path):
+    """``"owner.username"`` on an object or a dict; None anywhere on the way -> None."""
+    value = row
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
+
+
+class Field:
+    """A value copied from a row attribute (dotted path), or computed by ``fn(row)``."""
+
+    def __init__(self, source=None, fn=None):
+        self.source, self.fn, self.name = source, fn, None
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        if self.source is None and self.fn is None:
+            self.source = name
+
+    def raw(self, row):
+        return self.fn(row) if self.fn else resolve(row, self.source)
+
+    def value(self, row, doc):
+        value = self.raw(row)
+        if isinstance(value, str):
+            return clean_text(value)
+        return value
+
+
+class Text(Field):
+    def value(self, row, doc):
+        return clean_text(self.raw(row))
+
+
+class Date(Field):
+    def value(self, row, doc):
+        return solr_date(self.raw(row), naive_tz=doc.naive_tz)
+
+
+class Multi(Field):
+    """A many-valued field: a list, or a related manager (``.all()``), optionally mapped by ``attr``."""
+
+    def __init__(self, source=None, attr=None, fn=None):
+        super().__init__(source, fn)
+        self.attr = attr
+
+    def value(self, row, doc):
+        items = self.raw(row)
+        if items is None:
+            return None
+        if hasattr(items, "all") and callable(items.all):
+            items = items.all()
+        out = []
+        for item in items:
+            v = resolve(item, self.attr) if self.attr else item
+            v = clean_text(v) if isinstance(v, str) else v
+            if v is not None and v not in out:
+                out.append(v)
+        return out or None
+
+
+class BBox(Field):
+    """An envelope from four row attributes (x0, x1, y0, y1)."""
+
+    def __init__(self, x0, x1, y0, y1):
+        super().__init__(source=x0)
+        self.paths = (x0, x1, y0, y1)
+
+    def value(self, row, doc):
+        return envelope(*(resolve(row, p) for p in self.paths))
+
+
+class Document:
+    """Base for declarative documents; subclasses list Field attributes in Solr field order."""
+
+    id = Field("pk")
+    naive_tz = UTC
+
+    def __init__(self):
+        self.warnings = []
+
+    @classmethod
+    def fields(cls):
+        found = {}
+        for klass in reversed(cls.__mro__):  # a subclass's field replaces its base's, in place
+            for name, attr in vars(klass).items():
+                if isinstance(attr, Field):
+                    found[name] = attr
+        return list(found.items())
+
+    @classmethod
+    def doc_id(cls, row):
+        value = cls.id.raw(row)
+        return None if value is None else str(value)
+
+    @classmethod
+    def build(cls, row):
+        """-> (document dict, [warning, ...]); a field that fails is left out with a warning."""
+        doc = cls()
+        out = {}
+        for name, f in cls.fields():
+            try:
+                value = f.value(row, doc)
+            except (InvalidBBox, ValueError) as exc:
+                doc.warnings.append("%s: %s" % (name, exc))
+                continue
+            if value is None or value == "" or value == []:
+                continue
+            out[name] = str(value) if name == "id" else value
+        return out, doc.warnings

@@ -1,0 +1,73 @@
+"""Pipelines: what model feeds which Solr core through which document class.
+
+A pipeline is declarative; the data behind it comes from a *source* and its pending changes from
+a *change log*, both supplied by an integration (``solrsync.contrib.django``), so this module,
+like the rest of the engine, never imports Django.
+"""
+import importlib
+
+from .config import ConfigError
+
+
+class Pipeline:
+    name = None
+    model = None               # "app_label.Model", resolved by the integration
+    core = None                # default Solr core; settings may override
+    document = None            # a solrsync.documents.Document subclass
+    filter = {}                # lookups a row must pass to be indexed (e.g. published only)
+    select_related = ()
+    prefetch_related = ()
+    watch_m2m = ()             # many-to-many fields whose changes re-index the row
+    modified_field = None      # a datetime field, for ``reindex --since``
+
+    def __init__(self, **overrides):
+        for key, value in overrides.items():
+            if key == "class":
+                continue
+            if not hasattr(type(self), key):
+                raise ConfigError("PIPELINES", "pipeline %r has no option %r" % (self.name, key))
+            setattr(self, key, value)
+
+
+class Change:
+    """One pending change from the change log: object pk, Solr id, and the row's sequence."""
+    __slots__ = ("seq", "pk", "doc_id")
+
+    def __init__(self, seq, pk, doc_id):
+        self.seq, self.pk, self.doc_id = seq, pk, doc_id
+
+    def __repr__(self):
+        return "Change(seq=%r, pk=%r, doc_id=%r)" % (self.seq, self.pk, self.doc_id)
+
+
+def registry():
+    """Pipelines shipped in ``solrsync.pipelines`` (the repository's ``pipelines/``)."""
+    from solrsync.pipelines import PIPELINES
+    return dict(PIPELINES)
+
+
+def load_pipelines(settings):
+    """Settings.PIPELINES -> {name: Pipeline instance}; unknown names are a ConfigError."""
+    known = registry()
+    out = {}
+    for name, options in settings.PIPELINES.items():
+        options = dict(options or {})
+        cls = known.get(name)
+        if "class" in options:
+            cls = import_string(options["class"], "PIPELINES")
+        if cls is None:
+            raise ConfigError("PIPELINES", "unknown pipeline %r (known: %s; or give {'class': 'dotted.Path'})"
+                              % (name, ", ".join(sorted(known)) or "none"))
+        pipeline = cls(**options)
+        pipeline.name = name
+        pipeline.core = settings.core_for(name, pipeline.core or name)
+        out[name] = pipeline
+    return out
+
+
+def import_string(path, setting):
+    module, _, attr = str(path).replace(":", ".").rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(setting, "cannot import %r: %s" % (path, exc))

@@ -1,0 +1,129 @@
+"""The huey side: a Huey instance from QUEUE_URL, and solrsync's tasks registered on it.
+
+Task names are fixed (``solrsync.sync``, ...) so queued messages survive code moves. Messages
+carry only (pk, doc id) pairs; the change log holds the truth, so a lost message delays a change
+(until the sweeper runs) but never drops it.
+"""
+import logging
+import random
+import time
+
+from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.exceptions import RetryTask, TaskLockedException
+
+from .config import ConfigError, parse_crontab
+from .sink import SolrUnavailable
+
+log = logging.getLogger("solrsync.queue")
+MAX_RETRY_DELAY = 60.0
+
+
+def make_huey(settings):
+    """QUEUE_URL -> a Huey: sqlite:///PATH (embedded, durable), redis://... (several machines),
+    memory:// (one process), immediate (tasks run inline in the caller)."""
+    url, name = str(settings.QUEUE_URL), settings.QUEUE_NAME
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite":
+        return SqliteHuey(name, filename=url[len("sqlite:///"):], utc=True)
+    if scheme in ("redis", "rediss"):
+        return RedisHuey(name, url=url, utc=True)
+    if scheme == "memory":
+        return MemoryHuey(name, utc=True)
+    if scheme == "immediate":
+        return MemoryHuey(name, immediate=True, utc=True)
+    raise ConfigError("QUEUE_URL", "unsupported queue %r" % url)
+
+
+def huey_for(values=None):
+    """For Django's settings.py: ``HUEY = huey_for(SOLRSYNC)`` -- the queue QUEUE_URL names, so
+    ``manage.py run_huey`` and ``huey_consumer`` run solrsync's tasks on it."""
+    from .config import load_settings
+    return make_huey(load_settings(values))
+
+
+class Tasks:
+    """The task handles registered on one Huey instance."""
+
+    def __init__(self, huey, sync, sweep, resync):
+        self.huey, self.sync, self.sweep, self.resync = huey, sync, sweep, resync
+
+    def enqueue_sync(self, pipeline, changes):
+        """Wake a worker for these changes; never raises (the change log keeps them if this fails)."""
+        try:
+            self.sync(pipeline, [list(c) for c in changes])
+            return True
+        except Exception as exc:  # broker down: the sweeper will find the pending rows
+            log.warning("%s: could not enqueue %d change(s), the sweeper will pick them up: %s",
+                        pipeline, len(changes), exc)
+            return False
+
+
+def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
+    """Define solrsync's tasks on ``huey``.
+
+    ``get_syncer()`` returns the Syncer (built lazily, in the worker); ``wrap`` decorates each
+    task body (Django closes stale DB connections around it); ``resync(pipeline)`` runs a full
+    resync (the reindex code path)."""
+    wrap = wrap or (lambda fn: fn)
+
+    def retry_flag(pipeline):
+        return "solrsync:retry:%s" % pipeline
+
+    @huey.task(name="solrsync.sync", context=True)
+    @wrap
+    def sync(pipeline, changes=(), retry=False, task=None):
+        syncer = get_syncer()
+        flag = None
+        if retry:
+            flag = huey.get(retry_flag(pipeline))  # this chain owns the retry: take the flag down
+        try:
+            if syncer.changelog is None:
+                return repr(syncer.apply(pipeline, changes))
+            return repr(syncer.drain(pipeline))
+        except SolrUnavailable as exc:
+            failures = (flag or {}).get("n", 0) + 1
+            delay = min(MAX_RETRY_DELAY, 2 ** failures) * random.uniform(0.5, 1.0)
+            # one retry chain per pipeline: the other tasks that met the same outage just end
+            if syncer.changelog is None or huey.put_if_empty(retry_flag(pipeline),
+                                                               {"n": failures, "at": time.time()}):
+                log.warning("%s: Solr unavailable (%s); retry %d in %.1fs", pipeline, exc, failures, delay)
+                if task is not None:
+                    task.kwargs = dict(task.kwargs or {}, retry=True)
+                raise RetryTask(str(exc), delay=delay)
+            log.warning("%s: Solr unavailable (%s); changes stay pending for the retry under way", pipeline, exc)
+            return "pending"
+
+    @huey.periodic_task(crontab(minute="*"), name="solrsync.sweep")
+    @wrap
+    def sweep():
+        syncer = get_syncer()
+        if syncer.changelog is None:
+            return None
+        for name in syncer.pipelines:
+            flag = huey.get(retry_flag(name), peek=True)
+            if flag and time.time() - flag.get("at", 0) > 10 * MAX_RETRY_DELAY:
+                huey.get(retry_flag(name))  # a retry chain that died with its worker
+        try:
+            return repr(syncer.sweep())
+        except SolrUnavailable as exc:
+            log.warning("sweep: Solr unavailable, changes stay pending: %s", exc)
+            return None
+
+    resync_task = None
+    spec = settings.RESYNC_CRONTAB
+    if spec and resync is not None:
+        @huey.periodic_task(parse_crontab(spec), name="solrsync.resync")
+        @wrap
+        def resync_task():
+            syncer = get_syncer()
+            out = {}
+            for name in syncer.pipelines:
+                try:
+                    with huey.lock_task("solrsync.resync.%s" % name):
+                        out[name] = repr(resync(name))
+                except TaskLockedException:
+                    log.warning("resync of %s already running elsewhere; skipped", name)
+            return out
+
+    return Tasks(huey, sync, sweep, resync_task)
+

@@ -1,0 +1,178 @@
+"""The sync engine: pending changes -> current rows -> Solr adds and deletes.
+
+The change log (an outbox table written in the same transaction as the change) is the truth;
+queue messages only wake workers up. A worker *claims* pending changes under a lease, loads the
+current rows in bulk, indexes what exists and passes the pipeline's filter, deletes the rest,
+and then removes exactly the change rows it claimed -- a change made meanwhile stays pending.
+"""
+import logging
+import threading
+import time
+
+from .config import mask
+from .sink import SolrSink, SolrUnavailable
+
+log = logging.getLogger("solrsync.sync")
+
+
+class Report:
+    """What one sync or reindex did."""
+
+    def __init__(self):
+        self.indexed = 0
+        self.deleted = 0
+        self.rejected = []      # [(doc_id, pk, message)]
+        self.warnings = 0
+        self.requests = 0
+
+    def merge(self, other):
+        self.indexed += other.indexed
+        self.deleted += other.deleted
+        self.rejected.extend(other.rejected)
+        self.warnings += other.warnings
+        self.requests += other.requests
+        return self
+
+    def __repr__(self):
+        return "Report(indexed=%d, deleted=%d, rejected=%d, warnings=%d)" % (
+            self.indexed, self.deleted, len(self.rejected), self.warnings)
+
+
+def build_documents(pipeline, rows, report, pk_of):
+    """Rows -> [(pk, document)]; a field that cannot be built is dropped with a warning naming the row."""
+    docs = []
+    for row in rows:
+        doc, warnings = pipeline.document.build(row)
+        for w in warnings:
+            report.warnings += 1
+            log.warning("%s %s (pk %s): %s -- indexed without it", pipeline.name, doc.get("id"), pk_of(row), w)
+        if "id" not in doc:
+            report.rejected.append((None, pk_of(row), "no document id"))
+            log.error("%s pk %s: no document id, not indexed", pipeline.name, pk_of(row))
+            continue
+        docs.append((pk_of(row), doc))
+    return docs
+
+
+class Syncer:
+    """The engine assembled: settings, pipelines, their sources, the change log, Solr sinks."""
+
+    def __init__(self, settings, pipelines, sources, changelog=None):
+        self.settings = settings
+        self.pipelines = pipelines
+        self.sources = sources
+        self.changelog = changelog
+        self._local = threading.local()  # a pysolr session is not thread-safe: one sink per thread
+
+    def pipeline(self, name):
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            raise KeyError("unknown pipeline %r (configured: %s)" % (name, ", ".join(self.pipelines)))
+
+    def sink(self, pipeline_name, core=None):
+        core = core or self.pipeline(pipeline_name).core
+        sinks = self._local.__dict__.setdefault("sinks", {})
+        if core not in sinks:
+            s = self.settings
+            sinks[core] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT,
+                                   commit_within_ms=s.COMMIT_WITHIN_MS, verify=s.SOLR_VERIFY_TLS)
+        return sinks[core]
+
+    # ------------------------------------------------------------ one set of changes
+    def apply(self, pipeline_name, changes):
+        """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)])."""
+        pipeline = self.pipeline(pipeline_name)
+        source = self.sources[pipeline_name]
+        sink = self.sink(pipeline_name)
+        report = Report()
+        latest = {}
+        for change in changes:
+            pk, doc_id = (change.pk, change.doc_id) if hasattr(change, "pk") else change
+            latest[str(pk)] = doc_id
+        if not latest:
+            return report
+        rows = {str(pk): row for pk, row in source.load(list(latest)).items()}
+        built = build_documents(pipeline, rows.values(), report, source.pk_of)
+        by_pk = {str(pk): doc for pk, doc in built}
+        docs = [doc for _, doc in built]
+        deletes = [doc_id for pk, doc_id in latest.items() if pk not in rows and doc_id]
+        # a document whose id changed (uuid edited) leaves its old id behind otherwise
+        deletes += [doc_id for pk, doc_id in latest.items()
+                    if pk in rows and doc_id and by_pk.get(pk) and by_pk[pk]["id"] != doc_id]
+        before = sink.requests
+        rejected = sink.add_batch(docs)
+        ids_to_pk = {d["id"]: pk for pk, d in by_pk.items() if d}
+        for r in rejected:
+            report.rejected.append((r.doc_id, ids_to_pk.get(r.doc_id), r.message))
+            log.error("%s %s (pk %s): Solr rejected it: %s", pipeline.name, r.doc_id, ids_to_pk.get(r.doc_id),
+                      r.message)
+        report.indexed += len(docs) - len(rejected)
+        report.deleted += sink.delete_ids(deletes)
+        report.requests += sink.requests - before
+        log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
+                 report.deleted, len(report.rejected), ", ".join(sorted(latest)[:10]))
+        return report
+
+    # ------------------------------------------------------------ draining the change log
+    def drain(self, pipeline_name, coalesce=True, max_batches=None):
+        """Claim and apply pending changes until none are left. SolrUnavailable propagates after the
+        claimed changes are released, so they stay pending for the retry."""
+        log_ = self.changelog
+        s = self.settings
+        total = Report()
+        if coalesce and s.COALESCE_MS:
+            # let a burst of saves settle so it leaves in one request instead of one per save
+            age = log_.newest_age(pipeline_name)
+            if age is not None and age * 1000 < s.COALESCE_MS:
+                time.sleep((s.COALESCE_MS - age * 1000) / 1000.0)
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS)
+            if not changes:
+                break
+            batches += 1
+            try:
+                report = self.apply(pipeline_name, changes)
+            except BaseException:
+                log_.release(changes)
+                raise
+            by_pk = {str(c.pk): c for c in changes}
+            failures = [(pk, doc_id, msg) for doc_id, pk, msg in report.rejected]
+            if failures:
+                log_.record_failures(pipeline_name, [(pk if pk is not None else _pk_for(by_pk, doc_id), doc_id, msg)
+                                                     for pk, doc_id, msg in failures])
+            log_.done(changes)
+            total.merge(report)
+        return total
+
+    def sweep(self):
+        """Drain pipelines whose oldest change has waited longer than SWEEP_AFTER_SECONDS
+        (a lost queue message, a worker killed mid-task)."""
+        out = {}
+        for name in self.pipelines:
+            age = self.changelog.oldest_age(name)
+            if age is not None and age >= self.settings.SWEEP_AFTER_SECONDS:
+                log.warning("%s: changes pending for %.0fs, draining them (lost message or dead worker?)", name, age)
+                out[name] = self.drain(name, coalesce=False)
+        return out
+
+    def check_solr(self):
+        """One line per unreachable core, for start-up checks and ``status``."""
+        problems = []
+        for name, p in self.pipelines.items():
+            try:
+                self.sink(name).ping()
+            except Exception as exc:
+                problems.append("pipeline %s: Solr core %s: %s" % (name, mask(self.settings.core_url(p.core)), exc))
+        return problems
+
+
+def _pk_for(by_pk, doc_id):
+    for pk, c in by_pk.items():
+        if c.doc_id == doc_id:
+            return pk
+    return None
+
+
+__all__ = ["Syncer", "Report", "SolrUnavailable", "build_documents"]
