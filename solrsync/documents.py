@@ -58,11 +58,11 @@ def envelope(min_x, max_x, min_y, max_y):
         if abs(y) > 90 + _NOISE:
             raise InvalidBBox("latitude %r is beyond +-90" % y)
     y0, y1 = max(y0, -90.0), min(y1, 90.0)
-    if x1 - x0 >= 360:
-        x0, x1 = -180.0, 180.0
     for x in (x0, x1):
         if abs(x) > 360 + _NOISE:
             raise InvalidBBox("longitude %r is beyond +-360" % x)
+    if x1 - x0 >= 360:
+        x0, x1 = -180.0, 180.0
     x0, x1 = _wrap(x0), _wrap(x1)
     if x0 > x1:
         crossing_width = (180 - x0) + (x1 + 180)
@@ -78,8 +78,8 @@ def _wrap(x):
 
 
 def _num(v):
-    v = 0.0 if v == 0 else v  # no "-0.0"
-    return repr(round(v, 9))
+    v = round(v, 9)
+    return repr(0.0 if v == 0 else v)  # no "-0.0"
 
 
 def solr_date(value, naive_tz=UTC):

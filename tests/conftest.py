@@ -1,1 +1,141 @@
-pytest_plugins = ["solrsync.testing.pytest_plugin"]
+"""Shared fixtures. The ``solr`` fixture comes from solrsync.testing.pytest_plugin (loaded by its
+pytest11 entry point once solrsync is installed): a clean core on
+the emulator, or on the real Solr named by SOLRSYNC_TEST_SOLR_URL).
+
+Django tests run the demo project (contrib/django/demo) on SQLite, or on PostgreSQL with
+SOLRSYNC_DEMO_DB=postgres; with SOLRSYNC_REQUIRE_SERVICES=1 (CI) a missing PostgreSQL or Redis
+fails the test instead of skipping it."""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "contrib" / "django" / "demo"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "solr: differential Solr scenarios (emulator or real Solr)")
+    config.addinivalue_line("markers", "django: needs the Django demo project and its database")
+
+
+def service_up(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name, port):
+    if not service_up("127.0.0.1", port):
+        msg = "%s is not answering on 127.0.0.1:%d" % (name, port)
+        if os.environ.get("SOLRSYNC_REQUIRE_SERVICES") == "1":
+            pytest.fail(msg + " (SOLRSYNC_REQUIRE_SERVICES=1)")
+        pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def django_project(tmp_path_factory):
+    """The demo project, set up once, on a fresh test database."""
+    if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
+        require_service("PostgreSQL", 5432)
+    var = tmp_path_factory.mktemp("demo-var")
+    os.environ["SOLRSYNC_DEMO_VAR"] = str(var)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "demoproject.settings"
+    os.environ.setdefault("SOLRSYNC_COALESCE_MS", "0")
+    if str(DEMO) not in sys.path:
+        sys.path.insert(0, str(DEMO))
+    import django
+    django.setup()
+    from django.db import connection
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    os.environ["SOLRSYNC_DEMO_DBNAME"] = name  # consumer subprocesses use the same database
+    yield {"var": var, "db": name}
+    connection.creation.destroy_test_db(name, verbosity=0)
+
+
+@pytest.fixture
+def project(django_project, solr, monkeypatch):
+    """A clean database, Solr core and queue for one Django test; tasks run inline (immediate)."""
+    from django.core.management import call_command
+    from solrsync.contrib.django import runtime
+    call_command("flush", interactive=False, verbosity=0)
+    monkeypatch.setenv("SOLRSYNC_SOLR_URL", solr.url)
+    monkeypatch.setenv("SOLRSYNC_QUEUE_URL", "immediate")
+    use_queue("immediate")
+    yield Project(solr, django_project)
+    runtime.reset()
+
+
+def use_queue(url, **env):
+    """Point solrsync (and settings.HUEY) at another queue and forget what was built."""
+    from django.conf import settings
+    from solrsync.contrib.django import runtime
+    from solrsync.queue import huey_for
+    os.environ["SOLRSYNC_QUEUE_URL"] = url
+    os.environ.update(env)
+    runtime.reset()
+    settings.HUEY = huey_for(settings.SOLRSYNC)
+    return runtime.get_tasks()
+
+
+class Project:
+    def __init__(self, solr, info):
+        self.solr, self.info = solr, info
+
+    def make_layer(self, save=True, **fields):
+        from django.utils import timezone
+        from layers.models import Category, Layer
+        cat = Category.objects.get_or_create(identifier=fields.pop("category", "transportation"))[0]
+        values = dict(name="roads_berlin", title="Roads of Berlin", abstract="Street network",
+                      bbox_x0=13.08, bbox_x1=13.76, bbox_y0=52.33, bbox_y1=52.68, category=cat,
+                      date=timezone.now())
+        values.update(fields)
+        layer = Layer(**values)
+        if save:
+            layer.save()
+        return layer
+
+    def doc(self, layer):
+        self.solr.post("update", {"commit": {}})
+        docs = self.solr.select("id:%s" % layer.uuid)["docs"]
+        return docs[0] if docs else None
+
+    def consumer(self, *extra, env=None, module="solrsync.contrib.django.queue.huey"):
+        """A real huey_consumer process on the current queue settings."""
+        full_env = dict(os.environ, PYTHONPATH=str(DEMO), **(env or {}))
+        log = open(tempfile.mktemp(prefix="consumer-", suffix=".log", dir=self.info["var"]), "w")
+        proc = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", module, "-w", "2",
+                                 "-d", "0.05", "-m", "0.2", *extra], env=full_env, cwd=str(DEMO),
+                                stdout=log, stderr=subprocess.STDOUT)
+        proc.log_path = log.name
+        return proc
+
+
+def wait_until(fn, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    return fn()
+
+
+def stop(proc, sig=None):
+    import signal
+    if proc.poll() is None:
+        proc.send_signal(sig or signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -32,7 +32,7 @@ INSTALLED_APPS = [
 if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": os.environ.get("PGDATABASE", "test"),
+        "NAME": os.environ.get("SOLRSYNC_DEMO_DBNAME", "test"),
         "USER": os.environ.get("PGUSER", "postgres"),
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
@@ -40,7 +40,8 @@ if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(VAR / "demo.sqlite3"),
+        "NAME": os.environ.get("SOLRSYNC_DEMO_DBNAME", str(VAR / "demo.sqlite3")),
+        "TEST": {"NAME": str(VAR / "test.sqlite3")},
         # writers take the lock up front: a worker's claim never dead-ends against a save
         "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
     }}

@@ -1,0 +1,201 @@
+"""The Django app on the demo project: hooks, on_commit, the change log, failures, commands."""
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from django.db import transaction
+
+from conftest import DEMO, use_queue
+
+pytestmark = pytest.mark.django
+
+
+def test_a_saved_layer_reaches_solr_with_its_fields(project):
+    from django.contrib.auth.models import User
+    from layers.models import Keyword, Region
+    owner = User.objects.create(username="ana")
+    layer = project.make_layer(owner=owner)
+    with transaction.atomic():
+        layer.keywords.add(Keyword.objects.create(name="roads"), Keyword.objects.create(name="osm"))
+        layer.regions.add(Region.objects.create(code="DEU", name="Germany"))
+    doc = project.doc(layer)
+    assert doc["title"] == "Roads of Berlin" and doc["name"] == "roads_berlin"
+    assert doc["bbox"] == "ENVELOPE(13.08, 13.76, 52.68, 52.33)"
+    assert doc["category"] == "transportation" and doc["username"] == "ana"
+    assert sorted(doc["keywords"]) == ["osm", "roads"] and doc["regions"] == ["Germany"]
+    assert doc["modified_date"].endswith("Z")
+    from solrsync.contrib.django.models import Change
+    assert Change.objects.count() == 0  # pushed, so nothing pending
+
+
+def test_rolled_back_saves_enqueue_nothing(project):
+    tasks = use_queue("memory://")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            project.make_layer()
+            raise RuntimeError("rollback")
+    from solrsync.contrib.django.models import Change
+    assert Change.objects.count() == 0
+    assert tasks.huey.pending_count() == 0
+
+
+def test_many_changes_in_one_transaction_are_one_task(project):
+    tasks = use_queue("memory://")
+    with transaction.atomic():
+        layers = [project.make_layer(name="l%d" % i) for i in range(20)]
+        layers[0].title = "changed"
+        layers[0].save()
+        assert tasks.huey.pending_count() == 0  # nothing before the commit
+    assert tasks.huey.pending_count() == 1
+    task = tasks.huey.dequeue()
+    assert task.args[0] == "layers" and len(task.args[1]) == 20
+    tasks.huey.execute(task)
+    project.solr.post("update", {"commit": {}})
+    assert project.solr.select()["numFound"] == 20
+
+
+def test_unpublish_and_delete_remove_the_document(project):
+    a, b = project.make_layer(name="a"), project.make_layer(name="b")
+    assert project.doc(a) and project.doc(b)
+    a.is_published = False
+    a.save()
+    b.delete()
+    assert project.doc(a) is None and project.doc(b) is None
+
+
+def test_m2m_changes_from_either_side_reindex(project):
+    from layers.models import Keyword
+    layer = project.make_layer()
+    kw = Keyword.objects.create(name="glaciers")
+    layer.keywords.add(kw)
+    assert project.doc(layer)["keywords"] == ["glaciers"]
+    other = Keyword.objects.create(name="ice")
+    other.layer_set.add(layer)  # the reverse side
+    assert sorted(project.doc(layer)["keywords"]) == ["glaciers", "ice"]
+    kw.layer_set.clear()
+    assert project.doc(layer)["keywords"] == ["ice"]
+
+
+def test_a_bad_bbox_is_indexed_without_it_and_warned_about(project, caplog):
+    with caplog.at_level(logging.WARNING, logger="solrsync"):
+        layer = project.make_layer(bbox_y1=123.0)
+    doc = project.doc(layer)
+    assert doc is not None and "bbox" not in doc
+    assert any(layer.uuid in r.getMessage() and "123" in r.getMessage() for r in caplog.records)
+
+
+def test_solr_down_keeps_the_change_and_the_save(project):
+    project.solr.need_emulator()
+    from solrsync.contrib.django.models import Change
+    from solrsync.contrib.django.runtime import get_syncer
+    project.solr.emulator.faults.fail(503, seconds=30)
+    layer = project.make_layer()  # the save itself succeeds
+    assert Change.objects.count() == 1 and Change.objects.get().leased_until is None
+    project.solr.emulator.faults.clear()
+    get_syncer().drain("layers")
+    assert project.doc(layer) is not None and Change.objects.count() == 0
+
+
+def test_broker_down_at_commit_the_save_succeeds_and_the_sweeper_delivers(project):
+    from solrsync.contrib.django.models import Change
+    from solrsync.contrib.django.runtime import get_syncer
+    use_queue("redis://127.0.0.1:9/0")  # nothing listens there
+    layer = project.make_layer()
+    assert Change.objects.count() == 1
+    Change.objects.update(created=Change.objects.get().created.replace(year=2000))  # an old, lost wake-up
+    get_syncer().sweep()
+    assert project.doc(layer) is not None and Change.objects.count() == 0
+
+
+def test_rejected_documents_are_recorded_listed_and_retried(project, capsys):
+    from django.core.management import call_command
+    from solrsync.contrib.django.models import Change, Failure
+    with transaction.atomic():
+        good = project.make_layer(name="good")
+        bad = project.make_layer(name="bad", title="x" * 10)
+    # make Solr refuse one document: its id field is fine, but a field the schema does not know is added
+    from solrsync.pipelines.layers import LayerDocument
+    from solrsync.documents import Field
+    LayerDocument.extra_field_x = Field(fn=lambda row: "boom" if row.name == "bad" else None)
+    try:
+        with transaction.atomic():
+            good.save()
+            bad.save()
+    finally:
+        del LayerDocument.extra_field_x
+    assert Failure.objects.count() == 1 and Change.objects.count() == 0
+    failure = Failure.objects.get()
+    assert failure.doc_id == bad.uuid and "unknown field" in failure.message
+    assert project.doc(good) is not None
+    call_command("solrsync", "failures")
+    out = capsys.readouterr().out
+    assert bad.uuid in out and "unknown field" in out
+    call_command("solrsync", "retry", bad.uuid)
+    assert Failure.objects.count() == 0 and project.doc(bad) is not None
+
+
+def test_the_save_survives_a_broken_change_log(project, monkeypatch, caplog):
+    from solrsync.contrib.django.runtime import get_syncer
+
+    def broken(*a, **kw):
+        raise RuntimeError("table missing")
+    monkeypatch.setattr(get_syncer().changelog, "record", broken)
+    with transaction.atomic():
+        layer = project.make_layer()
+    from layers.models import Layer
+    assert Layer.objects.filter(pk=layer.pk).exists()
+    assert "could not record the change" in caplog.text
+
+
+def run_manage(*args, env=None):
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=str(DEMO), env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_manage_py_solrsync_reindex_prune(project):
+    from solrsync.contrib.django.signals import hooks_disabled
+    with hooks_disabled():
+        layers = [project.make_layer(name="r%d" % i) for i in range(30)]
+        layers[0].is_published = False
+        layers[0].save()
+    project.solr.post("update", [{"id": "ghost"}, {"id": layers[0].uuid}], commit="true")
+    proc = run_manage("solrsync", "reindex", "--prune", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "indexed 29" in proc.stdout and "deleted 2" in proc.stdout  # the ghost and the unpublished one
+    assert project.solr.select()["numFound"] == 29
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"SOLRSYNC_SOLR_URL": "ftp://nowhere"}, "setting SOLR_URL"),
+    ({"SOLRSYNC_QUEUE_URL": "kafka://x"}, "setting QUEUE_URL"),
+    ({"SOLRSYNC_PIPELINES": "layers,maps"}, "unknown pipeline 'maps'"),
+])
+def test_bad_settings_are_one_line_and_exit_2(project, env, needle):
+    proc = subprocess.run([sys.executable, "-m", "solrsync.cli", "status"], cwd=str(DEMO), capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(DEMO), **env))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_cli_misuse_exits_2(project):
+    proc = run_manage("solrsync", "reindex", "nosuchpipeline")
+    assert proc.returncode == 2 and "unknown pipeline nosuchpipeline" in proc.stderr
+    proc = run_manage("solrsync", "reindex", "--batch-size", "zero")
+    assert proc.returncode == 2
+    proc = run_manage("solrsync", "retry")
+    assert proc.returncode == 2 and "--all" in proc.stderr
+
+
+def test_status_reports_counts_and_unreachable_solr(project):
+    project.make_layer()
+    proc = run_manage("solrsync", "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+    info = json.loads(proc.stdout)["pipelines"]["layers"]
+    assert info["db_count"] == 1 and info["pending"] == 0 and info["solr"] == "ok"
+    proc = run_manage("solrsync", "status", env={"SOLRSYNC_SOLR_URL": "http://u:pw@127.0.0.1:9/solr/layers"})
+    assert proc.returncode == 1 and "unreachable" in proc.stdout and "pw@" not in proc.stdout
