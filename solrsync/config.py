@@ -27,8 +27,8 @@ class Settings:
     BATCH_SIZE: int = 500
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
     QUEUE_NAME: str = "solrsync"
-    RETRIES: int = 10
     RETRY_DELAY: float = 1.0
+    RETRY_MAX_DELAY: float = 30.0
     COALESCE_MS: int = 250
     LEASE_SECONDS: int = 120
     SWEEP_AFTER_SECONDS: int = 60
@@ -65,8 +65,8 @@ class Settings:
         return "%s/%s" % (self.solr_base, core)
 
 
-_INTS = ("COMMIT_WITHIN_MS", "BATCH_SIZE", "RETRIES", "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS")
-_FLOATS = ("SOLR_TIMEOUT", "RETRY_DELAY")
+_INTS = ("COMMIT_WITHIN_MS", "BATCH_SIZE", "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS")
+_FLOATS = ("SOLR_TIMEOUT", "RETRY_DELAY", "RETRY_MAX_DELAY")
 
 
 def load_settings(values=None, environ=None):

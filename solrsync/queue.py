@@ -15,7 +15,11 @@ from .config import ConfigError, parse_crontab
 from .sink import SolrUnavailable
 
 log = logging.getLogger("solrsync.queue")
-MAX_RETRY_DELAY = 60.0
+
+
+def backoff(settings, failures):
+    """Exponential backoff with jitter: RETRY_DELAY * 2^(n-1), capped, times 0.5-1.0."""
+    return min(settings.RETRY_MAX_DELAY, settings.RETRY_DELAY * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
 
 
 def make_huey(settings):
@@ -66,32 +70,49 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
     resync (the reindex code path)."""
     wrap = wrap or (lambda fn: fn)
 
-    def retry_flag(pipeline):
-        return "solrsync:retry:%s" % pipeline
+    def flag(kind, pipeline):
+        return "solrsync:%s:%s" % (kind, pipeline)
 
     @huey.task(name="solrsync.sync", context=True)
     @wrap
-    def sync(pipeline, changes=(), retry=False, task=None):
+    def sync(pipeline, changes=(), retry=False, followup=False, task=None):
         syncer = get_syncer()
-        flag = None
-        if retry:
-            flag = huey.get(retry_flag(pipeline))  # this chain owns the retry: take the flag down
-        try:
-            if syncer.changelog is None:
+        state = huey.get(flag("retry", pipeline)) if retry else None  # this chain owns the retry
+        if followup:
+            huey.get(flag("followup", pipeline))
+        if syncer.changelog is None:
+            try:
                 return repr(syncer.apply(pipeline, changes))
-            return repr(syncer.drain(pipeline))
+            except SolrUnavailable as exc:
+                raise RetryTask(str(exc), delay=backoff(syncer.settings, 1))
+        try:
+            report = syncer.drain(pipeline)
         except SolrUnavailable as exc:
-            failures = (flag or {}).get("n", 0) + 1
-            delay = min(MAX_RETRY_DELAY, 2 ** failures) * random.uniform(0.5, 1.0)
+            failures = (state or {}).get("n", 0) + 1
             # one retry chain per pipeline: the other tasks that met the same outage just end
-            if syncer.changelog is None or huey.put_if_empty(retry_flag(pipeline),
-                                                               {"n": failures, "at": time.time()}):
+            if huey.put_if_empty(flag("retry", pipeline), {"n": failures, "at": time.time()}):
+                delay = backoff(syncer.settings, failures)
                 log.warning("%s: Solr unavailable (%s); retry %d in %.1fs", pipeline, exc, failures, delay)
                 if task is not None:
-                    task.kwargs = dict(task.kwargs or {}, retry=True)
+                    task.kwargs = dict(task.kwargs or {}, retry=True, followup=False)
                 raise RetryTask(str(exc), delay=delay)
-            log.warning("%s: Solr unavailable (%s); changes stay pending for the retry under way", pipeline, exc)
+            log.warning("%s: Solr unavailable (%s); the changes stay pending for the retry under way",
+                        pipeline, exc)
             return "pending"
+        # rows leased by a worker that died come free when the lease runs out: look again then
+        expiry = syncer.changelog.next_lease_expiry(pipeline)
+        if expiry is not None and huey.put_if_empty(flag("followup", pipeline), {"at": time.time()}):
+            sync.schedule(args=(pipeline, []), kwargs={"followup": True}, delay=expiry + 0.5)
+        return repr(report)
+
+    @huey.on_startup("solrsync.wake")
+    def wake_on_startup():
+        # a consumer that (re)starts pushes whatever its predecessor left pending
+        try:
+            for name in get_syncer().pipelines:
+                sync(name, [])
+        except Exception as exc:
+            log.warning("could not enqueue the start-up drain: %s", exc)
 
     @huey.periodic_task(crontab(minute="*"), name="solrsync.sweep")
     @wrap
@@ -100,9 +121,10 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
         if syncer.changelog is None:
             return None
         for name in syncer.pipelines:
-            flag = huey.get(retry_flag(name), peek=True)
-            if flag and time.time() - flag.get("at", 0) > 10 * MAX_RETRY_DELAY:
-                huey.get(retry_flag(name))  # a retry chain that died with its worker
+            for kind in ("retry", "followup"):
+                state = huey.get(flag(kind, name), peek=True)
+                if state and time.time() - state.get("at", 0) > max(600, 10 * syncer.settings.RETRY_MAX_DELAY):
+                    huey.get(flag(kind, name))  # its task died with its worker
         try:
             return repr(syncer.sweep())
         except SolrUnavailable as exc:

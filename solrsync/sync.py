@@ -121,16 +121,14 @@ class Syncer:
         log_ = self.changelog
         s = self.settings
         total = Report()
-        if coalesce and s.COALESCE_MS:
-            # let a burst of saves settle so it leaves in one request instead of one per save
-            age = log_.newest_age(pipeline_name)
-            if age is not None and age * 1000 < s.COALESCE_MS:
-                time.sleep((s.COALESCE_MS - age * 1000) / 1000.0)
-        batches = 0
+        batches, backlog = 0, False
         while max_batches is None or batches < max_batches:
+            if coalesce and not backlog:
+                self._settle(pipeline_name)
             changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS)
             if not changes:
                 break
+            backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches
             batches += 1
             try:
                 report = self.apply(pipeline_name, changes)
@@ -145,6 +143,19 @@ class Syncer:
             log_.done(changes)
             total.merge(report)
         return total
+
+    def _settle(self, pipeline_name):
+        """Let a burst of saves settle -- no new change for COALESCE_MS, waiting at most twice
+        that -- so it leaves in a request or two instead of one per save."""
+        quiet = self.settings.COALESCE_MS / 1000.0
+        budget = 2 * quiet
+        while budget > 0:
+            age = self.changelog.newest_age(pipeline_name)
+            if age is None or age >= quiet:
+                return
+            nap = min(quiet - age, budget)
+            time.sleep(nap)
+            budget -= nap
 
     def sweep(self):
         """Drain pipelines whose oldest change has waited longer than SWEEP_AFTER_SECONDS

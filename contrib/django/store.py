@@ -128,6 +128,13 @@ class DjangoChangeLog:
     def oldest_age(self, pipeline):
         return self._age(pipeline, Min)
 
+    def next_lease_expiry(self, pipeline):
+        """Seconds until the first lease held on this pipeline's rows runs out, or None."""
+        now = timezone.now()
+        moment = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now).aggregate(
+            m=Min("leased_until"))["m"]
+        return None if moment is None else (moment - now).total_seconds()
+
     def pending_count(self, pipeline):
         return Change.objects.using(self.using).filter(pipeline=pipeline).count()
 
