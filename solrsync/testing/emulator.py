@@ -31,6 +31,7 @@ from .schema import Schema, SolrHTTPError, bad_request, parse_date
 CONFIGSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configsets")
 VERSION = "8.11.3"
 _ATOMIC = ("set", "add", "add-distinct", "remove", "removeregex", "inc")
+_TEXTUAL = ("string", "text")
 
 
 class Core:
@@ -83,7 +84,7 @@ class Core:
                (expected > 1 and expected != actual):
                 raise SolrHTTPError(409, "version conflict for %s expected=%s actual=%s"
                                     % (doc_id, expected, actual))
-        if any(isinstance(v, dict) and v and set(v) <= set(_ATOMIC) for v in raw.values()):
+        if any(type(v) is dict and v and set(v) <= set(_ATOMIC) for v in raw.values()):
             raw = self._apply_atomic(raw, existing, doc_id)
         fields = {}
         for name, value in raw.items():
@@ -93,7 +94,10 @@ class Core:
             if f is None:
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
             values = value if isinstance(value, list) else [value]
-            values = [f.coerce(v, doc_id) for v in values if v is not None]
+            if f.kind in _TEXTUAL:
+                values = [v if type(v) is str else f.coerce(v, doc_id) for v in values if v is not None]
+            else:
+                values = [f.coerce(v, doc_id) for v in values if v is not None]
             if not values:
                 continue
             if f.multi:
@@ -583,6 +587,11 @@ class _Handler(BaseHTTPRequestHandler):
         if body.strip():
             if ctype.endswith("xml") or body.lstrip()[:1] == b"<":
                 commands = _xml_commands(body)
+            elif body.lstrip()[:1] == b"[":  # a plain array of documents: the fast, common case
+                try:
+                    commands = [("add", (d, None, None)) for d in json.loads(body)]
+                except ValueError as exc:
+                    raise bad_request("Cannot parse provided JSON: %s" % exc)
             else:
                 try:
                     data = json.loads(body, object_pairs_hook=lambda pairs: _Pairs(pairs))
