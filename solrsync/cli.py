@@ -35,6 +35,14 @@ def build_parser(prog="solrsync"):
     p.add_argument("--ids", type=lambda v: [i for i in v.split(",") if i], help="only these primary keys (a,b,c)")
     p.add_argument("--dry-run", action="store_true", help="build documents, post nothing")
     p.add_argument("--prune", action="store_true", help="delete Solr documents whose rows are gone or filtered out")
+    p.add_argument("--workers", type=_positive, default=1, help="threads posting batches while rows load (default 1)")
+    p.add_argument("--export", metavar="FILE.jsonl", help="write the documents to FILE (one JSON per line), post nothing")
+    p.add_argument("--swap", action="store_true",
+                   help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live")
+    p.add_argument("--verify", action="store_true", help="compare DB and Solr id sets, report drift, change nothing")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run after its last posted row")
+    p.add_argument("--state", default="solrsync-reindex.state.json", metavar="FILE",
+                   help="where progress is kept for --resume (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
 
     p = sub.add_parser("status", help="DB vs Solr counts, pending changes, failures")
@@ -123,24 +131,54 @@ def _pipelines(syncer, names):
 
 
 def cmd_reindex(args, syncer, tasks_factory):
-    from .reindex import reindex
+    from .reindex import Progress, reindex
     names = _pipelines(syncer, args.pipelines)
+    exclusive = [flag for flag in ("export", "swap", "verify", "dry_run") if getattr(args, flag)]
+    if len(exclusive) > 1:
+        raise UsageError("--%s cannot be combined" % " and --".join(f.replace("_", "-") for f in exclusive))
+    if (args.swap or args.verify) and (args.since or args.ids):
+        raise UsageError("--swap and --verify work on every row: drop --since/--ids")
+    if args.export and len(names) > 1:
+        raise UsageError("--export writes one pipeline: name it")
     failed = False
     for name in names:
-        def progress(result, n, name=name):
-            if not args.quiet:
-                print("%s: %d rows, %d indexed, %.0f docs/s" % (name, result.seen, result.indexed, result.rate),
-                      file=sys.stderr)
+        total = None if args.resume else _count(syncer, name, args)
+        progress = Progress(name, total, quiet=args.quiet)
         try:
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
-                             dry_run=args.dry_run, prune=args.prune, on_batch=progress)
+                             dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
+                             export=args.export, state_file=None if args.export or args.dry_run or args.verify
+                             else args.state, resume=args.resume, swap=args.swap, verify=args.verify)
         except ValueError as exc:
             raise UsageError(str(exc))
-        print(result.summary() + (" [dry run]" if args.dry_run else ""))
+        finally:
+            progress.close()
+        if result.interrupted:
+            print("%s: interrupted after %d rows (last posted pk %s); Solr is consistent. Resume with:\n"
+                  "  solrsync reindex %s --resume --state %s" % (name, result.seen, result.last_pk, name, args.state))
+            return 130
+        tag = " [dry run]" if args.dry_run else " [exported to %s]" % args.export if args.export else ""
+        filtered = syncer.sources[name].all_count() - syncer.sources[name].count() if not (args.since or args.ids) else 0
+        print(result.summary() + tag + (" ; %d rows filtered out by the pipeline" % filtered if filtered else ""))
         for doc_id, _, msg in result.rejected[:20]:
             print("  rejected %s: %s" % (doc_id, msg))
+        if args.verify:
+            print("%s: %d missing from Solr, %d in Solr but not in the database" % (
+                name, len(result.missing), len(result.extra)))
+            for doc_id in result.missing[:20]:
+                print("  missing %s" % doc_id)
+            for doc_id in result.extra[:20]:
+                print("  extra %s" % doc_id)
+            failed = failed or bool(result.missing or result.extra)
         failed = failed or bool(result.rejected)
     return 1 if failed else 0
+
+
+def _count(syncer, name, args):
+    try:
+        return None if (args.since or args.ids) else syncer.sources[name].count()
+    except Exception:
+        return None
 
 
 def collect_status(syncer):

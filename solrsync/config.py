@@ -23,6 +23,7 @@ class Settings:
     SOLR_URL: str = "http://127.0.0.1:8983/solr"
     SOLR_TIMEOUT: float = 10.0
     SOLR_VERIFY_TLS: bool = True
+    SOLR_CONFIGSET: str = "layers"
     COMMIT_WITHIN_MS: int = 1500
     BATCH_SIZE: int = 500
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"

@@ -1,0 +1,142 @@
+"""`solrsync reindex` and its options, on the demo project."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import DEMO, wait_until
+
+pytestmark = pytest.mark.django
+
+
+@pytest.fixture
+def loaded(project):
+    from layers.management.commands.demo import Command
+    Command().load(1500)
+    from layers.models import Layer
+    project.published = Layer.objects.filter(is_published=True).count()
+    return project
+
+
+def run_cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "manage.py", "solrsync", *args], cwd=str(DEMO), capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, **(env or {})), **kw)
+
+
+def published_ids():
+    from layers.models import Layer
+    return sorted(Layer.objects.filter(is_published=True).values_list("uuid", flat=True))
+
+
+def test_reindex_with_workers_indexes_everything_once(loaded):
+    proc = run_cli("reindex", "--workers", "3", "--batch-size", "200", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "indexed %d" % loaded.published in proc.stdout and "rows filtered out" in proc.stdout
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
+def test_at_most_five_queries_per_thousand_layers(loaded):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import reindex
+    with CaptureQueriesContext(connection) as ctx:
+        result = reindex(get_syncer(), "layers", batch_size=1000)
+    assert result.indexed == loaded.published
+    per_thousand = len(ctx.captured_queries) / (result.seen / 1000.0)
+    assert per_thousand <= 5, "%d queries for %d rows" % (len(ctx.captured_queries), result.seen)
+
+
+def test_export_writes_jsonl_and_posts_nothing(loaded, tmp_path):
+    out = tmp_path / "layers.jsonl"
+    proc = run_cli("reindex", "--export", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == loaded.published
+    doc = json.loads(lines[0])
+    assert doc["id"] and doc["title"] and doc["modified_date"].endswith("Z")
+    assert loaded.solr.select()["numFound"] == 0
+
+
+def test_since_and_ids_are_partial(loaded):
+    from layers.models import Layer
+    first = Layer.objects.filter(is_published=True).order_by("pk")[:3]
+    proc = run_cli("reindex", "--ids", ",".join(str(l.pk) for l in first), "--quiet")
+    assert proc.returncode == 0 and "indexed 3" in proc.stdout, proc.stdout + proc.stderr
+    proc = run_cli("reindex", "--since", "2999-01-01T00:00:00Z", "--quiet")
+    assert proc.returncode == 0 and "indexed 0" in proc.stdout
+    proc = run_cli("reindex", "--since", "yesterday")
+    assert proc.returncode == 2
+
+
+def test_verify_reports_drift(loaded):
+    assert run_cli("reindex", "--quiet").returncode == 0
+    proc = run_cli("reindex", "--verify", "--quiet")
+    assert proc.returncode == 0 and "0 missing from Solr, 0 in Solr but not in the database" in proc.stdout
+    gone = published_ids()[0]
+    loaded.solr.post("update", {"delete": gone, "add": {"doc": {"id": "ghost"}}}, commit="true")
+    proc = run_cli("reindex", "--verify", "--quiet")
+    assert proc.returncode == 1
+    assert "1 missing from Solr, 1 in Solr but not in the database" in proc.stdout
+    assert "missing %s" % gone in proc.stdout and "extra ghost" in proc.stdout
+
+
+def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
+    loaded.solr.post("update", [{"id": "ghost"}], commit="true")
+    proc = run_cli("reindex", "--swap", "--quiet")
+    if proc.returncode != 0 and loaded.solr.is_real and "configsets" in proc.stderr:
+        pytest.skip("the real Solr has no 'layers' configset: " + proc.stderr.strip())
+    assert proc.returncode == 0, proc.stderr
+    assert loaded.solr.ids(rows=5000) == published_ids()
+    status = loaded.solr.admin(action="STATUS")[1]["status"]
+    assert not [name for name in status if "_rebuild_" in name]
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path):
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import StateFile, reindex
+    state = str(tmp_path / "state.json")
+    calls = []
+
+    def interrupt_on_third(result, n):
+        calls.append(n)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+    result = reindex(get_syncer(), "layers", batch_size=100, state_file=state, on_batch=interrupt_on_third)
+    assert result.interrupted and result.last_pk is not None
+    saved = StateFile(state).get("layers")
+    assert saved["last_pk"] == result.last_pk
+    # Solr is consistent: exactly the rows up to the last acknowledged key are there, committed
+    from layers.models import Layer
+    upto = sorted(Layer.objects.filter(is_published=True, pk__lte=result.last_pk).values_list("uuid", flat=True))
+    assert loaded.solr.ids(rows=5000) == upto
+    result = reindex(get_syncer(), "layers", batch_size=100, state_file=state, resume=True)
+    assert not result.interrupted
+    assert loaded.solr.ids(rows=5000) == published_ids()
+    assert not os.path.exists(state)
+
+
+def test_ctrl_c_on_the_command_prints_how_to_resume(loaded, tmp_path):
+    loaded.solr.need_emulator("slowing Solr down")
+    loaded.solr.emulator.faults.delay(0.2)
+    state = str(tmp_path / "state.json")
+    proc = subprocess.Popen([sys.executable, "manage.py", "solrsync", "reindex", "--batch-size", "50", "--state", state],
+                            cwd=str(DEMO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_until(lambda: os.path.exists(state), timeout=30)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in out and "Solr is consistent" in out
+    loaded.solr.emulator.faults.delay(0)
+    proc = run_cli("reindex", "--resume", "--state", state, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
+def test_resume_without_state_is_misuse(loaded, tmp_path):
+    proc = run_cli("reindex", "--resume", "--state", str(tmp_path / "none.json"))
+    assert proc.returncode == 2 and "nothing to resume" in proc.stderr
