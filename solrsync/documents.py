@@ -43,6 +43,10 @@ def envelope(min_x, max_x, min_y, max_y):
         would be wider than the swapped one (11, 10 would otherwise cover 359 degrees).
       * zero width or height (a point or a line): kept; Solr indexes and matches it.
     """
+    if (type(min_x) is float and type(max_x) is float and type(min_y) is float and type(max_y) is float
+            and -180.0 <= min_x <= max_x <= 180.0 and -90.0 <= min_y <= max_y <= 90.0):
+        # the common case, already valid: skip the repairs (reindex speed depends on it)
+        return "ENVELOPE(%s, %s, %s, %s)" % (_num(min_x), _num(max_x), _num(max_y), _num(min_y))
     coords = (min_x, max_x, min_y, max_y)
     if all(c is None for c in coords):
         return None
@@ -105,9 +109,8 @@ def solr_date(value, naive_tz=UTC):
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         value = value.replace(tzinfo=naive_tz)
     value = value.astimezone(UTC)
-    out = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.year < 1000:
-        out = "%04d%s" % (value.year, out[out.index("-"):])
+    out = "%04d-%02d-%02dT%02d:%02d:%02d" % (value.year, value.month, value.day, value.hour, value.minute,
+                                              value.second)
     ms = value.microsecond // 1000
     return out + (".%03d" % ms if ms else "") + "Z"
 
@@ -116,12 +119,16 @@ def clean_text(value):
     """Text Solr will take: control characters and lone surrogates removed; empty -> None."""
     if value is None:
         return None
-    text = _CONTROL.sub("", str(value)).strip()
-    return text or None
+    text = value if type(value) is str else str(value)
+    if not (text.isascii() and text.isprintable()):  # the common case needs no regex
+        text = _CONTROL.sub("", text)
+    return text.strip() or None
 
 
 def resolve(row, path):
     """``"owner.username"`` on an object or a dict; None anywhere on the way -> None."""
+    if isinstance(row, dict) and path in row:  # flat rows keyed by the whole path
+        return row[path]
     value = row
     for part in path.split("."):
         if value is None:
@@ -205,12 +212,16 @@ class Document:
 
     @classmethod
     def fields(cls):
+        cached = cls.__dict__.get("_fields_cache")
+        if cached is not None:
+            return cached
         found = {}
         for klass in reversed(cls.__mro__):  # a subclass's field replaces its base's, in place
             for name, attr in vars(klass).items():
                 if isinstance(attr, Field):
                     found[name] = attr
-        return list(found.items())
+        cls._fields_cache = list(found.items())
+        return cls._fields_cache
 
     @classmethod
     def doc_id(cls, row):

@@ -118,13 +118,20 @@ def test_rejected_documents_are_recorded_listed_and_retried(project, capsys):
     # make Solr refuse one document: its id field is fine, but a field the schema does not know is added
     from solrsync.pipelines.layers import LayerDocument
     from solrsync.documents import Field
-    LayerDocument.extra_field_x = Field(fn=lambda row: "boom" if row.name == "bad" else None)
+    def set_extra(field):
+        if field:
+            LayerDocument.extra_field_x = field
+        else:
+            del LayerDocument.extra_field_x
+        LayerDocument.__dict__.get("_fields_cache") is not None and delattr(LayerDocument, "_fields_cache")
+        use_queue("immediate")  # rebuild the pipelines with the changed document
+    set_extra(Field(fn=lambda row: "boom" if row.name == "bad" else None))
     try:
         with transaction.atomic():
             good.save()
             bad.save()
     finally:
-        del LayerDocument.extra_field_x
+        set_extra(None)
     assert Failure.objects.count() == 1 and Change.objects.count() == 0
     failure = Failure.objects.get()
     assert failure.doc_id == bad.uuid and "unknown field" in failure.message

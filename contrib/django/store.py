@@ -11,10 +11,53 @@ from .models import Change, Failure
 
 
 class DjangoSource:
-    """Rows of a pipeline's model, with related rows fetched per chunk (no query per row)."""
+    """Rows of a pipeline's model, with related rows fetched per chunk (no query per row).
+
+    When every document field is a plain path (``"owner.username"``, many-to-many names), rows
+    are read as dicts with ``values()`` -- several times faster than model instances, which the
+    reindex's throughput depends on; a field computed by a function gets model instances."""
 
     def __init__(self, pipeline, model):
         self.pipeline, self.model = pipeline, model
+        self.plan = self._plan()
+
+    def _plan(self):
+        from solrsync.documents import BBox, Multi
+        flat, many = ["pk"], []
+        for name, f in self.pipeline.document.fields():
+            if f.fn is not None:
+                return None
+            if isinstance(f, Multi):
+                try:
+                    field = self.model._meta.get_field(f.source)
+                except Exception:
+                    return None
+                if not field.many_to_many or not hasattr(field, "m2m_field_name"):
+                    return None
+                many.append((f.source, field, f.attr))
+                continue
+            for path in (f.paths if isinstance(f, BBox) else (f.source,)):
+                if path not in flat:
+                    flat.append(path)
+        return flat, many
+
+    def _dict_rows(self, qs):
+        flat, many = self.plan
+        lookups = [p.replace(".", "__") for p in flat]
+        rows = [dict(zip(flat, values)) for values in qs.values_list(*lookups)]
+        if rows and many:
+            by_pk = {row["pk"]: row for row in rows}
+            for source, field, attr in many:
+                for row in rows:
+                    row[source] = []
+                through = field.remote_field.through
+                src, dst = field.m2m_field_name(), field.m2m_reverse_field_name()
+                target = dst + ("__" + attr.replace(".", "__") if attr else "")
+                pairs = through._default_manager.using(qs.db).filter(**{src + "__in": list(by_pk)}) \
+                    .order_by("pk").values_list(src, target)
+                for pk, value in pairs:
+                    by_pk[pk][source].append({attr: value} if attr else value)
+        return rows
 
     def queryset(self):
         p = self.pipeline
@@ -28,13 +71,16 @@ class DjangoSource:
         return qs
 
     def pk_of(self, row):
-        return row.pk
+        return row["pk"] if isinstance(row, dict) else row.pk
+
+    def rows(self, qs):
+        return self._dict_rows(qs) if self.plan else list(qs)
 
     def load(self, pks):
         """-> {pk: row} for the rows that exist and pass the pipeline's filter."""
         field = self.model._meta.pk
         wanted = [field.to_python(pk) for pk in pks]
-        return {row.pk: row for row in self.queryset().filter(pk__in=wanted)}
+        return {self.pk_of(row): row for row in self.rows(self.queryset().filter(pk__in=wanted))}
 
     def iter_chunks(self, size, since=None, pks=None, after=None):
         """Lists of rows in primary-key order (keyset paging: constant cost per chunk)."""
@@ -48,11 +94,11 @@ class DjangoSource:
         last = self.model._meta.pk.to_python(after) if after is not None else None
         while True:
             page = qs.filter(pk__gt=last) if last is not None else qs
-            rows = list(page[:size])
+            rows = self.rows(page[:size])
             if not rows:
                 return
             yield rows
-            last = rows[-1].pk
+            last = self.pk_of(rows[-1])
             if len(rows) < size:
                 return
 

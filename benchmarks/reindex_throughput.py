@@ -1,0 +1,167 @@
+"""Reindex throughput against raw ingest, SQL queries per 1,000 layers, and peak memory vs rows.
+
+    .venv/bin/python benchmarks/reindex_throughput.py --rows 20000              # CI-sized, emulator
+    .venv/bin/python benchmarks/reindex_throughput.py --rows 200000 --rounds 3
+    SOLR=http://127.0.0.1:8983/solr/layers .venv/bin/python benchmarks/reindex_throughput.py --rows 200000
+    .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000   # peak RSS per row count
+
+Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
+posted with the same batch size over one session to the same Solr -- and (b) `reindex` with 1, 2
+and 4 posting threads. Prints medians and the ratio reindex / raw. The emulator (unless SOLR
+names a real core) runs in its own process so it does not share our interpreter.
+"""
+import argparse
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, "contrib", "django", "demo")
+
+
+def setup_django(var, dbname=None):
+    sys.path.insert(0, DEMO)
+    os.environ["SOLRSYNC_DEMO_VAR"] = var
+    if dbname:
+        os.environ["SOLRSYNC_DEMO_DBNAME"] = dbname
+    os.environ["DJANGO_SETTINGS_MODULE"] = "demoproject.settings"
+    os.environ.setdefault("SOLRSYNC_QUEUE_URL", "memory://")
+    import django
+    django.setup()
+
+
+def make_db(var, rows):
+    """A SQLite demo database with ``rows`` layers (cached per row count)."""
+    path = os.path.join(var, "bench-%d.sqlite3" % rows)
+    if not os.path.exists(path):
+        env = dict(os.environ, SOLRSYNC_DEMO_VAR=var, SOLRSYNC_DEMO_DBNAME=path, SOLRSYNC_QUEUE_URL="memory://",
+                   PYTHONPATH=DEMO)
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=DEMO, env=env, check=True)
+        code = ("import django;django.setup();from layers.management.commands.demo import Command;"
+                "Command().load(%d)" % rows)
+        subprocess.run([sys.executable, "-c", code], cwd=DEMO, env=dict(env, DJANGO_SETTINGS_MODULE="demoproject.settings"),
+                       check=True)
+    return path
+
+
+def start_solr():
+    if os.environ.get("SOLR"):
+        return os.environ["SOLR"], None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "solrsync.testing.emulator", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, cwd=ROOT)
+    url = "http://127.0.0.1:%d/solr/layers" % port
+    import requests
+    for _ in range(100):
+        try:
+            requests.get(url + "/admin/ping", timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return url, proc
+
+
+def throughput(args, var):
+    path = make_db(var, args.rows)
+    url, proc = start_solr()
+    os.environ["SOLRSYNC_SOLR_URL"] = url
+    setup_django(var, path)
+    import json
+    import requests
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import reindex
+    syncer = get_syncer()
+    sink = syncer.sink("layers")
+    try:
+        # the documents, pre-built once, as the raw-ingest reference posts them
+        export = os.path.join(var, "docs.jsonl")
+        with CaptureQueriesContext(connection) as ctx:
+            result = reindex(syncer, "layers", batch_size=args.batch, export=export)
+        queries = len(ctx.captured_queries)
+        docs = [line for line in open(export)]
+        bodies = ["[" + ",".join(d.strip() for d in docs[i:i + args.batch]) + "]"
+                  for i in range(0, len(docs), args.batch)]
+        session = requests.Session()
+        rates = {"raw": [], "reindex-1": [], "reindex-2": [], "reindex-4": []}
+        for _ in range(args.rounds):
+            sink.delete_query("*:*", commit=True)
+            started = time.perf_counter()
+            for body in bodies:
+                r = session.post(url + "/update?commitWithin=1500&wt=json", data=body,
+                                 headers={"Content-Type": "application/json"})
+                assert r.status_code == 200, r.text[:300]
+            rates["raw"].append(len(docs) / (time.perf_counter() - started))
+            for workers in (1, 2, 4):
+                sink.delete_query("*:*", commit=True)
+                started = time.perf_counter()
+                res = reindex(syncer, "layers", batch_size=args.batch, workers=workers, commit=False)
+                rates["reindex-%d" % workers].append(res.indexed / (time.perf_counter() - started))
+        sink.commit()
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        best = max((k for k in med if k != "raw"), key=med.get)
+        print("machine: %s, %s cores, Python %s; Solr: %s" % (platform.machine(), os.cpu_count(),
+              platform.python_version(), "real " + url if proc is None else "emulator"))
+        print("rows %d (%d published), batch %d, %d rounds" % (args.rows, len(docs), args.batch, args.rounds))
+        for k, v in med.items():
+            print("  %-10s median %8.0f docs/s   rounds: %s" % (k, v, ", ".join("%.0f" % x for x in rates[k])))
+        print("  ratio %s / raw = %.2f" % (best, med[best] / med["raw"]))
+        print("  SQL queries: %d for %d rows = %.1f per 1,000 layers" % (queries, result.seen,
+                                                                        queries * 1000.0 / result.seen))
+    finally:
+        if proc is not None:
+            proc.terminate()
+
+
+def memory(args, var):
+    print("machine: %s, %s cores, Python %s" % (platform.machine(), os.cpu_count(), platform.python_version()))
+    url, proc = start_solr()
+    try:
+        for rows in [int(r) for r in args.memory.split(",")]:
+            path = make_db(var, rows)
+            env = dict(os.environ, SOLRSYNC_SOLR_URL=url)
+            out = subprocess.run([sys.executable, __file__, "--child", path, "--batch", str(args.batch)], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            print("  rows %7d: %s" % (rows, out.strip()))
+    finally:
+        if proc is not None:
+            proc.terminate()
+
+
+def child(args, var):
+    setup_django(var, args.child)
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import reindex
+    res = reindex(get_syncer(), "layers", batch_size=args.batch)
+    print("indexed %d, peak RSS %.1f MB" % (res.indexed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--memory", help="comma-separated row counts: peak RSS of a full reindex for each")
+    ap.add_argument("--var", default=os.path.join(tempfile.gettempdir(), "solrsync-bench"))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    os.makedirs(args.var, exist_ok=True)
+    if args.child:
+        child(args, args.var)
+    elif args.memory:
+        memory(args, args.var)
+    else:
+        throughput(args, args.var)
+
+
+if __name__ == "__main__":
+    main()
