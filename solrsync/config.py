@@ -28,6 +28,7 @@ class Settings:
     BATCH_SIZE: int = 500
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
     QUEUE_NAME: str = "solrsync"
+    ENQUEUE: str = "background"
     RETRY_DELAY: float = 1.0
     RETRY_MAX_DELAY: float = 30.0
     COALESCE_MS: int = 250
@@ -113,6 +114,9 @@ def _validate(s):
     if scheme == "sqlite" and not str(s.QUEUE_URL).startswith("sqlite:///"):
         raise ConfigError("QUEUE_URL", "%r: a SQLite queue is sqlite:///relative/path or sqlite:////abs/path"
                           % s.QUEUE_URL)
+    if s.ENQUEUE not in ("background", "inline"):
+        raise ConfigError("ENQUEUE", "%r: use background (the save does not wait for the broker) or inline"
+                          % (s.ENQUEUE,))
     if s.RESYNC_CRONTAB:
         parse_crontab(s.RESYNC_CRONTAB)
     if isinstance(s.PIPELINES, (list, tuple)):

@@ -68,10 +68,14 @@ def project(django_project, solr, monkeypatch):
     from django.core.management import call_command
     from solrsync.contrib.django import runtime
     call_command("flush", interactive=False, verbosity=0)
-    monkeypatch.setenv("SOLRSYNC_SOLR_URL", solr.url)
-    monkeypatch.setenv("SOLRSYNC_QUEUE_URL", "immediate")
+    saved_env = dict(os.environ)
+    os.environ["SOLRSYNC_SOLR_URL"] = solr.url
     use_queue("immediate")
     yield Project(solr, django_project)
+    from solrsync.contrib.django.signals import waker
+    waker.flush()
+    os.environ.clear()
+    os.environ.update(saved_env)
     runtime.reset()
 
 

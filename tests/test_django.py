@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.db import transaction
 
-from conftest import DEMO, use_queue
+from conftest import DEMO, use_queue, wait_until
 
 pytestmark = pytest.mark.django
 
@@ -31,7 +31,7 @@ def test_a_saved_layer_reaches_solr_with_its_fields(project):
 
 
 def test_rolled_back_saves_enqueue_nothing(project):
-    tasks = use_queue("memory://")
+    tasks = use_queue("memory://", SOLRSYNC_ENQUEUE="inline")
     with pytest.raises(RuntimeError):
         with transaction.atomic():
             project.make_layer()
@@ -42,7 +42,7 @@ def test_rolled_back_saves_enqueue_nothing(project):
 
 
 def test_many_changes_in_one_transaction_are_one_task(project):
-    tasks = use_queue("memory://")
+    tasks = use_queue("memory://", SOLRSYNC_ENQUEUE="inline")
     with transaction.atomic():
         layers = [project.make_layer(name="l%d" % i) for i in range(20)]
         layers[0].title = "changed"
@@ -96,6 +96,16 @@ def test_solr_down_keeps_the_change_and_the_save(project):
     project.solr.emulator.faults.clear()
     get_syncer().drain("layers")
     assert project.doc(layer) is not None and Change.objects.count() == 0
+
+
+def test_wake_ups_leave_the_saving_thread_and_merge(project):
+    from solrsync.contrib.django.signals import waker
+    tasks = use_queue("memory://")  # ENQUEUE=background, the default
+    for i in range(5):
+        project.make_layer(name="w%d" % i)
+    waker.flush()  # whatever the background thread has not sent yet
+    assert wait_until(lambda: sum(len(t.args[1]) for t in tasks.huey.pending()) == 5)
+    assert 1 <= tasks.huey.pending_count() <= 5
 
 
 def test_broker_down_at_commit_the_save_succeeds_and_the_sweeper_delivers(project):

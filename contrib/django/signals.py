@@ -3,12 +3,15 @@ wake-up per pipeline is enqueued when that transaction commits (none if it rolls
 
 Nothing here may break the user's save: a failure to record or enqueue is logged, and the
 change log row (or, failing that, the periodic full resync) brings Solr back in step."""
+import atexit
 import logging
+import queue
+import threading
 
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from .runtime import get_pipelines, get_syncer, get_tasks
+from .runtime import get_pipelines, get_settings, get_syncer, get_tasks
 
 log = logging.getLogger("solrsync.django")
 _enabled = {"on": True}
@@ -23,13 +26,56 @@ class _Batch:
     def add(self, pipeline, pk, doc_id):
         self.changes.setdefault(pipeline, {})[str(pk)] = doc_id
 
-    def __call__(self):  # the on_commit callback; enqueue_sync itself never raises
+    def __call__(self):  # the on_commit callback
+        for pipeline, items in self.changes.items():
+            waker.submit(pipeline, list(items.items()))
+
+
+class _Waker:
+    """Enqueues wake-ups off the saving thread, so a save never waits on the broker (a SQLite
+    queue commit costs a millisecond or more). Wake-ups waiting together go out as one task per
+    pipeline. What a dying process had not sent yet is still in the change log: the sweeper, or
+    the next consumer start, pushes it; at a normal exit the rest is flushed."""
+
+    def __init__(self):
+        self.queue = queue.SimpleQueue()
+        self.thread = None
+        self.lock = threading.Lock()
+
+    def submit(self, pipeline, items):
+        tasks = get_tasks()
+        if get_settings().ENQUEUE == "inline" or tasks.huey.immediate:
+            tasks.enqueue_sync(pipeline, items)
+            return
+        self.queue.put((pipeline, items))
+        if self.thread is None or not self.thread.is_alive():  # also after a fork
+            with self.lock:
+                if self.thread is None or not self.thread.is_alive():
+                    self.thread = threading.Thread(target=self._run, name="solrsync-waker", daemon=True)
+                    self.thread.start()
+
+    def _run(self):
+        while True:
+            self.flush(block=True)
+
+    def flush(self, block=False):
+        merged = {}
         try:
-            tasks = get_tasks()
-            for pipeline, items in self.changes.items():
-                tasks.enqueue_sync(pipeline, list(items.items()))
-        except Exception:
-            log.exception("solrsync: enqueue after commit failed; the sweeper will pick the changes up")
+            pipeline, items = self.queue.get(block=block)
+            while True:
+                merged.setdefault(pipeline, {}).update(items)
+                pipeline, items = self.queue.get_nowait()
+        except queue.Empty:
+            pass
+        for pipeline, items in merged.items():
+            try:
+                get_tasks().enqueue_sync(pipeline, list(items.items()))
+            except Exception:
+                log.exception("solrsync: wake-up for %s failed; the sweeper will pick the changes up", pipeline)
+
+
+waker = _Waker()
+atexit.register(waker.flush)
 
 
 def _note(pipeline, instance, op, using):

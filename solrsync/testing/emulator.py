@@ -48,6 +48,7 @@ class Core:
         self.started = time.time()
         self._sorted = {}
         self._clock = itertools.count(int(time.time() * 1000) << 20)
+        self.on_searcher = None  # a hook for measurements: called after each new searcher opens
 
     # ------------------------------------------------------------ commits
     def open_searcher(self):
@@ -55,6 +56,8 @@ class Core:
         self.generation += 1
         self.commit_due = None
         self._sorted.clear()
+        if self.on_searcher is not None:
+            self.on_searcher(self)
 
     def commit_within(self, millis):
         due = time.monotonic() + millis / 1000.0
@@ -389,7 +392,22 @@ class SolrEmulator:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="solr-emulator:%d" % self.port, daemon=True)
         self._thread.start()
+        if getattr(self, "_ticker", None) is None or not self._ticker.is_alive():
+            self._ticker = threading.Thread(target=self._tick_forever, name="solr-emulator-commits", daemon=True)
+            self._ticker.start()
         return self
+
+    def _tick_forever(self):
+        """Open searchers when commitWithin falls due, as Solr's commit tracker does, even when no
+        request arrives (freshness measurements depend on it)."""
+        while self._server is not None:
+            with self.lock:
+                cores = list(self.cores.values())
+            for core in cores:
+                if core.commit_due is not None:
+                    with core.lock:
+                        core.tick()
+            time.sleep(0.02)
 
     def stop(self):
         """Stop listening and cut open connections; data stays, so start() brings the same index back."""
@@ -485,6 +503,7 @@ class SolrEmulator:
 # ---------------------------------------------------------------- HTTP
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server_version = "SolrEmulator/" + VERSION
 
     def log_message(self, *args):
