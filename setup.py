@@ -15,7 +15,8 @@ setup(
               "solrsync.contrib.django.management", "solrsync.contrib.django.management.commands"],
     package_dir={"solrsync.pipelines": "pipelines", "solrsync.contrib": "contrib",
                  "solrsync.contrib.django": "contrib/django"},
-    package_data={"solrsync": ["configsets/*/conf/*"]},
+    package_data={"solrsync": ["configsets/*/conf/*"],
+                  "solrsync.contrib.django": ["templates/admin/solrsync/failure/*.html"]},
     install_requires=["huey>=2.5", "pysolr>=3.9", "requests>=2.20"],
     extras_require={
         "django": ["django>=4.2"],
@@ -23,7 +24,7 @@ setup(
         "postgres": ["psycopg[binary]>=3.1"],
         "progress": ["tqdm>=4.60"],
         "dev": ["django>=4.2", "redis>=4", "psycopg[binary]>=3.1", "tqdm>=4.60", "pytest>=7",
-                "hypothesis>=6", "pytest-timeout>=2"],
+                "hypothesis>=6", "pytest-timeout>=2", "selenium>=4.10"],
     },
     entry_points={
         "console_scripts": ["solrsync = solrsync.cli:main_entry"],

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from .config import ConfigError, mask
 from .sink import SolrRequestError, SolrUnavailable
@@ -46,6 +47,12 @@ def build_parser(prog="solrsync"):
     p.add_argument("--quiet", action="store_true", help="print only the summary")
 
     p = sub.add_parser("status", help="DB vs Solr counts, pending changes, failures")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("queue", help="inspect or empty the huey queue")
+    p.add_argument("action", choices=["pending", "scheduled", "registered", "stats", "revoke", "purge"])
+    p.add_argument("task_id", nargs="?", help="for revoke: the task id")
+    p.add_argument("--yes", action="store_true", help="for purge: really empty the queue and the schedule")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("failures", help="documents Solr rejected")
@@ -157,6 +164,9 @@ def cmd_reindex(args, syncer, tasks_factory):
             print("%s: interrupted after %d rows (last posted pk %s); Solr is consistent. Resume with:\n"
                   "  solrsync reindex %s --resume --state %s" % (name, result.seen, result.last_pk, name, args.state))
             return 130
+        if tasks_factory and not (args.since or args.ids or args.dry_run or args.export or args.verify):
+            from .queue import record_resync
+            record_resync(tasks_factory().huey, name, result, time.time() - result.elapsed)
         tag = " [dry run]" if args.dry_run else " [exported to %s]" % args.export if args.export else ""
         filtered = syncer.sources[name].all_count() - syncer.sources[name].count() if not (args.since or args.ids) else 0
         print(result.summary() + tag + (" ; %d rows filtered out by the pipeline" % filtered if filtered else ""))
@@ -181,13 +191,24 @@ def _count(syncer, name, args):
         return None
 
 
-def collect_status(syncer):
-    out = {"solr": mask(syncer.settings.solr_base), "queue": mask(syncer.settings.QUEUE_URL), "pipelines": {}}
+def collect_status(syncer, huey=None):
+    from .queue import consumers, last_resync
+    s = syncer.settings
+    out = {"solr": mask(s.solr_base), "queue": mask(s.QUEUE_URL), "pipelines": {}}
+    if huey is not None:
+        try:
+            out["queue_length"] = huey.pending_count()
+            out["scheduled"] = huey.scheduled_count()
+            out["consumers"] = consumers(huey)
+        except Exception as exc:
+            out["queue_error"] = "queue unreachable: %s" % mask(exc)
     for name, p in syncer.pipelines.items():
         info = {"core": p.core, "db_count": syncer.sources[name].count()}
+        sink = syncer.sink(name)
         try:
-            info["solr_count"] = syncer.sink(name).count()
+            info["solr_count"] = sink.count()
             info["solr"] = "ok"
+            info["solr_version"] = solr_version(s)
         except (SolrUnavailable, SolrRequestError) as exc:
             info["solr_count"] = None
             info["solr"] = str(exc)
@@ -196,25 +217,100 @@ def collect_status(syncer):
             info["pending"] = log_.pending_count(name)
             info["oldest_pending_seconds"] = log_.oldest_age(name)
             info["failures"] = log_.failures(name).count()
+        if huey is not None and "queue_error" not in out:
+            info["last_resync"] = last_resync(huey, name)
         out["pipelines"][name] = info
     return out
 
 
+def solr_version(settings):
+    import requests
+    try:
+        info = requests.get(settings.solr_base + "/admin/info/system", params={"wt": "json"},
+                            timeout=settings.SOLR_TIMEOUT, verify=settings.SOLR_VERIFY_TLS).json()
+        return info["lucene"]["solr-spec-version"]
+    except Exception:
+        return None
+
+
+def _ago(seconds):
+    if seconds is None:
+        return "-"
+    return "%.0fs" % seconds if seconds < 120 else "%.0fm" % (seconds / 60) if seconds < 7200 else \
+        "%.1fh" % (seconds / 3600)
+
+
 def cmd_status(args, syncer, tasks_factory):
-    status = collect_status(syncer)
+    huey = tasks_factory().huey if tasks_factory else None
+    status = collect_status(syncer, huey)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
     else:
-        print("Solr %s   queue %s" % (status["solr"], status["queue"]))
-        print("%-12s %-10s %10s %10s %8s %12s %9s  %s" % ("pipeline", "core", "db", "solr", "pending",
-                                                          "oldest (s)", "failures", "solr state"))
+        print("Solr  %s" % status["solr"])
+        print("Queue %s   %s" % (status["queue"], status.get("queue_error") or "%s pending, %s scheduled" % (
+            status.get("queue_length", "-"), status.get("scheduled", "-"))))
+        alive = [c for c in status.get("consumers", []) if c["alive"]]
+        print("Consumers alive: %d%s" % (len(alive), "".join(
+            "\n  %s pid %s, seen %s ago" % (c["host"], c["pid"], _ago(c["age"])) for c in status.get("consumers", [])
+            if c["age"] < 600)))
+        print()
+        print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %s" % ("pipeline", "core", "db", "solr", "pending",
+                                                           "oldest", "failures", "solr", "last full resync"))
         for name, i in status["pipelines"].items():
-            oldest = i.get("oldest_pending_seconds")
-            print("%-12s %-10s %10s %10s %8s %12s %9s  %s" % (
+            r = i.get("last_resync")
+            resync = "never" if not r else "%s ago, %.0fs, %s" % (_ago(time.time() - r["started"]), r["elapsed"],
+                                                                 "ok" if r["ok"] else "FAILED")
+            state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else i["solr"]
+            print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %s" % (
                 name, i["core"], i["db_count"], "-" if i["solr_count"] is None else i["solr_count"],
-                i.get("pending", "-"), "-" if oldest is None else "%.0f" % oldest, i.get("failures", "-"), i["solr"]))
+                i.get("pending", "-"), _ago(i.get("oldest_pending_seconds")), i.get("failures", "-"), state, resync))
     broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
     return 1 if broken else 0
+
+
+def cmd_queue(args, syncer, tasks_factory):
+    huey = tasks_factory().huey
+    if args.action == "revoke":
+        if not args.task_id:
+            raise UsageError("queue revoke needs a TASK_ID (see `queue pending`)")
+        huey.revoke_by_id(args.task_id)
+        print("revoked %s" % args.task_id)
+        return 0
+    if args.action == "purge":
+        if not args.yes:
+            raise UsageError("queue purge empties the queue and the schedule: add --yes (pending changes stay "
+                             "in the change log and are pushed by the sweeper)")
+        n, m = huey.pending_count(), huey.scheduled_count()
+        huey.storage.flush_queue()
+        huey.storage.flush_schedule()
+        print("purged %d pending and %d scheduled task(s)" % (n, m))
+        return 0
+    if args.action == "registered":
+        rows = sorted(huey._registry._registry)
+        print("\n".join(rows) if not args.json else json.dumps(rows))
+        return 0
+    if args.action == "stats":
+        from .queue import consumers
+        stats = {"pending": huey.pending_count(), "scheduled": huey.scheduled_count(),
+                 "results": huey.result_count(), "consumers": consumers(huey)}
+        print(json.dumps(stats, indent=2, default=str) if args.json else
+              "pending %(pending)d, scheduled %(scheduled)d, results %(results)d" % stats +
+              "".join("\nconsumer %s pid %s: seen %s ago%s" % (c["host"], c["pid"], _ago(c["age"]),
+                                                                 "" if c["alive"] else " (not alive)")
+                      for c in stats["consumers"]))
+        return 0
+    tasks = huey.pending() if args.action == "pending" else huey.scheduled()
+    rows = [{"id": t.id, "task": t.name, "args": t.args, "eta": str(t.eta) if t.eta else None,
+             "retries": t.retries} for t in tasks]
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        for r in rows:
+            changes = r["args"][1] if len(r["args"]) > 1 else []
+            print("%s  %s  %s  %d change(s)%s" % (r["id"], r["task"], r["args"][0] if r["args"] else "",
+                                                 len(changes), "  eta %s" % r["eta"] if r["eta"] else ""))
+        print("%d task(s) %s" % (len(rows), args.action))
+    return 0
 
 
 def cmd_failures(args, syncer, tasks_factory):
@@ -245,7 +341,8 @@ def cmd_retry(args, syncer, tasks_factory):
     return 0 if count or args.all else 1
 
 
-COMMANDS = {"reindex": cmd_reindex, "status": cmd_status, "failures": cmd_failures, "retry": cmd_retry}
+COMMANDS = {"reindex": cmd_reindex, "status": cmd_status, "failures": cmd_failures, "retry": cmd_retry,
+            "queue": cmd_queue}
 
 
 def main_entry():

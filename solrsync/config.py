@@ -29,6 +29,8 @@ class Settings:
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
     QUEUE_NAME: str = "solrsync"
     ENQUEUE: str = "background"
+    QUEUE_SECRET: str = ""
+    QUEUE_ALLOW_UNSIGNED: bool = False
     RETRY_DELAY: float = 1.0
     RETRY_MAX_DELAY: float = 30.0
     COALESCE_MS: int = 250
@@ -98,8 +100,9 @@ def _validate(s):
         if value < 0 or (value == 0 and name in ("BATCH_SIZE", "SOLR_TIMEOUT", "LEASE_SECONDS")):
             raise ConfigError(name, "%r must be positive" % (raw,))
         setattr(s, name, value)
-    if isinstance(s.SOLR_VERIFY_TLS, str):
-        s.SOLR_VERIFY_TLS = s.SOLR_VERIFY_TLS.strip().lower() not in ("0", "false", "no", "off")
+    for name in ("SOLR_VERIFY_TLS", "QUEUE_ALLOW_UNSIGNED"):
+        if isinstance(getattr(s, name), str):
+            setattr(s, name, getattr(s, name).strip().lower() not in ("", "0", "false", "no", "off"))
     url = urlsplit(str(s.SOLR_URL))
     if url.scheme not in ("http", "https") or not url.hostname:
         raise ConfigError("SOLR_URL", "%r is not an http(s) URL like http://127.0.0.1:8983/solr" % mask(s.SOLR_URL))

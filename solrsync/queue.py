@@ -5,11 +5,15 @@ carry only (pk, doc id) pairs; the change log holds the truth, so a lost message
 (until the sweeper runs) but never drops it.
 """
 import logging
+import os
 import random
+import socket
+import threading
 import time
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import RetryTask, TaskLockedException
+from huey.serializer import SignedSerializer
 
 from .config import ConfigError, parse_crontab
 from .sink import SolrUnavailable
@@ -27,15 +31,74 @@ def make_huey(settings):
     memory:// (one process), immediate (tasks run inline in the caller)."""
     url, name = str(settings.QUEUE_URL), settings.QUEUE_NAME
     scheme = url.split(":", 1)[0]
+    # signed messages: whoever can write to the broker cannot make consumers unpickle their data
+    kw = {"utc": True, "results": False}  # nobody reads task results: do not let them pile up
+    if settings.QUEUE_SECRET:
+        kw["serializer"] = SignedSerializer(secret=settings.QUEUE_SECRET, salt="solrsync")
     if scheme == "sqlite":
-        return SqliteHuey(name, filename=url[len("sqlite:///"):], utc=True)
+        return SqliteHuey(name, filename=url[len("sqlite:///"):], **kw)
     if scheme in ("redis", "rediss"):
-        return RedisHuey(name, url=url, utc=True)
+        return RedisHuey(name, url=url, **kw)
     if scheme == "memory":
-        return MemoryHuey(name, utc=True)
+        return MemoryHuey(name, **kw)
     if scheme == "immediate":
-        return MemoryHuey(name, immediate=True, utc=True)
+        return MemoryHuey(name, immediate=True, **kw)
     raise ConfigError("QUEUE_URL", "unsupported queue %r" % url)
+
+
+def check_consumer(huey, settings):
+    """Refuse to consume unsigned messages unless QUEUE_ALLOW_UNSIGNED says so explicitly."""
+    if not isinstance(huey.serializer, SignedSerializer) and not settings.QUEUE_ALLOW_UNSIGNED:
+        raise ConfigError("QUEUE_SECRET", "not set: a consumer will not unpickle unsigned messages "
+                          "(set QUEUE_SECRET on producers and consumers, or QUEUE_ALLOW_UNSIGNED=True)")
+
+
+HEARTBEATS = "solrsync:heartbeats"
+HEARTBEAT_SECONDS = 10
+_beating = {"pid": None}
+
+
+def start_heartbeat(huey, workers=None):
+    """Each consumer process notes (host, pid, last seen) every few seconds for ``status``."""
+    if _beating["pid"] == os.getpid():
+        return
+    _beating["pid"] = os.getpid()
+    me = "%s:%d" % (socket.gethostname(), os.getpid())
+
+    def beat():
+        while True:
+            try:
+                beats = huey.get(HEARTBEATS, peek=True) or {}
+                now = time.time()
+                beats = {k: v for k, v in beats.items() if now - v["seen"] < 3600}  # forget the long dead
+                beats[me] = {"host": socket.gethostname(), "pid": os.getpid(), "seen": now}
+                huey.put(HEARTBEATS, beats)
+            except Exception as exc:  # the broker is down: say so, keep beating
+                log.warning("heartbeat: %s", exc)
+            time.sleep(HEARTBEAT_SECONDS)
+    threading.Thread(target=beat, name="solrsync-heartbeat", daemon=True).start()
+
+
+def consumers(huey):
+    """[{host, pid, seen, alive}] from the heartbeats."""
+    now = time.time()
+    beats = huey.get(HEARTBEATS, peek=True) or {}
+    return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < 3 * HEARTBEAT_SECONDS}
+                   for v in beats.values()), key=lambda v: (v["host"], v["pid"]))
+
+
+def record_resync(huey, pipeline, result, started):
+    """The last full resync of a pipeline, for ``status``."""
+    try:
+        huey.put("solrsync:resync:%s" % pipeline, {
+            "started": started, "elapsed": result.elapsed, "summary": result.summary(),
+            "ok": not result.rejected and not getattr(result, "interrupted", False)})
+    except Exception as exc:
+        log.warning("could not record the resync of %s: %s", pipeline, exc)
+
+
+def last_resync(huey, pipeline):
+    return huey.get("solrsync:resync:%s" % pipeline, peek=True)
 
 
 def huey_for(values=None):
@@ -107,6 +170,7 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
 
     @huey.on_startup("solrsync.wake")
     def wake_on_startup():
+        start_heartbeat(huey)
         # a consumer that (re)starts pushes whatever its predecessor left pending
         try:
             for name in get_syncer().pipelines:
@@ -142,7 +206,10 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
             for name in syncer.pipelines:
                 try:
                     with huey.lock_task("solrsync.resync.%s" % name):
-                        out[name] = repr(resync(name))
+                        started = time.time()
+                        result = resync(name)
+                        record_resync(huey, name, result, started)
+                        out[name] = result.summary()
                 except TaskLockedException:
                     log.warning("resync of %s already running elsewhere; skipped", name)
             return out

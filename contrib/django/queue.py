@@ -3,6 +3,8 @@ import django
 
 django.setup()
 
-from .tasks import tasks  # noqa: E402  (django.setup() first)
+from .runtime import check_consumer  # noqa: E402  (django.setup() first)
+from .tasks import tasks  # noqa: E402
 
+check_consumer()
 huey = tasks.huey

@@ -76,6 +76,18 @@ def get_tasks():
     return _state["tasks"]
 
 
+def check_consumer():
+    """In a consumer process: refuse unsigned messages unless the settings allow them."""
+    from solrsync.queue import check_consumer as check
+    huey = get_huey()
+    if huey.immediate:
+        return
+    try:
+        check(huey, get_settings())
+    except ConfigError as exc:
+        raise ImproperlyConfigured("SOLRSYNC: %s" % exc) from None
+
+
 def close_db(fn):
     """What djhuey's db_task does: no stale connection survives between tasks."""
     from django.db import close_old_connections

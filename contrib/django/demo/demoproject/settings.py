@@ -50,6 +50,8 @@ SOLRSYNC = {
     "SOLR_URL": "http://127.0.0.1:8983/solr/layers",
     "QUEUE_URL": "sqlite:///%s" % (VAR / "queue.sqlite3"),
     "PIPELINES": {"layers": {}},
+    # queue messages are signed (HMAC); consumers refuse unsigned ones
+    "QUEUE_SECRET": os.environ.get("SOLRSYNC_QUEUE_SECRET", SECRET_KEY),
 }
 # the djhuey way: `manage.py run_huey` and `huey_consumer solrsync.contrib.django.queue.huey` run this queue
 from solrsync.queue import huey_for  # noqa: E402

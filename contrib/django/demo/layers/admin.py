@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from solrsync.contrib.django.admin import reindex_now
+
 from .models import Category, Keyword, Layer, Region
 
 
@@ -9,6 +11,7 @@ class LayerAdmin(admin.ModelAdmin):
     list_filter = ("is_published", "category")
     search_fields = ("title", "name", "uuid")
     filter_horizontal = ("keywords", "regions")
+    actions = [reindex_now]
 
 
 admin.site.register([Category, Keyword, Region])
