@@ -194,7 +194,8 @@ def _count(syncer, name, args):
 def collect_status(syncer, huey=None):
     from .queue import consumers, last_resync
     s = syncer.settings
-    out = {"solr": mask(s.solr_base), "queue": mask(s.QUEUE_URL), "pipelines": {}}
+    out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
+           "pipelines": {}}
     if huey is not None:
         try:
             out["queue_length"] = huey.pending_count()
@@ -226,7 +227,7 @@ def collect_status(syncer, huey=None):
 def solr_version(settings):
     import requests
     try:
-        info = requests.get(settings.solr_base + "/admin/info/system", params={"wt": "json"},
+        info = requests.get(settings.solr_base + "/admin/info/system", params={"wt": "json"}, auth=settings.solr_auth,
                             timeout=settings.SOLR_TIMEOUT, verify=settings.SOLR_VERIFY_TLS).json()
         return info["lucene"]["solr-spec-version"]
     except Exception:

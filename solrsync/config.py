@@ -24,6 +24,8 @@ class Settings:
     SOLR_TIMEOUT: float = 10.0
     SOLR_VERIFY_TLS: bool = True
     SOLR_CONFIGSET: str = "layers"
+    SOLR_USER: str = ""
+    SOLR_PASSWORD: str = ""
     COMMIT_WITHIN_MS: int = 1500
     BATCH_SIZE: int = 500
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
@@ -46,6 +48,15 @@ class Settings:
         return self._split_solr()[0]
 
     @property
+    def solr_auth(self):
+        """(user, password) for HTTP basic auth: SOLR_USER/SOLR_PASSWORD, else the URL's userinfo.
+        URLs handed to clients carry no credentials, so no library can log them."""
+        if self.SOLR_USER:
+            return (self.SOLR_USER, self.SOLR_PASSWORD)
+        parts = urlsplit(self.SOLR_URL)
+        return (parts.username, parts.password or "") if parts.username else None
+
+    @property
     def solr_core(self):
         """The core named in SOLR_URL (``.../solr/layers``), or None."""
         return self._split_solr()[1]
@@ -59,7 +70,8 @@ class Settings:
             path = "/".join(segs[:i + 1])
         else:
             path, core = parts.path, None
-        return urlunsplit((parts.scheme, parts.netloc, path, "", "")), core
+        netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, path, "", "")), core
 
     def core_for(self, pipeline_name, default_core):
         override = (self.PIPELINES.get(pipeline_name) or {}).get("core")

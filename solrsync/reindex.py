@@ -240,7 +240,8 @@ def core_admin(settings, **params):
     params.setdefault("wt", "json")
     url = settings.solr_base + "/admin/cores"
     try:
-        resp = requests.get(url, params=params, timeout=max(60, settings.SOLR_TIMEOUT), verify=settings.SOLR_VERIFY_TLS)
+        resp = requests.get(url, params=params, timeout=max(60, settings.SOLR_TIMEOUT), verify=settings.SOLR_VERIFY_TLS,
+                            auth=settings.solr_auth)
     except requests.RequestException as exc:
         raise SolrUnavailable("CoreAdmin %s: %s" % (params.get("action"), exc))
     if resp.status_code != 200:

@@ -7,6 +7,7 @@
 import json
 import logging
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 import pysolr
 import requests
@@ -63,11 +64,16 @@ def _short(text, limit=300):
 
 
 class SolrSink:
-    def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None):
-        self.url = core_url.rstrip("/")
+    def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None, auth=None):
+        parts = urlsplit(core_url.rstrip("/"))
+        if parts.username and auth is None:  # credentials travel as auth, never inside a logged URL
+            auth = (parts.username, parts.password or "")
+        netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         self.commit_within_ms = commit_within_ms
         session = session or requests.Session()
         session.verify = verify
+        session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
         self.requests = 0
 

@@ -75,8 +75,8 @@ class Syncer:
         sinks = self._local.__dict__.setdefault("sinks", {})
         if core not in sinks:
             s = self.settings
-            sinks[core] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT,
-                                   commit_within_ms=s.COMMIT_WITHIN_MS, verify=s.SOLR_VERIFY_TLS)
+            sinks[core] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT, commit_within_ms=s.COMMIT_WITHIN_MS,
+                                   verify=s.SOLR_VERIFY_TLS, auth=s.solr_auth)
         return sinks[core]
 
     # ------------------------------------------------------------ one set of changes

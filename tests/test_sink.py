@@ -50,7 +50,25 @@ def test_unreachable_solr_is_retryable_and_masks_credentials():
     sink = SolrSink("http://admin:hunter2@127.0.0.1:9/solr/layers", timeout=2)
     with pytest.raises(SolrUnavailable) as err:
         sink.add_batch([{"id": "x"}])
-    assert "hunter2" not in str(err.value) and "admin:**@" in str(err.value)
+    assert "hunter2" not in str(err.value) and sink.client.session.auth == ("admin", "hunter2")
+
+
+def test_basic_auth_travels_as_a_header_not_in_the_url(solr):
+    sink = SolrSink(solr.url.replace("http://", "http://u:pw@"), timeout=5)
+    import requests
+    captured = {}
+    orig_send = requests.Session.send
+
+    def spy(self, request, **kw):
+        captured["auth"] = request.headers.get("Authorization")
+        captured["url"] = request.url
+        return orig_send(self, request, **kw)
+    requests.Session.send = spy
+    try:
+        sink.add_batch([{"id": "a"}])
+    finally:
+        requests.Session.send = orig_send
+    assert captured["auth"].startswith("Basic ") and "pw" not in captured["url"]
 
 
 def test_missing_core_is_not_a_document_error(solr):

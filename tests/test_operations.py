@@ -1,0 +1,138 @@
+"""Operating solrsync: signed messages, consumers' heartbeats, status, the queue command."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from huey.serializer import SignedSerializer
+
+from conftest import DEMO, stop, use_queue, wait_until
+
+pytestmark = pytest.mark.django
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "manage.py", "solrsync", *args], cwd=str(DEMO), capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, **(env or {})))
+
+
+def test_messages_are_signed_and_tampered_or_unsigned_ones_rejected(project):
+    from solrsync.config import load_settings
+    from solrsync.queue import make_huey
+    signed = make_huey(load_settings({"QUEUE_URL": "memory://", "QUEUE_SECRET": "s3cret"}, environ={}))
+    assert isinstance(signed.serializer, SignedSerializer)
+    message = signed.serializer.serialize({"task": "solrsync.sync", "args": ("layers", [])})
+    assert signed.serializer.deserialize(message)["task"] == "solrsync.sync"
+    tampered = message.replace(b"layers", b"LAYERS")
+    with pytest.raises(ValueError):
+        signed.serializer.deserialize(tampered)
+    unsigned = make_huey(load_settings({"QUEUE_URL": "memory://"}, environ={})).serializer.serialize({"x": 1})
+    with pytest.raises(ValueError):
+        signed.serializer.deserialize(unsigned)
+    forged = SignedSerializer(secret="not-the-secret", salt="solrsync").serialize({"x": 1})
+    with pytest.raises(ValueError):
+        signed.serializer.deserialize(forged)
+
+
+def test_a_consumer_refuses_to_start_unsigned(project):
+    tasks = use_queue("sqlite:///%s/unsigned.sqlite3" % project.info["var"])
+    proc = project.consumer(env={"SOLRSYNC_QUEUE_SECRET": ""})
+    try:
+        proc.wait(60)
+    finally:
+        stop(proc)
+    log = open(proc.log_path).read()
+    assert proc.returncode != 0 and "setting QUEUE_SECRET: not set" in log, log[-2000:]
+    proc = project.consumer(env={"SOLRSYNC_QUEUE_SECRET": "", "SOLRSYNC_QUEUE_ALLOW_UNSIGNED": "true"})
+    try:
+        time.sleep(2)
+        assert proc.poll() is None, open(proc.log_path).read()[-2000:]
+    finally:
+        stop(proc)
+    assert tasks is not None
+
+
+def test_a_signed_consumer_ignores_a_forged_message(project):
+    tasks = use_queue("sqlite:///%s/forged.sqlite3" % project.info["var"])
+    message = tasks.huey._registry.create_message(tasks.sync.s("layers", []))
+    forged = SignedSerializer(secret="guessed", salt="solrsync").serialize(message)  # a real task, wrong key
+    tasks.huey.storage.enqueue(forged, None)
+    layer = project.make_layer()
+    proc = project.consumer()
+    try:
+        assert wait_until(lambda: project.solr.select("id:%s" % layer.uuid)["numFound"] == 1, timeout=20)
+        assert wait_until(lambda: "mismatch" in open(proc.log_path).read() or
+                          "Signature" in open(proc.log_path).read(), timeout=10), open(proc.log_path).read()[-2000:]
+        assert proc.poll() is None  # and keeps running
+    finally:
+        stop(proc)
+
+
+def test_status_shows_consumers_queue_and_last_resync(project):
+    use_queue("sqlite:///%s/status.sqlite3" % project.info["var"])
+    os.environ["SOLRSYNC_QUEUE_URL"] = "sqlite:///%s/status.sqlite3" % project.info["var"]
+    project.make_layer()
+    assert run_cli("reindex", "--quiet").returncode == 0
+    proc = project.consumer()
+    try:
+        def alive():
+            out = run_cli("status", "--json")
+            data = json.loads(out.stdout)
+            return data if any(c["alive"] and c["pid"] == proc.pid for c in data.get("consumers", [])) else None
+        data = wait_until(alive, timeout=30)
+        assert data, open(proc.log_path).read()[-2000:]
+        layers = data["pipelines"]["layers"]
+        assert layers["db_count"] == 1 and layers["solr_count"] == 1 and layers["solr_version"]
+        assert layers["last_resync"]["ok"] and "indexed 1" in layers["last_resync"]["summary"]
+        table = run_cli("status").stdout
+        assert "Consumers alive: 1" in table and "pid %d" % proc.pid in table and "ago, " in table
+    finally:
+        stop(proc)
+
+
+def test_queue_command(project):
+    url = "sqlite:///%s/q.sqlite3" % project.info["var"]
+    tasks = use_queue(url, SOLRSYNC_ENQUEUE="inline")
+    env = {"SOLRSYNC_QUEUE_URL": url}
+    project.make_layer(name="a")
+    project.make_layer(name="b")
+    pending = run_cli("queue", "pending", env=env)
+    assert pending.returncode == 0 and "2 task(s) pending" in pending.stdout and "solrsync.sync" in pending.stdout
+    task_id = pending.stdout.split()[0]
+    assert run_cli("queue", "revoke", task_id, env=env).returncode == 0
+    assert tasks.huey.is_revoked(task_id)
+    assert "solrsync.sync" in run_cli("queue", "registered", env=env).stdout
+    stats = json.loads(run_cli("queue", "stats", "--json", env=env).stdout)
+    assert stats["pending"] == 2
+    assert run_cli("queue", "purge", env=env).returncode == 2
+    purged = run_cli("queue", "purge", "--yes", env=env)
+    assert purged.returncode == 0 and "purged 2 pending" in purged.stdout
+    assert tasks.huey.pending_count() == 0
+    assert run_cli("queue", "scheduled", env=env).returncode == 0
+
+
+def test_reindex_now_admin_action(project):
+    from django.contrib.admin.sites import site
+    from django.contrib.auth.models import User
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.test import RequestFactory
+    from layers.models import Layer
+    from solrsync.contrib.django.admin import reindex_now
+    from solrsync.contrib.django.signals import hooks_disabled
+    with hooks_disabled():
+        layers = [project.make_layer(name="n%d" % i) for i in range(3)]
+    assert project.solr.select()["numFound"] == 0
+    request = RequestFactory().post("/admin/layers/layer/")
+    request.user = User.objects.create_superuser("root", "r@example.com", "pw")
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    reindex_now(site._registry[Layer], request, Layer.objects.filter(pk__in=[l.pk for l in layers]))
+    project.solr.post("update", {"commit": {}})
+    assert project.solr.ids() == sorted(l.uuid for l in layers)
+
+
+def test_credentials_never_show(project):
+    proc = run_cli("status", env={"SOLRSYNC_SOLR_URL": "http://admin:t0ps3cret@127.0.0.1:9/solr/layers"})
+    assert "t0ps3cret" not in proc.stdout + proc.stderr and "(as admin)" in proc.stdout
