@@ -74,7 +74,6 @@ def throughput(args, var):
     url, proc = start_solr()
     os.environ["SOLRSYNC_SOLR_URL"] = url
     setup_django(var, path)
-    import json
     import requests
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

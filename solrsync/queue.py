@@ -195,7 +195,7 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
             log.warning("sweep: Solr unavailable, changes stay pending: %s", exc)
             return None
 
-    resync_task = None
+    resync_task = None  # stays None when RESYNC_CRONTAB is empty
     spec = settings.RESYNC_CRONTAB
     if spec and resync is not None:
         @huey.periodic_task(parse_crontab(spec), name="solrsync.resync")

@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 from conftest import ARTIFACTS, DEMO, wait_until
-from test_consumer import free_port
+from solrsync.testing import free_port
 
 pytestmark = pytest.mark.django
 

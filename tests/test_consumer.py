@@ -2,7 +2,6 @@
 is bounded and every process is stopped by the test that started it."""
 import hashlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -12,14 +11,9 @@ import pytest
 from django.db import transaction
 
 from conftest import require_service, stop, use_queue, wait_until
+from solrsync.testing import free_port
 
 pytestmark = pytest.mark.django
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def solr_checksums(solr):

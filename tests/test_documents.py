@@ -1,5 +1,4 @@
 import datetime as dt
-import math
 from zoneinfo import ZoneInfo
 
 import pytest

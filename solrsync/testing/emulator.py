@@ -365,6 +365,13 @@ class _Server(ThreadingHTTPServer):
                 pass
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (for the emulator, a consumer, a test server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 

@@ -165,13 +165,7 @@ class _Parser:
         if f is None:
             raise bad_request("undefined field %s" % name)
         if text.startswith('"'):
-            value = _unescape(text[1:-1])
-            if f.kind == "bbox":
-                return spatial(name, value)
-            if f.kind == "text":
-                phrase = analyze(value)
-                return lambda doc: any(_contains_run(toks, phrase) for toks in doc.tokens(name, schema))
-            return _equals(f, name, value, schema)
+            return field_query(f, name, _unescape(text[1:-1]), schema)
         if text[0] in "[{":
             return _range(f, name, text, schema, self.q)
         value = _unescape(text)
@@ -187,6 +181,16 @@ class _Parser:
             words = analyze(value)
             return lambda doc: any(w in toks for toks in doc.tokens(name, schema) for w in words)
         return _equals(f, name, value, schema)
+
+
+def field_query(f, name, value, schema):
+    """A quoted value, or ``{!field}``: a phrase on text, a spatial predicate on bbox, else equality."""
+    if f.kind == "bbox":
+        return spatial(name, value)
+    if f.kind == "text":
+        phrase = analyze(value)
+        return lambda doc: any(_contains_run(toks, phrase) for toks in doc.tokens(name, schema))
+    return _equals(f, name, value, schema)
 
 
 def _boolean(clauses, top):
@@ -344,13 +348,7 @@ def parse(q, schema, df="text"):
             if parser == "terms":
                 wanted = set(v for v in body.split(params.get("separator", ",")) if v)
                 return lambda doc: any(str(v) in wanted for v in doc.values(f, schema))
-            field = schema.field(f)
-            if field.kind == "bbox":
-                return spatial(f, body)
-            if field.kind == "text":
-                phrase = analyze(body)
-                return lambda doc: any(_contains_run(t, phrase) for t in doc.tokens(f, schema))
-            return _equals(field, f, body, schema)
+            return field_query(schema.field(f), f, body, schema)
         raise bad_request("Unknown query parser '%s'" % parser)
     if q == "*:*":
         return lambda doc: True

@@ -2,12 +2,10 @@
 what Solr answers -- on the emulator, or on the real Solr core named by SOLRSYNC_SOLR_URL."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-import requests
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -19,12 +17,7 @@ from solrsync.contrib.django import runtime
 from solrsync.contrib.django.models import Change, Failure
 from solrsync.contrib.django.signals import hooks_disabled
 from solrsync.reindex import reindex
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from solrsync.testing import free_port
 
 
 class Command(BaseCommand):
