@@ -41,7 +41,7 @@ class DjangoSource:
                     flat.append(path)
         return flat, many
 
-    def _dict_rows(self, qs):
+    def _dict_rows(self, qs, contiguous=False):
         flat, many = self.plan
         lookups = [p.replace(".", "__") for p in flat]
         rows = [dict(zip(flat, values)) for values in qs.values_list(*lookups)]
@@ -53,10 +53,15 @@ class DjangoSource:
                 through = field.remote_field.through
                 src, dst = field.m2m_field_name(), field.m2m_reverse_field_name()
                 target = dst + ("__" + attr.replace(".", "__") if attr else "")
-                pairs = through._default_manager.using(qs.db).filter(**{src + "__in": list(by_pk)}) \
-                    .order_by("pk").values_list(src, target)
-                for pk, value in pairs:
-                    by_pk[pk][source].append({attr: value} if attr else value)
+                related = through._default_manager.using(qs.db)
+                if contiguous:  # a pk range reads faster than an IN list of a thousand parameters
+                    related = related.filter(**{src + "__gte": rows[0]["pk"], src + "__lte": rows[-1]["pk"]})
+                else:
+                    related = related.filter(**{src + "__in": list(by_pk)})
+                for pk, value in related.order_by("pk").values_list(src, target):
+                    row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
+                    if row is not None:
+                        row[source].append({attr: value} if attr else value)
         return rows
 
     def queryset(self):
@@ -73,8 +78,8 @@ class DjangoSource:
     def pk_of(self, row):
         return row["pk"] if isinstance(row, dict) else row.pk
 
-    def rows(self, qs):
-        return self._dict_rows(qs) if self.plan else list(qs)
+    def rows(self, qs, contiguous=False):
+        return self._dict_rows(qs, contiguous) if self.plan else list(qs)
 
     def load(self, pks):
         """-> {pk: row} for the rows that exist and pass the pipeline's filter."""
@@ -94,7 +99,7 @@ class DjangoSource:
         last = self.model._meta.pk.to_python(after) if after is not None else None
         while True:
             page = qs.filter(pk__gt=last) if last is not None else qs
-            rows = self.rows(page[:size])
+            rows = self.rows(page[:size], contiguous=True)
             if not rows:
                 return
             yield rows
