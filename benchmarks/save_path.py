@@ -26,10 +26,10 @@ DEMO = os.path.join(ROOT, "contrib", "django", "demo")
 sys.path.insert(0, ROOT)
 
 
-def setup(db, var, solr_url):
+def setup(db, var, solr_url, queue=None):
     sys.path.insert(0, DEMO)
     os.environ.update(SOLRSYNC_DEMO_VAR=var, DJANGO_SETTINGS_MODULE="demoproject.settings",
-                      SOLRSYNC_SOLR_URL=solr_url, SOLRSYNC_QUEUE_URL="sqlite:///%s/queue.sqlite3" % var)
+                      SOLRSYNC_SOLR_URL=solr_url, SOLRSYNC_QUEUE_URL=queue or "sqlite:///%s/queue.sqlite3" % var)
     if db == "postgres":
         os.environ["SOLRSYNC_DEMO_DB"] = "postgres"
         os.environ["SOLRSYNC_DEMO_DBNAME"] = "solrsync_bench"
@@ -47,7 +47,7 @@ def overhead(args):
     from solrsync.testing import SolrEmulator
     var = tempfile.mkdtemp(prefix="solrsync-save-")
     with SolrEmulator() as emu:
-        setup(args.db, var, emu.core_url("layers"))
+        setup(args.db, var, emu.core_url("layers"), args.queue)
         import pysolr
         from django.db import transaction
         from django.db.models.signals import post_save
@@ -86,8 +86,9 @@ def overhead(args):
                             times[(mode, atomic)].append(one(mode, atomic))
                     finally:
                         post_save.disconnect(seed_hook, sender=Layer)
-        print("machine: %s, %s cores, Python %s; database: %s; queue: SQLite; Solr: emulator"
-              % (platform.machine(), os.cpu_count(), platform.python_version(), args.db))
+        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; Solr: emulator"
+              % (platform.machine(), os.cpu_count(), platform.python_version(), args.db,
+                 os.environ["SOLRSYNC_QUEUE_URL"].split(":")[0]))
         for atomic in (True, False):
             base = statistics.median(times[("no hooks", atomic)])
             print("  saves %s (%d each):" % ("inside transaction.atomic()" if atomic else "bare (autocommit)",
@@ -165,6 +166,7 @@ def main():
     ap.add_argument("what", choices=["overhead", "freshness"])
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--saves", type=int, default=2000)
+    ap.add_argument("--queue", help="QUEUE_URL for the overhead run (default: a SQLite queue)")
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=60)
     args = ap.parse_args()

@@ -83,13 +83,9 @@ def _note(pipeline, instance, op, using):
         return
     doc_id = pipeline.document.doc_id(instance)
     try:
-        changelog = get_syncer().changelog
-        conn = transaction.get_connection(using)
-        if conn.in_atomic_block:
-            with transaction.atomic(using=using):  # a savepoint: a failure here leaves the save intact
-                changelog.record(pipeline.name, instance.pk, doc_id, op)
-        else:
-            changelog.record(pipeline.name, instance.pk, doc_id, op)
+        # no savepoint around it (two more round trips per save): the change log table is checked
+        # at start-up (a system check), so what could fail here would fail the save's own query too
+        get_syncer().changelog.record(pipeline.name, instance.pk, doc_id, op, using=using)
     except Exception:
         log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
                       pipeline.name, doc_id, instance.pk)

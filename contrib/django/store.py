@@ -123,8 +123,18 @@ class DjangoChangeLog:
     def _vendor(self):
         return connections[self.using].vendor
 
-    def record(self, pipeline, pk, doc_id, op):
-        Change.objects.using(self.using).create(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op=op)
+    def record(self, pipeline, pk, doc_id, op, using=None):
+        """One INSERT on the saving connection (inside the saver's transaction): this runs in every
+        save, so no model instance and no extra round trip."""
+        conn = connections[using or self.using]
+        if "record_sql" not in self.__dict__:
+            q = conn.ops.quote_name
+            self.record_sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %%s, %%s)" % (
+                q(Change._meta.db_table), ", ".join(q(c) for c in ("pipeline", "object_pk", "doc_id", "op",
+                                                                    "created", "attempts")))
+        with conn.cursor() as cur:
+            cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op,
+                                          conn.ops.adapt_datetimefield_value(timezone.now()), 0])
 
     def requeue(self, pipeline, items):
         Change.objects.using(self.using).bulk_create(
