@@ -35,7 +35,7 @@ class Settings:
     QUEUE_ALLOW_UNSIGNED: bool = False
     RETRY_DELAY: float = 1.0
     RETRY_MAX_DELAY: float = 30.0
-    COALESCE_MS: int = 250
+    COALESCE_MS: int = 100
     LEASE_SECONDS: int = 120
     SWEEP_AFTER_SECONDS: int = 60
     RESYNC_CRONTAB: str = "0 3 * * *"

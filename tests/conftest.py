@@ -116,7 +116,7 @@ class Project:
     def consumer(self, *extra, env=None, module="solrsync.contrib.django.queue.huey"):
         """A real huey_consumer process on the current queue settings."""
         # consumers run on production defaults (coalescing on), whatever inline tests use
-        full_env = dict(os.environ, PYTHONPATH=str(DEMO), SOLRSYNC_COALESCE_MS="250")
+        full_env = dict(os.environ, PYTHONPATH=str(DEMO), SOLRSYNC_COALESCE_MS="100")
         full_env.update(env or {})
         log = open(tempfile.mktemp(prefix="consumer-", suffix=".log", dir=self.info["var"]), "w")
         proc = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", module, "-w", "2",
