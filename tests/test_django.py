@@ -216,3 +216,9 @@ def test_status_reports_counts_and_unreachable_solr(project):
     assert info["db_count"] == 1 and info["pending"] == 0 and info["solr"] == "ok"
     proc = run_manage("solrsync", "status", env={"SOLRSYNC_SOLR_URL": "http://u:pw@127.0.0.1:9/solr/layers"})
     assert proc.returncode == 1 and "unreachable" in proc.stdout and "pw@" not in proc.stdout
+
+
+def test_migrate_on_a_fresh_database(project, tmp_path):
+    proc = run_manage("migrate", "-v0", env={"SOLRSYNC_DEMO_DB": "sqlite",
+                                             "SOLRSYNC_DEMO_DBNAME": str(tmp_path / "fresh.sqlite3")})
+    assert proc.returncode == 0, proc.stderr

@@ -83,8 +83,8 @@ def _note(pipeline, instance, op, using):
         return
     doc_id = pipeline.document.doc_id(instance)
     try:
-        # no savepoint around it (two more round trips per save): the change log table is checked
-        # at start-up (a system check), so what could fail here would fail the save's own query too
+        # no savepoint around it (two more round trips per save): once `migrate` has created the
+        # table (Django warns about unapplied migrations), what fails here fails the save's own query too
         get_syncer().changelog.record(pipeline.name, instance.pk, doc_id, op, using=using)
     except Exception:
         log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
