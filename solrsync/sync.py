@@ -135,11 +135,8 @@ class Syncer:
             except BaseException:
                 log_.release(changes)
                 raise
-            by_pk = {str(c.pk): c for c in changes}
-            failures = [(pk, doc_id, msg) for doc_id, pk, msg in report.rejected]
-            if failures:
-                log_.record_failures(pipeline_name, [(pk if pk is not None else _pk_for(by_pk, doc_id), doc_id, msg)
-                                                     for pk, doc_id, msg in failures])
+            if report.rejected:
+                log_.record_failures(pipeline_name, [(pk, doc_id, msg) for doc_id, pk, msg in report.rejected])
             log_.done(changes)
             total.merge(report)
         return total
@@ -177,13 +174,6 @@ class Syncer:
             except Exception as exc:
                 problems.append("pipeline %s: Solr core %s: %s" % (name, mask(self.settings.core_url(p.core)), exc))
         return problems
-
-
-def _pk_for(by_pk, doc_id):
-    for pk, c in by_pk.items():
-        if c.doc_id == doc_id:
-            return pk
-    return None
 
 
 __all__ = ["Syncer", "Report", "SolrUnavailable", "build_documents"]

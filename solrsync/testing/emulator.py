@@ -13,9 +13,11 @@ or commitWithin; /get sees them at once. Where this and a real Solr disagree, So
 """
 import argparse
 import base64
+import fnmatch
 import itertools
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -144,7 +146,6 @@ class Core:
             elif op == "remove":
                 base[name] = [v for v in cur if v not in args]
             elif op == "removeregex":
-                import re
                 base[name] = [v for v in cur if not any(re.fullmatch(a, str(v)) for a in args)]
             elif op == "inc":
                 f = self.schema.field(name)
@@ -290,7 +291,6 @@ def _project(doc, fl, schema):
 
 
 def _glob(pattern, name):
-    import fnmatch
     return fnmatch.fnmatchcase(name, pattern)
 
 
