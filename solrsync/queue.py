@@ -58,7 +58,7 @@ HEARTBEAT_SECONDS = 10
 _beating = {"pid": None}
 
 
-def start_heartbeat(huey, workers=None):
+def start_heartbeat(huey):
     """Each consumer process notes (host, pid, last seen) every few seconds for ``status``."""
     if _beating["pid"] == os.getpid():
         return

@@ -167,10 +167,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             mark(last_pk)
 
     def reject(r):
-        result.rejected.append((r.doc_id, None, r.message))
+        result.reject(name, r)
         result.indexed -= 1
         result.skipped["rejected by Solr"] += 1
-        log.error("%s %s: Solr rejected it: %s", name, r.doc_id, r.message)
 
     def mark(last_pk):
         result.last_pk = last_pk

@@ -75,13 +75,11 @@ class SolrSink:
         session.verify = verify
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
-        self.requests = 0
 
     def __repr__(self):
         return "SolrSink(%s)" % mask(self.url)
 
     def _call(self, fn, *args, **kwargs):
-        self.requests += 1
         try:
             return fn(*args, **kwargs)
         except (pysolr.SolrError, requests.RequestException) as exc:

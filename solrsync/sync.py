@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 
-from .config import mask
 from .sink import SolrSink, SolrUnavailable
 
 log = logging.getLogger("solrsync.sync")
@@ -23,15 +22,18 @@ class Report:
         self.deleted = 0
         self.rejected = []      # [(doc_id, pk, message)]
         self.warnings = 0
-        self.requests = 0
 
     def merge(self, other):
         self.indexed += other.indexed
         self.deleted += other.deleted
         self.rejected.extend(other.rejected)
         self.warnings += other.warnings
-        self.requests += other.requests
         return self
+
+    def reject(self, pipeline_name, rejected, pk=None):
+        """Note a document Solr refused (a sink.Rejected), with Solr's message, and log it."""
+        self.rejected.append((rejected.doc_id, pk, rejected.message))
+        log.error("%s %s (pk %s): Solr rejected it: %s", pipeline_name, rejected.doc_id, pk, rejected.message)
 
     def __repr__(self):
         return "Report(indexed=%d, deleted=%d, rejected=%d, warnings=%d)" % (
@@ -99,17 +101,13 @@ class Syncer:
         deletes = [doc_id for pk, doc_id in latest.items() if pk not in rows and doc_id]
         # a document whose id changed (uuid edited) leaves its old id behind otherwise
         deletes += [doc_id for pk, doc_id in latest.items()
-                    if pk in rows and doc_id and by_pk.get(pk) and by_pk[pk]["id"] != doc_id]
-        before = sink.requests
+                    if pk in by_pk and doc_id and by_pk[pk]["id"] != doc_id]
         rejected = sink.add_batch(docs)
-        ids_to_pk = {d["id"]: pk for pk, d in by_pk.items() if d}
+        ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
         for r in rejected:
-            report.rejected.append((r.doc_id, ids_to_pk.get(r.doc_id), r.message))
-            log.error("%s %s (pk %s): Solr rejected it: %s", pipeline.name, r.doc_id, ids_to_pk.get(r.doc_id),
-                      r.message)
+            report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
         report.indexed += len(docs) - len(rejected)
         report.deleted += sink.delete_ids(deletes)
-        report.requests += sink.requests - before
         log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
                  report.deleted, len(report.rejected), ", ".join(sorted(latest)[:10]))
         return report
@@ -164,16 +162,6 @@ class Syncer:
                 log.warning("%s: changes pending for %.0fs, draining them (lost message or dead worker?)", name, age)
                 out[name] = self.drain(name, coalesce=False)
         return out
-
-    def check_solr(self):
-        """One line per unreachable core, for start-up checks and ``status``."""
-        problems = []
-        for name, p in self.pipelines.items():
-            try:
-                self.sink(name).ping()
-            except Exception as exc:
-                problems.append("pipeline %s: Solr core %s: %s" % (name, mask(self.settings.core_url(p.core)), exc))
-        return problems
 
 
 __all__ = ["Syncer", "Report", "SolrUnavailable", "build_documents"]
