@@ -53,6 +53,8 @@ def overhead(args):
         from django.db.models.signals import post_save
         from django.utils import timezone
         from layers.models import Layer
+        from solrsync.contrib.django import triggers
+        from solrsync.contrib.django.runtime import get_pipelines, get_settings
         from solrsync.contrib.django.signals import hooks_disabled
         from solrsync.pipelines.layers import LayerDocument
         layer = Layer.objects.create(name="bench", title="Bench", date=timezone.now())
@@ -78,6 +80,7 @@ def overhead(args):
                     for _ in range(50):
                         times[(mode, atomic)].append(one(mode, atomic))
                     continue
+                triggers.uninstall("default")  # the save as it is without solrsync at all
                 with hooks_disabled():
                     if mode.startswith("seed"):
                         post_save.connect(seed_hook, sender=Layer)
@@ -86,9 +89,10 @@ def overhead(args):
                             times[(mode, atomic)].append(one(mode, atomic))
                     finally:
                         post_save.disconnect(seed_hook, sender=Layer)
-        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; Solr: emulator"
+                        triggers.install(get_pipelines(), "default", get_settings().CAPTURE)
+        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; Solr: emulator; CAPTURE: %s"
               % (platform.machine(), os.cpu_count(), platform.python_version(), args.db,
-                 os.environ["SOLRSYNC_QUEUE_URL"].split(":")[0]))
+                 os.environ["SOLRSYNC_QUEUE_URL"].split(":")[0], get_settings().CAPTURE))
         for atomic in (True, False):
             base = statistics.median(times[("no hooks", atomic)])
             print("  saves %s (%d each):" % ("inside transaction.atomic()" if atomic else "bare (autocommit)",

@@ -31,6 +31,7 @@ class Settings:
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
     QUEUE_NAME: str = "solrsync"
     ENQUEUE: str = "background"
+    CAPTURE: str = "triggers"
     QUEUE_SECRET: str = ""
     QUEUE_ALLOW_UNSIGNED: bool = False
     RETRY_DELAY: float = 1.0
@@ -132,6 +133,9 @@ def _validate(s):
     if s.ENQUEUE not in ("background", "inline"):
         raise ConfigError("ENQUEUE", "%r: use background (the save does not wait for the broker) or inline"
                           % (s.ENQUEUE,))
+    if s.CAPTURE not in ("triggers", "signals"):
+        raise ConfigError("CAPTURE", "%r: use triggers (the database records each change) or signals"
+                          % (s.CAPTURE,))
     if s.RESYNC_CRONTAB:
         parse_crontab(s.RESYNC_CRONTAB)
     if isinstance(s.PIPELINES, (list, tuple)):

@@ -88,20 +88,19 @@ class Syncer:
         source = self.sources[pipeline_name]
         sink = self.sink(pipeline_name)
         report = Report()
-        latest = {}
+        ids = {}  # pk -> every document id recorded for it
         for change in changes:
             pk, doc_id = (change.pk, change.doc_id) if hasattr(change, "pk") else change
-            latest[str(pk)] = doc_id
-        if not latest:
+            ids.setdefault(str(pk), set()).add(doc_id or "")
+        if not ids:
             return report
-        rows = {str(pk): row for pk, row in source.load(list(latest)).items()}
+        rows = {str(pk): row for pk, row in source.load(list(ids)).items()}
         built = build_documents(pipeline, rows.values(), report, source.pk_of)
         by_pk = {str(pk): doc for pk, doc in built}
         docs = [doc for _, doc in built]
-        deletes = [doc_id for pk, doc_id in latest.items() if pk not in rows and doc_id]
-        # a document whose id changed (uuid edited) leaves its old id behind otherwise
-        deletes += [doc_id for pk, doc_id in latest.items()
-                    if pk in by_pk and doc_id and by_pk[pk]["id"] != doc_id]
+        # gone or filtered out: its documents go; still there: an id it had before (uuid edited) goes
+        deletes = sorted({doc_id for pk, recorded in ids.items() for doc_id in recorded
+                          if doc_id and (pk not in rows or (pk in by_pk and by_pk[pk]["id"] != doc_id))})
         rejected = sink.add_batch(docs)
         ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
         for r in rejected:
@@ -109,7 +108,7 @@ class Syncer:
         report.indexed += len(docs) - len(rejected)
         report.deleted += sink.delete_ids(deletes)
         log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
-                 report.deleted, len(report.rejected), ", ".join(sorted(latest)[:10]))
+                 report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
         return report
 
     # ------------------------------------------------------------ draining the change log

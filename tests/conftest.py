@@ -68,6 +68,8 @@ def project(django_project, solr, monkeypatch):
     from django.core.management import call_command
     from solrsync.contrib.django import runtime
     call_command("flush", interactive=False, verbosity=0)
+    from solrsync.contrib.django.models import Change
+    Change.objects.all().delete()  # on SQLite, flush's DELETEs fire the triggers
     saved_env = dict(os.environ)
     os.environ["SOLRSYNC_SOLR_URL"] = solr.url
     use_queue("immediate")
@@ -89,6 +91,19 @@ def use_queue(url, **env):
     runtime.reset()
     settings.HUEY = huey_for(settings.SOLRSYNC)
     return runtime.get_tasks()
+
+
+def run_manage(*args, env=None):
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=str(DEMO), env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def use_capture(mode):
+    """CAPTURE=signals or triggers, with the database's triggers as ``migrate`` would leave them."""
+    from solrsync.contrib.django import runtime, triggers
+    use_queue(os.environ["SOLRSYNC_QUEUE_URL"], SOLRSYNC_CAPTURE=mode)
+    triggers.install(runtime.get_pipelines(), "default", mode)
 
 
 class Project:

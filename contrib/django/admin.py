@@ -8,7 +8,7 @@ from .models import Change, Failure
 def _wake(moved):
     from .signals import waker
     for pipeline, items in moved.items():
-        waker.submit(pipeline, items)
+        waker.submit(pipeline, {str(pk): doc_id for pk, doc_id in items})
 
 
 @admin.register(Failure)

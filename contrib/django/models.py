@@ -18,8 +18,10 @@ class Change(models.Model):
     attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["pipeline", "seq"], name="solrsync_change_pipe_seq"),
-                   models.Index(fields=["pipeline", "object_pk"], name="solrsync_change_pipe_obj")]
+        # one index: every index is one more page written by every save. Claims scan in seq
+        # (primary key) order and stop at their limit; an index led by ``pipeline`` made SQLite
+        # read all pending rows and sort them instead.
+        indexes = [models.Index(fields=["object_pk"], name="solrsync_change_obj")]
 
     def __str__(self):
         return "%s %s %s" % (self.pipeline, self.op, self.object_pk)

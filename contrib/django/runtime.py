@@ -104,5 +104,7 @@ def close_db(fn):
 
 def reset():
     """Forget everything read (tests that change settings)."""
+    from . import triggers
     with _lock:
         _state.clear()
+    triggers.forget()
