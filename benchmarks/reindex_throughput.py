@@ -6,8 +6,8 @@
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000   # peak RSS per row count
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
-posted with the same batch size over one session to the same Solr -- and (b) `reindex` with 1, 2
-and 4 posting threads. Prints medians and the ratio reindex / raw. The emulator (unless SOLR
+posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
+process, with 2 and 4 worker threads, and with 2 and 3 worker processes. Prints medians and the ratio reindex / raw. The emulator (unless SOLR
 names a real core) runs in its own process so it does not share our interpreter.
 """
 import argparse
@@ -91,7 +91,10 @@ def throughput(args, var):
         bodies = ["[" + ",".join(d.strip() for d in docs[i:i + args.batch]) + "]"
                   for i in range(0, len(docs), args.batch)]
         session = requests.Session()
-        rates = {"raw": [], "reindex-1": [], "reindex-2": [], "reindex-4": []}
+        variants = [("reindex-1", 1, "processes"), ("threads-2", 2, "threads"), ("threads-4", 4, "threads"),
+                    ("processes-2", 2, "processes"), ("processes-3", 3, "processes")]
+        rates = {"raw": []}
+        rates.update((label, []) for label, _, _ in variants)
         for _ in range(args.rounds):
             sink.delete_query("*:*", commit=True)
             started = time.perf_counter()
@@ -100,11 +103,12 @@ def throughput(args, var):
                                  headers={"Content-Type": "application/json"})
                 assert r.status_code == 200, r.text[:300]
             rates["raw"].append(len(docs) / (time.perf_counter() - started))
-            for workers in (1, 2, 4):
+            for label, workers, parallel in variants:
                 sink.delete_query("*:*", commit=True)
                 started = time.perf_counter()
-                res = reindex(syncer, "layers", batch_size=args.batch, workers=workers, commit=False)
-                rates["reindex-%d" % workers].append(res.indexed / (time.perf_counter() - started))
+                res = reindex(syncer, "layers", batch_size=args.batch, workers=workers, parallel=parallel,
+                              commit=False)
+                rates[label].append(res.indexed / (time.perf_counter() - started))
         sink.commit()
         med = {k: statistics.median(v) for k, v in rates.items()}
         best = max((k for k in med if k != "raw"), key=med.get)

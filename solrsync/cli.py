@@ -36,7 +36,9 @@ def build_parser(prog="solrsync"):
     p.add_argument("--ids", type=lambda v: [i for i in v.split(",") if i], help="only these primary keys (a,b,c)")
     p.add_argument("--dry-run", action="store_true", help="build documents, post nothing")
     p.add_argument("--prune", action="store_true", help="delete Solr documents whose rows are gone or filtered out")
-    p.add_argument("--workers", type=_positive, default=1, help="threads posting batches while rows load (default 1)")
+    p.add_argument("--workers", type=_positive, default=1,
+                   help="processes reading, building and posting chunks in parallel (default 1: this process)")
+    p.add_argument("--threads", action="store_true", help="make the --workers threads (slower: one interpreter lock)")
     p.add_argument("--export", metavar="FILE.jsonl", help="write the documents to FILE (one JSON per line), post nothing")
     p.add_argument("--swap", action="store_true",
                    help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live")
@@ -154,6 +156,7 @@ def cmd_reindex(args, syncer, tasks_factory):
         try:
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
+                             parallel="threads" if args.threads else "processes",
                              export=args.export, state_file=None if args.export or args.dry_run or args.verify
                              else args.state, resume=args.resume, swap=args.swap, verify=args.verify)
         except ValueError as exc:

@@ -149,7 +149,11 @@ class Field:
             self.source = name
 
     def raw(self, row):
-        return self.fn(row) if self.fn else resolve(row, self.source)
+        if self.fn is not None:
+            return self.fn(row)
+        if type(row) is dict and self.source in row:  # the reindex's rows: one lookup, no walk
+            return row[self.source]
+        return resolve(row, self.source)
 
     def value(self, row, doc):
         value = self.raw(row)
@@ -175,16 +179,24 @@ class Multi(Field):
         super().__init__(source, fn)
         self.attr = attr
 
+    def __set_name__(self, owner, name):
+        super().__set_name__(owner, name)
+        # a dict row may carry the mapped values themselves under "source.attr" (DjangoSource does)
+        self.values_key = "%s.%s" % (self.source, self.attr) if self.attr else self.source
+
     def value(self, row, doc):
-        items = self.raw(row)
+        if type(row) is dict and self.fn is None and self.values_key in row:
+            items, attr = row[self.values_key], None
+        else:
+            items, attr = self.raw(row), self.attr
         if items is None:
             return None
         if hasattr(items, "all") and callable(items.all):
             items = items.all()
         out = []
         for item in items:
-            v = resolve(item, self.attr) if self.attr else item
-            v = clean_text(v) if isinstance(v, str) else v
+            v = resolve(item, attr) if attr else item
+            v = clean_text(v) if type(v) is str else v
             if v is not None and v not in out:
                 out.append(v)
         return out or None
@@ -198,6 +210,9 @@ class BBox(Field):
         self.paths = (x0, x1, y0, y1)
 
     def value(self, row, doc):
+        if type(row) is dict and self.paths[0] in row:
+            x0, x1, y0, y1 = self.paths
+            return envelope(row[x0], row[x1], row[y0], row[y1])
         return envelope(*(resolve(row, p) for p in self.paths))
 
 
@@ -239,7 +254,9 @@ class Document:
             except (InvalidBBox, ValueError) as exc:
                 doc.warnings.append("%s: %s" % (name, exc))
                 continue
-            if value is None or value == "" or value == []:
+            if value is None or (not value and type(value) in (str, list)):  # 0 and False are values
                 continue
-            out[name] = str(value) if name == "id" else value
+            out[name] = value
+        if "id" in out:
+            out["id"] = str(out["id"])
         return out, doc.warnings

@@ -4,21 +4,28 @@ Memory stays flat in the row count: a chunk of rows and a few batches of documen
 (``--prune``, ``--verify`` and ``--swap`` also keep the set of live document ids). The periodic
 resync task and ``solrsync reindex`` both run this code.
 
-* ``workers`` > 1: batches are posted by that many threads while the main thread keeps loading
-  rows and building documents (building is CPU-bound Python, posting waits on Solr).
+* ``workers`` > 1: that many forked processes each read, build and post whole chunks, while this
+  process hands out primary-key ranges and accounts for them in order. Reading and building are
+  CPU-bound Python: threads (``parallel="threads"``) share one interpreter lock, processes do not
+  (benchmarks/reindex_throughput.py measures both).
 * ``state_file``: after every acknowledged batch the last primary key is written there, so an
   interrupted run can continue (``resume=True``) where it stopped.
 * ``swap``: build into a fresh core (CoreAdmin CREATE from the configset), catch up with the
   changes made meanwhile, then SWAP it with the live core; searchers never see a half index.
 """
 import collections
+import contextlib
 import datetime as dt
+import gc
 import json
 import logging
+import multiprocessing
+import multiprocessing.pool
 import os
+import signal
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -89,7 +96,7 @@ class StateFile:
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
             after=None, core=None, on_batch=None, commit=True, workers=1, export=None, state_file=None,
-            resume=False, swap=False, verify=False):
+            resume=False, swap=False, verify=False, parallel="processes"):
     """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr."""
     settings = syncer.settings
     pipeline = syncer.pipeline(pipeline_name)
@@ -110,8 +117,9 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
         core_admin(settings, action="CREATE", name=core, instanceDir=core, configSet=settings.SOLR_CONFIGSET)
         log.warning("%s: building into fresh core %s", pipeline_name, core)
     live_ids = set() if (prune or verify or swap) and since is None and pks is None else None
-    result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
-                     dry_run or verify, live_ids, state, started_at, swap)
+    with fewer_collections():
+        result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
+                         dry_run or verify, live_ids, state, started_at, swap, parallel)
     if result.interrupted:
         return result
     target = core or pipeline.core
@@ -147,65 +155,60 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
 
 
 def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers, export, dry_run, live_ids,
-            state, started_at, swap):
+            state, started_at, swap, parallel):
     pipeline = syncer.pipeline(name)
     source = syncer.sources[name]
     result = ReindexResult(name)
     result.core = core or pipeline.core
     began = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 and not dry_run and export is None else None
-    in_flight = collections.deque()  # (future, last pk of that batch), in pk order
+    pool = None
+    if workers > 1 and not dry_run and export is None:
+        pool = _start_pool(syncer, name, workers, parallel)
+    in_flight = collections.deque()  # (async result, last pk of that chunk), in pk order
     out = open(export, "w") if export else None
 
-    def acknowledge(limit):
-        """Account for finished batches in pk order (so last_pk only moves past posted rows),
-        waiting while more than ``limit`` are in flight."""
-        while in_flight and (in_flight[0][0].done() or len(in_flight) > limit):
-            future, last_pk = in_flight.popleft()
-            for r in future.result():
-                reject(r)
-            mark(last_pk)
-
-    def reject(r):
-        result.reject(name, r)
-        result.indexed -= 1
-        result.skipped["rejected by Solr"] += 1
-
-    def mark(last_pk):
+    def account(chunk, last_pk):
+        """Add one finished chunk to the result, in pk order (so last_pk only moves past posted rows)."""
+        result.seen += chunk.rows
+        result.indexed += chunk.docs - len(chunk.refused)
+        result.warnings += chunk.warnings
+        if chunk.rows - chunk.docs:
+            result.skipped["no document id"] += chunk.rows - chunk.docs
+            result.rejected.extend(chunk.no_id)
+        for r in chunk.refused:
+            result.reject(name, r)
+            result.skipped["rejected by Solr"] += 1
+        if live_ids is not None:
+            live_ids.update(chunk.ids)
         result.last_pk = last_pk
-        if state is not None:
+        if state is not None and out is None and not dry_run:
             state.put(name, {"last_pk": last_pk, "core": result.core, "swap": swap,
                              "started": started_at.isoformat()})
+        result.elapsed = time.monotonic() - began
+        if on_batch:
+            on_batch(result, chunk.rows)
+
+    def acknowledge(limit):
+        """Account for finished chunks, waiting while more than ``limit`` are in flight."""
+        while in_flight and (in_flight[0][0].ready() or len(in_flight) > limit):
+            pending, last_pk = in_flight.popleft()
+            account(pending.get(), last_pk)
 
     try:
-        for rows in source.iter_chunks(batch_size, since=since, pks=pks, after=after):
-            built = build_documents(pipeline, rows, result, source.pk_of)
-            docs = [doc for _, doc in built]
-            no_id = len(rows) - len(docs)
-            if no_id:
-                result.skipped["no document id"] += no_id
-            result.seen += len(rows)
-            result.indexed += len(docs)
-            if live_ids is not None:
-                live_ids.update(doc["id"] for doc in docs)
-            last_pk = source.pk_of(rows[-1])
-            if out is not None:
-                for doc in docs:
-                    out.write(json.dumps(doc) + "\n")
-                mark(last_pk)
-            elif dry_run:
-                pass
-            elif pool is None:
-                for r in syncer.sink(name, core=core).add_batch(docs):
-                    reject(r)
-                mark(last_pk)
-            else:
-                in_flight.append((pool.submit(lambda d=docs: syncer.sink(name, core=core).add_batch(d)), last_pk))
+        if pool is None:
+            for rows in source.iter_chunks(batch_size, since=since, pks=pks, after=after):
+                chunk = Chunk(syncer, name, rows, live_ids is not None)
+                if out is not None:
+                    out.writelines(json.dumps(doc) + "\n" for doc in chunk.built)
+                elif not dry_run:
+                    chunk.post(syncer.sink(name, core=core))
+                account(chunk, source.pk_of(rows[-1]))
+        else:
+            for first, last, _ in source.iter_ranges(batch_size, since=since, pks=pks, after=after):
+                in_flight.append((pool.apply_async(_work, (name, first, last, since, pks, core,
+                                                           live_ids is not None)), last))
                 acknowledge(limit=workers * 2)
-            result.elapsed = time.monotonic() - began
-            if on_batch:
-                on_batch(result, len(rows))
-        acknowledge(limit=0)
+            acknowledge(limit=0)
     except KeyboardInterrupt:
         result.interrupted = True
         try:
@@ -216,11 +219,73 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             pass
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.terminate()  # every chunk handed out was accounted for, or we are failing anyway
+            pool.join()
         if out is not None:
             out.close()
     result.elapsed = time.monotonic() - began
     return result
+
+
+class Chunk:
+    """One chunk of rows built into documents, then posted; what the reindex accounts for.
+    Built and posted in a worker (process or thread) when ``workers`` > 1."""
+
+    def __init__(self, syncer, name, rows, keep_ids):
+        pipeline, source = syncer.pipeline(name), syncer.sources[name]
+        report = Report()
+        self.built = [doc for _, doc in build_documents(pipeline, rows, report, source.pk_of)]
+        self.rows, self.docs = len(rows), len(self.built)
+        self.warnings, self.no_id = report.warnings, report.rejected
+        self.ids = [doc["id"] for doc in self.built] if keep_ids else ()
+        self.refused = []
+
+    def post(self, sink):
+        self.refused = sink.add_batch(self.built) if self.built else []
+        self.built = None  # not sent back from a worker process
+        return self
+
+
+_worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
+
+
+def _work(name, first, last, since, pks, core, keep_ids):
+    syncer = _worker["syncer"]
+    rows = syncer.sources[name].chunk(first, last, since=since, pks=pks)
+    return Chunk(syncer, name, rows, keep_ids).post(syncer.sink(name, core=core))
+
+
+@contextlib.contextmanager
+def fewer_collections():
+    """A reindex allocates millions of short-lived dicts and lists, none in a reference cycle:
+    refcounting frees them. CPython's cycle collector, run every 700 allocations by default,
+    took a quarter of the time spent reading rows; here it runs every 50,000."""
+    before = gc.get_threshold()
+    gc.set_threshold(50000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _forked():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    gc.freeze()  # what the worker inherited is never garbage: keep the collector off it
+    gc.set_threshold(50000, *gc.get_threshold()[1:])
+    _worker["syncer"]._local = threading.local()  # no HTTP connection shared with the parent
+
+
+def _start_pool(syncer, name, workers, parallel):
+    """``workers`` processes (forked, each reading, building and posting whole chunks) or threads."""
+    _worker["syncer"] = syncer
+    if parallel == "threads":
+        return multiprocessing.pool.ThreadPool(workers)
+    if parallel != "processes":
+        raise ValueError("parallel must be processes or threads, not %r" % (parallel,))
+    # the pool forks every worker now, while this process holds no database connection whose
+    # socket a child could inherit (and close under us)
+    syncer.sources[name].close()
+    return multiprocessing.get_context("fork").Pool(workers, initializer=_forked)
 
 
 def _catch_up(syncer, name, core, since, batch_size, result):

@@ -31,6 +31,9 @@ class SolrRequestError(Exception):
         super().__init__(message)
         self.status = status
 
+    def __reduce__(self):  # raised in a reindex worker process, re-raised in its parent
+        return type(self), (self.status, str(self))
+
 
 class Rejected:
     """A document Solr refused, with Solr's own message."""
@@ -41,6 +44,9 @@ class Rejected:
 
     def __repr__(self):
         return "Rejected(%r, %r)" % (self.doc_id, self.message)
+
+    def __reduce__(self):
+        return Rejected, (self.doc_id, self.message)
 
 
 def classify(exc, url):

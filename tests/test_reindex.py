@@ -31,10 +31,13 @@ def published_ids():
     return sorted(Layer.objects.filter(is_published=True).values_list("uuid", flat=True))
 
 
-def test_reindex_with_workers_indexes_everything_once(loaded):
-    proc = run_cli("reindex", "--workers", "3", "--batch-size", "200", "--quiet")
+@pytest.mark.parametrize("kind", [[], ["--threads"]], ids=["processes", "threads"])
+def test_reindex_with_workers_indexes_everything_once(loaded, kind):
+    loaded.solr.post("update", [{"id": "ghost"}], commit="true")
+    proc = run_cli("reindex", "--workers", "3", "--batch-size", "200", "--prune", "--quiet", *kind)
     assert proc.returncode == 0, proc.stderr
     assert "indexed %d" % loaded.published in proc.stdout and "rows filtered out" in proc.stdout
+    assert "deleted 1" in proc.stdout  # the ids the workers built are the live set --prune keeps
     assert loaded.solr.ids(rows=5000) == published_ids()
 
 
@@ -95,7 +98,8 @@ def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
     assert not [name for name in status if "_rebuild_" in name]
 
 
-def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     from solrsync.contrib.django.runtime import get_syncer
     from solrsync.reindex import StateFile, reindex
     state = str(tmp_path / "state.json")
@@ -105,7 +109,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path):
         calls.append(n)
         if len(calls) == 3:
             raise KeyboardInterrupt
-    result = reindex(get_syncer(), "layers", batch_size=100, state_file=state, on_batch=interrupt_on_third)
+    result = reindex(get_syncer(), "layers", batch_size=100, state_file=state, on_batch=interrupt_on_third,
+                     workers=workers)
     assert result.interrupted and result.last_pk is not None
     saved = StateFile(state).get("layers")
     assert saved["last_pk"] == result.last_pk
@@ -119,14 +124,16 @@ def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path):
     assert not os.path.exists(state)
 
 
-def test_ctrl_c_on_the_command_prints_how_to_resume(loaded, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_on_the_command_prints_how_to_resume(loaded, tmp_path, workers):
     loaded.solr.need_emulator("slowing Solr down")
     loaded.solr.emulator.faults.delay(0.2)
     state = str(tmp_path / "state.json")
-    proc = subprocess.Popen([sys.executable, "manage.py", "solrsync", "reindex", "--batch-size", "50", "--state", state],
-                            cwd=str(DEMO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "manage.py", "solrsync", "reindex", "--batch-size", "50", "--state", state,
+                             "--workers", workers], cwd=str(DEMO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     assert wait_until(lambda: os.path.exists(state), timeout=30)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "--resume" in out and "Solr is consistent" in out

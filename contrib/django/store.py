@@ -48,8 +48,9 @@ class DjangoSource:
         if rows and many:
             by_pk = {row["pk"]: row for row in rows}
             for source, field, attr in many:
+                key = "%s.%s" % (source, attr) if attr else source  # Multi reads the values there
                 for row in rows:
-                    row[source] = []
+                    row[key] = []
                 through = field.remote_field.through
                 src, dst = field.m2m_field_name(), field.m2m_reverse_field_name()
                 target = dst + ("__" + attr.replace(".", "__") if attr else "")
@@ -61,7 +62,7 @@ class DjangoSource:
                 for pk, value in related.order_by("pk").values_list(src, target):
                     row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
                     if row is not None:
-                        row[source].append({attr: value} if attr else value)
+                        row[key].append(value)
         return rows
 
     def queryset(self):
@@ -87,8 +88,7 @@ class DjangoSource:
         wanted = [field.to_python(pk) for pk in pks]
         return {self.pk_of(row): row for row in self.rows(self.queryset().filter(pk__in=wanted))}
 
-    def iter_chunks(self, size, since=None, pks=None, after=None):
-        """Lists of rows in primary-key order (keyset paging: constant cost per chunk)."""
+    def _ordered(self, since=None, pks=None):
         qs = self.queryset().order_by("pk")
         if since is not None:
             if not self.pipeline.modified_field:
@@ -96,16 +96,43 @@ class DjangoSource:
             qs = qs.filter(**{self.pipeline.modified_field + "__gte": since})
         if pks is not None:
             qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+        return qs
+
+    def _pages(self, size, since, pks, after, read):
+        """Keyset paging (constant cost per page); ``read(queryset, n)`` -> (page, its last pk, its length)."""
+        qs = self._ordered(since, pks)
         last = self.model._meta.pk.to_python(after) if after is not None else None
         while True:
-            page = qs.filter(pk__gt=last) if last is not None else qs
-            rows = self.rows(page[:size], contiguous=True)
-            if not rows:
+            page, last, n = read(qs.filter(pk__gt=last) if last is not None else qs, size)
+            if not n:
                 return
-            yield rows
-            last = self.pk_of(rows[-1])
-            if len(rows) < size:
+            yield page
+            if n < size:
                 return
+
+    def iter_chunks(self, size, since=None, pks=None, after=None):
+        """Lists of rows in primary-key order."""
+        def read(qs, n):
+            rows = self.rows(qs[:n], contiguous=True)
+            return rows, self.pk_of(rows[-1]) if rows else None, len(rows)
+        return self._pages(size, since, pks, after, read)
+
+    def iter_ranges(self, size, since=None, pks=None, after=None):
+        """(first pk, last pk, rows) of each chunk ``iter_chunks`` would yield, reading only the
+        keys: the reindex hands these to its worker processes, which read the rows themselves."""
+        def read(qs, n):
+            keys = list(qs.values_list("pk", flat=True)[:n])
+            return ((keys[0], keys[-1], len(keys)) if keys else None), keys[-1] if keys else None, len(keys)
+        return self._pages(size, since, pks, after, read)
+
+    def chunk(self, first, last, since=None, pks=None):
+        """The rows of one ``iter_ranges`` chunk."""
+        return self.rows(self._ordered(since, pks).filter(pk__gte=first, pk__lte=last), contiguous=True)
+
+    def close(self):
+        """Drop this thread's database connections (before the reindex forks worker processes,
+        which must not share a connection's socket with their parent)."""
+        connections.close_all()
 
     def count(self):
         return self.queryset().count()
