@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/reindex_throughput.py --rows 200000 --rounds 3
     SOLR=http://127.0.0.1:8983/solr/layers .venv/bin/python benchmarks/reindex_throughput.py --rows 200000
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000   # peak RSS per row count
+    .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000 --workers 2
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
 posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
@@ -95,13 +96,16 @@ def throughput(args, var):
                     ("processes-2", 2, "processes"), ("processes-3", 3, "processes")]
         rates = {"raw": []}
         rates.update((label, []) for label, _, _ in variants)
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds + 1):  # round 0: an untimed raw post warms up (a JVM's JIT, caches)
+            timed = round_ > 0
             sink.delete_query("*:*", commit=True)
             started = time.perf_counter()
             for body in bodies:
                 r = session.post(url + "/update?commitWithin=1500&wt=json", data=body,
                                  headers={"Content-Type": "application/json"})
                 assert r.status_code == 200, r.text[:300]
+            if not timed:
+                continue
             rates["raw"].append(len(docs) / (time.perf_counter() - started))
             for label, workers, parallel in variants:
                 sink.delete_query("*:*", commit=True)
@@ -132,7 +136,8 @@ def memory(args, var):
         for rows in [int(r) for r in args.memory.split(",")]:
             path = make_db(var, rows)
             env = dict(os.environ, SOLRSYNC_SOLR_URL=url)
-            out = subprocess.run([sys.executable, __file__, "--child", path, "--batch", str(args.batch)], env=env,
+            out = subprocess.run([sys.executable, __file__, "--child", path, "--batch", str(args.batch),
+                                  "--workers", str(args.workers)], env=env,
                                  capture_output=True, text=True, check=True).stdout
             print("  rows %7d: %s" % (rows, out.strip()))
     finally:
@@ -144,8 +149,11 @@ def child(args, var):
     setup_django(var, args.child)
     from solrsync.contrib.django.runtime import get_syncer
     from solrsync.reindex import reindex
-    res = reindex(get_syncer(), "layers", batch_size=args.batch)
-    print("indexed %d, peak RSS %.1f MB" % (res.indexed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    res = reindex(get_syncer(), "layers", batch_size=args.batch, workers=args.workers)
+    print("indexed %d, peak RSS %.1f MB%s" % (
+        res.indexed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        ", largest worker process %.1f MB" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)
+        if args.workers > 1 else ""))
 
 
 def main():
@@ -154,6 +162,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--memory", help="comma-separated row counts: peak RSS of a full reindex for each")
+    ap.add_argument("--workers", type=int, default=1, help="--memory: reindex with this many worker processes")
     ap.add_argument("--var", default=os.path.join(tempfile.gettempdir(), "solrsync-bench"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()

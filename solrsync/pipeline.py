@@ -30,11 +30,12 @@ class Pipeline:
 
 
 class Change:
-    """One pending change from the change log: object pk, Solr id, and the row's sequence."""
-    __slots__ = ("seq", "pk", "doc_id")
+    """One pending change from the change log: object pk, Solr id, the row's sequence, and the
+    lease it was claimed under (only that claim may delete or release it)."""
+    __slots__ = ("seq", "pk", "doc_id", "lease")
 
-    def __init__(self, seq, pk, doc_id):
-        self.seq, self.pk, self.doc_id = seq, pk, doc_id
+    def __init__(self, seq, pk, doc_id, lease=None):
+        self.seq, self.pk, self.doc_id, self.lease = seq, pk, doc_id, lease
 
     def __repr__(self):
         return "Change(seq=%r, pk=%r, doc_id=%r)" % (self.seq, self.pk, self.doc_id)

@@ -139,10 +139,12 @@ class Syncer:
         return total
 
     def _settle(self, pipeline_name):
-        """Let a burst of saves settle -- no new change for COALESCE_MS, waiting at most twice
-        that -- so it leaves in a request or two instead of one per save."""
+        """Let a burst of saves settle -- no new change for COALESCE_MS, waiting at most four
+        times that -- so it leaves in a few requests instead of one per save. A lone save waits
+        COALESCE_MS; a stream of saves goes out every 4 x COALESCE_MS (well within the
+        commit-to-visible budget of commitWithin + 1 s)."""
         quiet = self.settings.COALESCE_MS / 1000.0
-        budget = 2 * quiet
+        budget = 4 * quiet
         while budget > 0:
             age = self.changelog.newest_age(pipeline_name)
             if age is None or age >= quiet:

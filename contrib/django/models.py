@@ -3,12 +3,22 @@ from django.db import models
 from django.utils import timezone
 
 
+class SequenceField(models.BigAutoField):
+    """An auto-increment key without SQLite's AUTOINCREMENT: that keyword makes every insert also
+    update the sqlite_sequence table -- a page more to write in every save's transaction. A
+    sequence number SQLite reuses (after the newest row is deleted) is harmless: workers delete
+    rows only under the lease they claimed them with."""
+
+    def db_type_suffix(self, connection):
+        return None if connection.vendor == "sqlite" else super().db_type_suffix(connection)
+
+
 class Change(models.Model):
     """A pending change, written in the same transaction as the change itself.
 
     Workers lease rows while they push them (``leased_until``) and delete exactly the rows they
     pushed; a lease that runs out (a killed worker) makes the rows claimable again."""
-    seq = models.BigAutoField(primary_key=True)
+    seq = SequenceField(primary_key=True)
     pipeline = models.CharField(max_length=64)
     object_pk = models.CharField(max_length=64)
     doc_id = models.CharField(max_length=255, blank=True)

@@ -193,17 +193,30 @@ class DjangoChangeLog:
             # take the other pending rows of the same objects too: one push covers them all
             rows = list(self._claimable(pipeline, now).filter(object_pk__in=objects)
                         .values_list("seq", "object_pk", "doc_id"))
+            lease = now + dt.timedelta(seconds=lease_seconds)
             Change.objects.using(self.using).filter(seq__in=[r[0] for r in rows]).update(
-                leased_until=now + dt.timedelta(seconds=lease_seconds), attempts=F("attempts") + 1)
-        return [Pending(seq, pk, doc_id) for seq, pk, doc_id in rows]
+                leased_until=lease, attempts=F("attempts") + 1)
+        return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
+
+    def _ours(self, changes):
+        """The rows of these changes still held under the lease they were claimed with: when a
+        slow worker's lease ran out, another claim (or, on SQLite, a new row reusing a sequence
+        number) is not this worker's to delete or release."""
+        by_lease = {}
+        for c in changes:
+            by_lease.setdefault(c.lease, []).append(c.seq)
+        for lease, seqs in by_lease.items():
+            for i in range(0, len(seqs), 500):
+                qs = Change.objects.using(self.using).filter(seq__in=seqs[i:i + 500])
+                yield qs.filter(leased_until=lease) if lease is not None else qs
 
     def release(self, changes):
-        Change.objects.using(self.using).filter(seq__in=[c.seq for c in changes]).update(leased_until=None)
+        for qs in self._ours(changes):
+            qs.update(leased_until=None)
 
     def done(self, changes):
-        seqs = [c.seq for c in changes]
-        for i in range(0, len(seqs), 500):
-            Change.objects.using(self.using).filter(seq__in=seqs[i:i + 500]).delete()
+        for qs in self._ours(changes):
+            qs.delete()
 
     def _age(self, pipeline, agg):
         now = timezone.now()
