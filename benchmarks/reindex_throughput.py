@@ -2,14 +2,17 @@
 
     .venv/bin/python benchmarks/reindex_throughput.py --rows 20000              # CI-sized, emulator
     .venv/bin/python benchmarks/reindex_throughput.py --rows 200000 --rounds 3
-    SOLR=http://127.0.0.1:8983/solr/layers .venv/bin/python benchmarks/reindex_throughput.py --rows 200000
+    SOLR=http://127.0.0.1:8983/solr/layers SOLR_PID=$(cat /tmp/realsolr-home-8983/solr.pid) \
+        .venv/bin/python benchmarks/reindex_throughput.py --rows 200000 --rounds 3
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000   # peak RSS per row count
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000 --workers 2
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
 posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
-process, with 2 and 4 worker threads, and with 2 and 3 worker processes. Prints medians and the ratio reindex / raw. The emulator (unless SOLR
-names a real core) runs in its own process so it does not share our interpreter.
+process, with 2 and 4 worker threads, and with 2 and 3 worker processes. Prints medians, the ratio
+best / raw, and the CPU each side spends per document (ours: this process and its workers;
+Solr's: the emulator's process, or SOLR_PID). The emulator (unless SOLR names a real core) runs
+in its own process so it does not share our interpreter.
 """
 import argparse
 import os
@@ -70,6 +73,16 @@ def start_solr():
     return url, proc
 
 
+def cpu_seconds(pid=None):
+    """CPU time (user + system) of process ``pid`` from /proc, or of this process and its reaped
+    children (reindex's worker processes)."""
+    if pid is not None:
+        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def throughput(args, var):
     path = make_db(var, args.rows)
     url, proc = start_solr()
@@ -96,23 +109,32 @@ def throughput(args, var):
                     ("processes-2", 2, "processes"), ("processes-3", 3, "processes")]
         rates = {"raw": []}
         rates.update((label, []) for label, _, _ in variants)
-        for round_ in range(args.rounds + 1):  # round 0: an untimed raw post warms up (a JVM's JIT, caches)
-            timed = round_ > 0
-            sink.delete_query("*:*", commit=True)
-            started = time.perf_counter()
+        # CPU per document, ours and Solr's (the emulator's process, or SOLR_PID for a real Solr)
+        solr_pid = proc.pid if proc is not None else (int(os.environ["SOLR_PID"]) if os.environ.get("SOLR_PID")
+                                                        else None)
+        cpu = {k: [] for k in rates}
+
+        def measured(label, n, fn):
+            ours, theirs, started = cpu_seconds(), solr_pid and cpu_seconds(solr_pid), time.perf_counter()
+            fn()
+            rates[label].append(n / (time.perf_counter() - started))
+            cpu[label].append(((cpu_seconds() - ours) / n * 1e6,
+                               (cpu_seconds(solr_pid) - theirs) / n * 1e6 if solr_pid else None))
+        def raw():
             for body in bodies:
                 r = session.post(url + "/update?commitWithin=1500&wt=json", data=body,
                                  headers={"Content-Type": "application/json"})
                 assert r.status_code == 200, r.text[:300]
-            if not timed:
-                continue
-            rates["raw"].append(len(docs) / (time.perf_counter() - started))
+
+        sink.delete_query("*:*", commit=True)
+        raw()  # untimed: warms up (a JVM's JIT, caches)
+        for _ in range(args.rounds):
+            sink.delete_query("*:*", commit=True)
+            measured("raw", len(docs), raw)
             for label, workers, parallel in variants:
                 sink.delete_query("*:*", commit=True)
-                started = time.perf_counter()
-                res = reindex(syncer, "layers", batch_size=args.batch, workers=workers, parallel=parallel,
-                              commit=False)
-                rates[label].append(res.indexed / (time.perf_counter() - started))
+                measured(label, len(docs), lambda: reindex(syncer, "layers", batch_size=args.batch,
+                                                             workers=workers, parallel=parallel, commit=False))
         sink.commit()
         med = {k: statistics.median(v) for k, v in rates.items()}
         best = max((k for k in med if k != "raw"), key=med.get)
@@ -120,7 +142,11 @@ def throughput(args, var):
               platform.python_version(), "real " + url if proc is None else "emulator"))
         print("rows %d (%d published), batch %d, %d rounds" % (args.rows, len(docs), args.batch, args.rounds))
         for k, v in med.items():
-            print("  %-10s median %8.0f docs/s   rounds: %s" % (k, v, ", ".join("%.0f" % x for x in rates[k])))
+            ours = statistics.median(c[0] for c in cpu[k])
+            theirs = statistics.median(c[1] for c in cpu[k]) if solr_pid else None
+            print("  %-11s median %8.0f docs/s   CPU per doc: ours %5.1f us, Solr's %s   rounds: %s" % (
+                k, v, ours, "%5.1f us" % theirs if theirs is not None else "? (set SOLR_PID)",
+                ", ".join("%.0f" % x for x in rates[k])))
         print("  ratio %s / raw = %.2f" % (best, med[best] / med["raw"]))
         print("  SQL queries: %d for %d rows = %.1f per 1,000 layers" % (queries, result.seen,
                                                                         queries * 1000.0 / result.seen))
