@@ -29,7 +29,7 @@ import time
 
 import requests
 
-from .sink import SolrRequestError, SolrUnavailable
+from .sink import SolrRequestError, SolrUnavailable, to_json
 from .sync import Report, build_documents
 
 log = logging.getLogger("solrsync.reindex")
@@ -199,7 +199,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             for rows in source.iter_chunks(batch_size, since=since, pks=pks, after=after):
                 chunk = Chunk(syncer, name, rows, live_ids is not None)
                 if out is not None:
-                    out.writelines(json.dumps(doc) + "\n" for doc in chunk.built)
+                    out.writelines(to_json(doc) + "\n" for doc in chunk.built)
                 elif not dry_run:
                     chunk.post(syncer.sink(name, core=core))
                 account(chunk, source.pk_of(rows[-1]))

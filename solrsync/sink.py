@@ -4,11 +4,11 @@
 * a 400 caused by one document is found (Solr names it, ``[doc=ID]``; otherwise by halving the
   batch) and reported as rejected; the rest of the batch is indexed.
 """
-import json
 import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import pysolr
 import requests
 
@@ -18,6 +18,12 @@ log = logging.getLogger("solrsync.sink")
 _STATUS = re.compile(r"\(HTTP (\d{3})\)")
 _DOC = re.compile(r"\[doc=([^\]]*)\]")
 _REASON = re.compile(r"\[Reason: (.*)\]\s*$", re.S)
+
+
+def to_json(value):
+    """The JSON Solr is sent: orjson, ~8x faster than the json module (a reindex encodes every
+    document), as str (pysolr logs a repr of a bytes body, a copy of it all)."""
+    return orjson.dumps(value).decode()
 
 
 class SolrUnavailable(Exception):
@@ -104,7 +110,7 @@ class SolrSink:
         pending = docs
         while pending:
             try:
-                self._post(json.dumps(pending), commit=commit)
+                self._post(to_json(pending), commit=commit)
                 return rejected
             except SolrRequestError as exc:
                 if exc.status != 400:
@@ -126,14 +132,14 @@ class SolrSink:
         """Delete by id in one JSON request (pysolr's own delete is XML and drops falsy ids)."""
         ids = [str(i) for i in ids if i is not None and str(i) != ""]
         if ids:
-            self._post(json.dumps({"delete": ids}), commit=commit)
+            self._post(to_json({"delete": ids}), commit=commit)
         return len(ids)
 
     def delete_query(self, q, commit=False):
-        self._post(json.dumps({"delete": {"query": q}}), commit=commit)
+        self._post(to_json({"delete": {"query": q}}), commit=commit)
 
     def commit(self):
-        self._post(json.dumps({"commit": {}}), commit=True)
+        self._post(to_json({"commit": {}}), commit=True)
 
     def ping(self):
         self._call(self.client.ping)

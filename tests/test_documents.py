@@ -130,3 +130,25 @@ def test_layer_document_drops_a_bad_bbox_with_a_warning():
     doc, warnings = LayerDocument.build(row)
     assert doc == {"id": "u-8", "name": "x", "title": "t"}
     assert len(warnings) == 1 and "bbox" in warnings[0] and "123" in warnings[0]
+
+
+def test_flat_rows_and_objects_build_alike_with_custom_fields():
+    """Dict rows keyed by whole paths take the compiled path; a field computed by fn, or a subclass
+    overriding value(), must still be called there; a dict that is not flat walks its paths."""
+    from solrsync.documents import Document, Field, Text
+
+    class Shout(Text):
+        def value(self, row, doc):
+            return super().value(row, doc).upper()
+
+    class Doc(Document):
+        id = Field("uuid")
+        title = Shout("title")
+        size = Field(fn=lambda row: len(row["title"]) if isinstance(row, dict) else len(row.title))
+        owner = Field("owner.username")
+
+    flat = {"uuid": "u1", "title": "Roads", "owner.username": "ana"}
+    nested = {"uuid": "u1", "title": "Roads", "owner": {"username": "ana"}}
+    obj = Row(uuid="u1", title="Roads", owner=Row(username="ana"))
+    expected = ({"id": "u1", "title": "ROADS", "size": 5, "owner": "ana"}, [])
+    assert Doc.build(flat) == Doc.build(nested) == Doc.build(obj) == expected
