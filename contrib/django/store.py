@@ -5,7 +5,6 @@ import zlib
 
 from django.db import connections, router, transaction
 from django.db.models import F, Max, Min, Q
-from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from .models import Change, Failure
@@ -44,7 +43,8 @@ class DjangoSource:
 
     def _dict_rows(self, qs, contiguous=False):
         flat, many = self.plan
-        rows = [dict(zip(flat, values)) for values in values_rows(qs, [p.replace(".", "__") for p in flat])]
+        lookups = [p.replace(".", "__") for p in flat]
+        rows = [dict(zip(flat, values)) for values in qs.values_list(*lookups)]
         if rows and many:
             by_pk = {row["pk"]: row for row in rows}
             for source, field, attr in many:
@@ -59,7 +59,7 @@ class DjangoSource:
                     related = related.filter(**{src + "__gte": rows[0]["pk"], src + "__lte": rows[-1]["pk"]})
                 else:
                     related = related.filter(**{src + "__in": list(by_pk)})
-                for pk, value in values_rows(related.order_by("pk"), [src, target]):
+                for pk, value in related.order_by("pk").values_list(src, target):
                     row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
                     if row is not None:
                         row[key].append(value)
@@ -139,26 +139,6 @@ class DjangoSource:
 
     def all_count(self):
         return self.model._default_manager.count()
-
-
-def values_rows(qs, lookups):
-    """``qs.values_list(*lookups)`` as a list: Django's own SQL and converters, but the converters
-    applied a column at a time rather than through the ORM's per-row iterator, which cost as much
-    as the database itself (SQLite, 12 columns). Plain field lookups only (no annotations)."""
-    compiler = qs.values_list(*lookups).query.get_compiler(using=qs.db)
-    rows = [row for chunk in compiler.execute_sql(MULTI) for row in chunk]
-    fields = [col[0] for col in compiler.select[:compiler.col_count]]
-    converters = compiler.get_converters(fields)
-    if converters and rows:
-        connection = connections[qs.db]
-        rows = [list(row) for row in rows]
-        for pos, (convs, expression) in converters.items():
-            for row in rows:
-                value = row[pos]
-                for convert in convs:
-                    value = convert(value, expression, connection)
-                row[pos] = value
-    return rows
 
 
 class DjangoChangeLog:
