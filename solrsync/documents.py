@@ -133,6 +133,11 @@ def clean_text(value):
     return text.strip() or None
 
 
+def _clean_any(value):
+    """Text cleaned, anything else (numbers, booleans) as it is."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def resolve(row, path):
     """``"owner.username"`` on an object or a dict; None anywhere on the way -> None."""
     if isinstance(row, dict) and path in row:  # flat rows keyed by the whole path
@@ -170,10 +175,7 @@ class Field:
         return resolve(row, self.source)
 
     def value(self, row, doc):
-        value = self.raw(row)
-        if isinstance(value, str):
-            return clean_text(value)
-        return value
+        return _clean_any(self.raw(row))
 
     def flat_expr(self):
         return "_clean_any(row[%r])" % self.source
@@ -214,10 +216,6 @@ class Multi(Field):
 
     def flat_expr(self):
         return "_distinct(row[%r], None)" % self.values_key
-
-
-def _clean_any(value):
-    return clean_text(value) if isinstance(value, str) else value
 
 
 def _distinct(items, attr):
