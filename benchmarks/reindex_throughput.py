@@ -6,6 +6,7 @@
         .venv/bin/python benchmarks/reindex_throughput.py --rows 200000 --rounds 3
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000   # peak RSS per row count
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000 --workers 2
+    .venv/bin/python benchmarks/reindex_throughput.py --parts --rows 50000    # CPU per document, by part
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
 posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
@@ -155,6 +156,47 @@ def throughput(args, var):
             proc.terminate()
 
 
+def parts(args, var):
+    """CPU per document of the reindex's parts, side by side in this process on the same chunks:
+    reading rows; building them through ``Document.build_general`` (``Field.value`` per field) and
+    through the generated function ``Document.build`` uses for flat rows; JSON by the json module and by to_json."""
+    import gc
+    import json
+    import logging
+    setup_django(var, make_db(var, args.rows))
+    logging.disable(logging.WARNING)  # the demo's broken bboxes
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import fewer_collections
+    from solrsync.sink import to_json
+    source = get_syncer().sources["layers"]
+    document = source.pipeline.document
+    chunks = []
+    general = document.build_general
+
+    def read():
+        chunks[:] = list(source.iter_chunks(args.batch))
+    def build(fn):
+        return lambda: [[fn(row)[0] for row in rows] for rows in chunks]
+    read()
+    docs = build(document.build)()
+    assert docs == build(general)(), "the two build paths disagree"
+    n = sum(map(len, chunks))
+    parts = [("read rows", read), ("build, general path", build(general)), ("build, generated", build(document.build)),
+             ("JSON, json module", lambda: [json.dumps(d) for d in docs]), ("JSON, to_json", lambda: [to_json(d) for d in docs])]
+    times = {label: [] for label, _ in parts}
+    with fewer_collections():
+        for _ in range(args.rounds):
+            for label, fn in parts:
+                gc.collect()
+                started = time.process_time()
+                fn()
+                times[label].append((time.process_time() - started) / n * 1e6)
+    print("machine: %s, %s cores, Python %s; %d rows, %d rounds" % (platform.machine(), os.cpu_count(),
+                                                                     platform.python_version(), n, args.rounds))
+    for label, values in times.items():
+        print("  %-20s median %6.2f us per document" % (label, statistics.median(values)))
+
+
 def memory(args, var):
     print("machine: %s, %s cores, Python %s" % (platform.machine(), os.cpu_count(), platform.python_version()))
     url, proc = start_solr()
@@ -190,6 +232,7 @@ def main():
     ap.add_argument("--memory", help="comma-separated row counts: peak RSS of a full reindex for each")
     ap.add_argument("--workers", type=int, default=1, help="--memory: reindex with this many worker processes")
     ap.add_argument("--var", default=os.path.join(tempfile.gettempdir(), "solrsync-bench"))
+    ap.add_argument("--parts", action="store_true", help="CPU per document of reading, building and JSON")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.makedirs(args.var, exist_ok=True)
@@ -197,6 +240,8 @@ def main():
         child(args, args.var)
     elif args.memory:
         memory(args, args.var)
+    elif args.parts:
+        parts(args, args.var)
     else:
         throughput(args, args.var)
 

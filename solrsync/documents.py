@@ -290,6 +290,11 @@ class Document:
                 return build_flat(row)
             except KeyError:
                 pass  # not a flat row after all: walk the paths
+        return cls.build_general(row)
+
+    @classmethod
+    def build_general(cls, row):
+        """``build`` for any row (model instance, nested dict), field by field through ``value``."""
         out, warnings = {}, []
         for name, f in cls.fields():
             try:
