@@ -29,7 +29,8 @@ def layer_docs(n):
                     "bbox": "ENVELOPE(%s, %s, %s, %s)" % (x0, x0 + 5.5, y0 + 4.25, y0),
                     "category": "transportation", "modified_date": "2020-01-%02dT10:00:00Z" % (1 + i % 28),
                     "username": "user%d" % (i % 50), "keywords": ["roads", "osm", "k%d" % (i % 100)],
-                    "regions": ["Region %d" % (i % 30)]})
+                    "regions": ["Region %d" % (i % 30)],
+                    "solrsync_version": 1})  # the configset orders writes by it: every add carries one
     return out
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 
 from .config import ConfigError, mask
-from .sink import SolrRequestError, SolrUnavailable
+from .sink import UNVERSIONED, SolrRequestError, SolrUnavailable
 
 log = logging.getLogger("solrsync.cli")
 
@@ -42,6 +42,8 @@ def build_parser(prog="solrsync"):
     p.add_argument("--export", metavar="FILE.jsonl", help="write the documents to FILE (one JSON per line), post nothing")
     p.add_argument("--swap", action="store_true",
                    help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live")
+    p.add_argument("--allow-rejected", type=int, default=0, metavar="N",
+                   help="with --swap: go live even if Solr refused up to N documents (default 0)")
     p.add_argument("--verify", action="store_true", help="compare DB and Solr id sets, report drift, change nothing")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run after its last posted row")
     p.add_argument("--state", default="solrsync-reindex.state.json", metavar="FILE",
@@ -140,6 +142,7 @@ def _pipelines(syncer, names):
 
 
 def cmd_reindex(args, syncer, tasks_factory):
+    from .rebuild import RebuildRefused
     from .reindex import Progress, reindex
     names = _pipelines(syncer, args.pipelines)
     exclusive = [flag for flag in ("export", "swap", "verify", "dry_run") if getattr(args, flag)]
@@ -158,14 +161,22 @@ def cmd_reindex(args, syncer, tasks_factory):
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
                              parallel="threads" if args.threads else "processes",
                              export=args.export, state_file=None if args.export or args.dry_run or args.verify
-                             else args.state, resume=args.resume, swap=args.swap, verify=args.verify)
+                             else args.state, resume=args.resume, swap=args.swap, verify=args.verify,
+                             allow_rejected=args.allow_rejected)
         except ValueError as exc:
             raise UsageError(str(exc))
+        except RebuildRefused as exc:
+            print(exc, file=sys.stderr)
+            failed = True
+            continue
         finally:
             progress.close()
         if result.interrupted:
+            same = "".join(" --%s %s" % (flag.replace("_", "-"), getattr(args, flag))
+                           for flag in ("batch_size", "workers") if getattr(args, flag) not in (None, 1))
             print("%s: interrupted after %d rows (last posted pk %s); Solr is consistent. Resume with:\n"
-                  "  solrsync reindex %s --resume --state %s" % (name, result.seen, result.last_pk, name, args.state))
+                  "  solrsync reindex %s --resume --state %s%s" % (name, result.seen, result.last_pk, name, args.state,
+                                                                   same))
             return 130
         if tasks_factory and not (args.since or args.ids or args.dry_run or args.export or args.verify):
             from .queue import record_resync
@@ -173,8 +184,8 @@ def cmd_reindex(args, syncer, tasks_factory):
         tag = " [dry run]" if args.dry_run else " [exported to %s]" % args.export if args.export else ""
         filtered = syncer.sources[name].all_count() - syncer.sources[name].count() if not (args.since or args.ids) else 0
         print(result.summary() + tag + (" ; %d rows filtered out by the pipeline" % filtered if filtered else ""))
-        for doc_id, _, msg in result.rejected[:20]:
-            print("  rejected %s: %s" % (doc_id, msg))
+        for doc_id, pk, msg in result.rejected[:20]:
+            print("  rejected %s (pk %s): %s" % (shown(doc_id or "-"), pk, msg))
         if args.verify:
             print("%s: %d missing from Solr, %d in Solr but not in the database" % (
                 name, len(result.missing), len(result.extra)))
@@ -213,6 +224,7 @@ def collect_status(syncer, huey=None):
             info["solr_count"] = sink.count()
             info["solr"] = "ok"
             info["solr_version"] = solr_version(s)
+            info["versioned"] = sink.versioned
         except (SolrUnavailable, SolrRequestError) as exc:
             info["solr_count"] = None
             info["solr"] = str(exc)
@@ -221,6 +233,8 @@ def collect_status(syncer, huey=None):
             info["pending"] = log_.pending_count(name)
             info["oldest_pending_seconds"] = log_.oldest_age(name)
             info["failures"] = log_.failures(name).count()
+            if hasattr(log_, "capture"):
+                info["capture"] = log_.capture(name)
         if huey is not None and "queue_error" not in out:
             info["last_resync"] = last_resync(huey, name)
         out["pipelines"][name] = info
@@ -258,16 +272,21 @@ def cmd_status(args, syncer, tasks_factory):
             "\n  %s pid %s, seen %s ago" % (c["host"], c["pid"], _ago(c["age"])) for c in status.get("consumers", [])
             if c["age"] < 600)))
         print()
-        print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %s" % ("pipeline", "core", "db", "solr", "pending",
-                                                           "oldest", "failures", "solr", "last full resync"))
+        print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % ("pipeline", "core", "db", "solr", "pending",
+                                                                "oldest", "failures", "solr", "capture",
+                                                                "last full resync"))
         for name, i in status["pipelines"].items():
             r = i.get("last_resync")
             resync = "never" if not r else "%s ago, %.0fs, %s" % (_ago(time.time() - r["started"]), r["elapsed"],
                                                                  "ok" if r["ok"] else "FAILED")
             state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else i["solr"]
-            print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %s" % (
+            print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % (
                 name, i["core"], i["db_count"], "-" if i["solr_count"] is None else i["solr_count"],
-                i.get("pending", "-"), _ago(i.get("oldest_pending_seconds")), i.get("failures", "-"), state, resync))
+                i.get("pending", "-"), _ago(i.get("oldest_pending_seconds")), i.get("failures", "-"), state,
+                i.get("capture", "-"), resync))
+        for name, i in status["pipelines"].items():
+            if i.get("versioned") is False:
+                print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
     broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
     return 1 if broken else 0
 
@@ -326,9 +345,15 @@ def cmd_failures(args, syncer, tasks_factory):
     if not rows:
         print("no failures")
     for f in rows:
-        print("%s %s (pk %s) x%d %s: %s" % (f.pipeline, f.doc_id, f.object_pk, f.attempts,
+        print("%s %s (pk %s) x%d %s: %s" % (f.pipeline, shown(f.doc_id), shown(f.object_pk), f.attempts,
                                            f.last_failed.strftime("%Y-%m-%d %H:%M:%S"), f.message))
     return 0
+
+
+def shown(text):
+    """An id as a terminal may print it: control characters (an id refused for them, an escape
+    sequence) escaped, never sent raw."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def cmd_retry(args, syncer, tasks_factory):
@@ -351,7 +376,11 @@ COMMANDS = {"reindex": cmd_reindex, "status": cmd_status, "failures": cmd_failur
 
 def main_entry():
     """The console script: argv from the command line."""
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `solrsync failures | head`: the reader has gone, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

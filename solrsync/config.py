@@ -39,6 +39,7 @@ class Settings:
     COALESCE_MS: int = 100
     LEASE_SECONDS: int = 120
     SWEEP_AFTER_SECONDS: int = 60
+    TOMBSTONE_SECONDS: int = 3600
     RESYNC_CRONTAB: str = "0 3 * * *"
     PIPELINES: dict = field(default_factory=lambda: {"layers": {}})
 
@@ -82,7 +83,8 @@ class Settings:
         return "%s/%s" % (self.solr_base, core)
 
 
-_INTS = ("COMMIT_WITHIN_MS", "BATCH_SIZE", "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS")
+_INTS = ("COMMIT_WITHIN_MS", "BATCH_SIZE", "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS",
+         "TOMBSTONE_SECONDS")
 _FLOATS = ("SOLR_TIMEOUT", "RETRY_DELAY", "RETRY_MAX_DELAY")
 
 
@@ -113,6 +115,9 @@ def _validate(s):
         if value < 0 or (value == 0 and name in ("BATCH_SIZE", "SOLR_TIMEOUT", "LEASE_SECONDS")):
             raise ConfigError(name, "%r must be positive" % (raw,))
         setattr(s, name, value)
+    if s.TOMBSTONE_SECONDS < 2 * s.LEASE_SECONDS:
+        raise ConfigError("TOMBSTONE_SECONDS", "%d is shorter than two leases (LEASE_SECONDS %d): a delete's tombstone "
+                          "must outlive any older write still in flight" % (s.TOMBSTONE_SECONDS, s.LEASE_SECONDS))
     for name in ("SOLR_VERIFY_TLS", "QUEUE_ALLOW_UNSIGNED"):
         if isinstance(getattr(s, name), str):
             setattr(s, name, getattr(s, name).strip().lower() not in ("", "0", "false", "no", "off"))

@@ -33,7 +33,8 @@ def envelope(min_x, max_x, min_y, max_y):
 
     All four None -> None (no bbox). What each oddity becomes:
       * NaN / inf / non-numbers / some but not all None: InvalidBBox.
-      * latitude beyond +-90 by float noise (1e-6): clamped; further: InvalidBBox.
+      * latitude beyond +-90 by float noise (1e-6): clamped (both ends, so y0 = y1 = -90.0000001 becomes
+        -90, -90); further: InvalidBBox.
       * longitude beyond +-180 by float noise: clamped; within +-360: wrapped into [-180, 180]
         (0..360 data, boxes drawn past the antimeridian); a span of 360 or more: the whole world;
         further out: InvalidBBox.
@@ -52,7 +53,7 @@ def envelope(min_x, max_x, min_y, max_y):
         return None
     try:
         x0, x1, y0, y1 = (float(c) for c in coords)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int too large for a float
         raise InvalidBBox("bbox has a missing or non-numeric coordinate: %r" % (coords,))
     if any(math.isnan(c) or math.isinf(c) for c in (x0, x1, y0, y1)):
         raise InvalidBBox("bbox has NaN or infinite coordinates: %r" % (coords,))
@@ -61,7 +62,9 @@ def envelope(min_x, max_x, min_y, max_y):
     for y in (y0, y1):
         if abs(y) > 90 + _NOISE:
             raise InvalidBBox("latitude %r is beyond +-90" % y)
-    y0, y1 = max(y0, -90.0), min(y1, 90.0)
+    # Both ends clamped on both sides: clamping y0 only from below and y1 only from above turned
+    # y0 = y1 = -90.0000001 into minY -90.0 > maxY -90.0000001, which Solr refuses. Clamping keeps y0 <= y1.
+    y0, y1 = min(max(y0, -90.0), 90.0), min(max(y1, -90.0), 90.0)
     for x in (x0, x1):
         if abs(x) > 360 + _NOISE:
             raise InvalidBBox("longitude %r is beyond +-360" % x)
@@ -83,7 +86,11 @@ def _wrap(x):
 
 def _num(v):
     """Rounded to 9 decimals (float noise: 85.17432500000001), no trailing zeros, no exponent,
-    no "-0.0"; twice as fast as repr(round(v, 9))."""
+    no "-0.0"; twice as fast as repr(round(v, 9)).
+
+    Safe for Solr: "%.9f" rounds correctly, so it is monotonic (a <= b stays a <= b: min/max never swap)
+    and never passes a bound that is itself a 9-decimal number (v <= 90.0 prints <= "90.0"); Java reads
+    the short decimal back to the nearest double, monotonic again."""
     text = ("%.9f" % v).rstrip("0")
     if text[-1] == ".":
         text += "0"
@@ -153,14 +160,19 @@ def resolve(row, path):
 class Field:
     """A value copied from a row attribute (dotted path), or computed by ``fn(row)``.
 
+    ``depends`` names the paths a computed field reads (``fn=..., depends=["owner.email"]``):
+    with the copied paths, they tell the integration which related rows' changes re-index a
+    document (``Document.reads``).
+
     ``flat_expr()`` is ``value()`` as a Python expression over a *flat row* ``row`` -- a dict keyed
     by the whole paths, as ``DjangoSource`` reads rows for a reindex. ``Document.build`` compiles
     these into one function per document class (a field computed by ``fn``, or whose class
     overrides ``value`` but not ``flat_expr``, is called instead). A path missing from the row
     raises KeyError there, and the general path walks it."""
 
-    def __init__(self, source=None, fn=None):
+    def __init__(self, source=None, fn=None, depends=()):
         self.source, self.fn, self.name = source, fn, None
+        self.depends = tuple(depends)
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -179,6 +191,10 @@ class Field:
 
     def flat_expr(self):
         return "_clean_any(row[%r])" % self.source
+
+    def reads(self):
+        """The dotted paths this field reads from a row."""
+        return self.depends + (() if self.fn is not None or self.source is None else (self.source,))
 
 
 class Text(Field):
@@ -200,8 +216,8 @@ class Date(Field):
 class Multi(Field):
     """A many-valued field: a list, or a related manager (``.all()``), optionally mapped by ``attr``."""
 
-    def __init__(self, source=None, attr=None, fn=None):
-        super().__init__(source, fn)
+    def __init__(self, source=None, attr=None, fn=None, depends=()):
+        super().__init__(source, fn, depends)
         self.attr = attr
 
     def __set_name__(self, owner, name):
@@ -216,6 +232,9 @@ class Multi(Field):
 
     def flat_expr(self):
         return "_distinct(row[%r], None)" % self.values_key
+
+    def reads(self):
+        return self.depends + (() if self.fn is not None else (self.values_key,))
 
 
 def _distinct(items, attr):
@@ -249,6 +268,9 @@ class BBox(Field):
     def flat_expr(self):
         return "envelope(row[%r], row[%r], row[%r], row[%r])" % self.paths
 
+    def reads(self):
+        return self.depends + self.paths
+
 
 def _flat(field):
     """Does ``field.flat_expr()`` say what its ``value()`` does?"""
@@ -277,7 +299,15 @@ class Document:
         return cls._fields_cache
 
     @classmethod
+    def reads(cls):
+        """Every dotted path the document reads (``category.identifier``, ``keywords.name``): the
+        integration follows these to the related rows whose changes must re-index it."""
+        return tuple(dict.fromkeys(path for _, f in cls.fields() for path in f.reads()))
+
+    @classmethod
     def doc_id(cls, row):
+        """The id exactly as the row has it, never cleaned: a delete must name what was indexed
+        (an id that cleaning would change is refused, see sync.build_documents)."""
         value = cls.id.raw(row)
         return None if value is None else str(value)
 
@@ -298,7 +328,7 @@ class Document:
         out, warnings = {}, []
         for name, f in cls.fields():
             try:
-                value = f.value(row, cls)
+                value = f.raw(row) if name == "id" else f.value(row, cls)  # the id as it is: see doc_id
             except (InvalidBBox, ValueError) as exc:
                 warnings.append("%s: %s" % (name, exc))
                 continue
@@ -320,7 +350,8 @@ class Document:
         for i, (name, f) in enumerate(cls.fields()):
             scope["f%d" % i] = f
             lines += ["    try:",
-                      "        value = %s" % (f.flat_expr() if _flat(f) else "f%d.value(row, doc)" % i),
+                      "        value = %s" % ("f%d.raw(row)" % i if name == "id" else f.flat_expr() if _flat(f)
+                                            else "f%d.value(row, doc)" % i),
                       "    except (InvalidBBox, ValueError) as exc:",
                       "        warnings.append(%r %% exc)" % (name + ": %s"),
                       "    else:",

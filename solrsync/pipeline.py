@@ -18,6 +18,7 @@ class Pipeline:
     select_related = ()
     prefetch_related = ()
     watch_m2m = ()             # many-to-many fields whose changes re-index the row
+    depends = ()               # more paths the documents read ("owner.email"), besides their fields'
     modified_field = None      # a datetime field, for ``reindex --since``
 
     def __init__(self, **overrides):
@@ -27,6 +28,13 @@ class Pipeline:
             if not hasattr(type(self), key):
                 raise ConfigError("PIPELINES", "pipeline %r has no option %r" % (self.name, key))
             setattr(self, key, value)
+
+
+    def reads(self):
+        """The paths a change to which re-indexes a document: its fields' (``Document.reads``),
+        the pipeline's ``depends`` and ``watch_m2m``. Declared once, here; the integration turns
+        them into triggers or signal handlers on the related tables."""
+        return tuple(dict.fromkeys(self.document.reads() + tuple(self.depends) + tuple(self.watch_m2m)))
 
 
 class Change:

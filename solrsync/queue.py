@@ -92,6 +92,27 @@ def start_heartbeat(huey):
     threading.Thread(target=beat, name="solrsync-heartbeat", daemon=True).start()
 
 
+_watching = {"pid": None}
+
+
+def start_watch(watch, wake):
+    """In each consumer process, once: a thread running ``watch(wake)``, the integration's way of
+    noticing changes recorded without a wake-up (the database's triggers record bulk writes, raw
+    SQL, other programs); it calls ``wake(pipelines)``. Restarted after an error."""
+    if _watching["pid"] == os.getpid():
+        return
+    _watching["pid"] = os.getpid()
+
+    def run():
+        while True:
+            try:
+                watch(wake)
+            except Exception as exc:  # the database went away: say so, watch again
+                log.warning("watching the change log: %s; again in 5s (the sweeper covers the gap)", exc)
+            time.sleep(5)
+    threading.Thread(target=run, name="solrsync-watch", daemon=True).start()
+
+
 def consumers(huey):
     """[{host, pid, seen, alive}] from the heartbeats."""
     now = time.time()
@@ -138,12 +159,13 @@ class Tasks:
             return False
 
 
-def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
+def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=None):
     """Define solrsync's tasks on ``huey``.
 
     ``get_syncer()`` returns the Syncer (built lazily, in the worker); ``wrap`` decorates each
     task body (Django closes stale DB connections around it); ``resync(pipeline)`` runs a full
-    resync (the reindex code path)."""
+    resync (the reindex code path); ``watch(wake)`` watches the change log in each consumer
+    (``start_watch``)."""
     wrap = wrap or (lambda fn: fn)
 
     def flag(kind, pipeline):
@@ -184,6 +206,14 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None):
     @huey.on_startup("solrsync.wake")
     def wake_on_startup():
         start_heartbeat(huey)
+        try:  # a core from an older configset: say so now, once, in one line (the sink logs it)
+            syncer = get_syncer()
+            for name in syncer.pipelines:
+                syncer.sink(name).versioned
+        except Exception as exc:
+            log.warning("could not check the Solr cores at start-up: %s", exc)
+        if watch is not None:
+            start_watch(watch, lambda names: [sync(name, []) for name in sorted(names)])
         # a consumer that (re)starts pushes whatever its predecessor left pending
         try:
             for name in get_syncer().pipelines:

@@ -1,8 +1,9 @@
 """Full resync: stream every row in primary-key order, in chunks, and post batches.
 
 Memory stays flat in the row count: a chunk of rows and a few batches of documents at a time
-(``--prune``, ``--verify`` and ``--swap`` also keep the set of live document ids). The periodic
-resync task and ``solrsync reindex`` both run this code.
+(``--verify``, and ``--prune`` on a core without versions, also keep the set of document ids).
+The periodic resync task and ``solrsync reindex`` both run this code. A row that cannot be read
+or built is skipped, counted in the summary and filed as a failure; the others flow.
 
 * ``workers`` > 1: that many forked processes each read, build and post whole chunks, while this
   process hands out primary-key ranges and accounts for them in order. Reading and building are
@@ -10,8 +11,8 @@ resync task and ``solrsync reindex`` both run this code.
   (benchmarks/reindex_throughput.py measures both).
 * ``state_file``: after every acknowledged batch the last primary key is written there, so an
   interrupted run can continue (``resume=True``) where it stopped.
-* ``swap``: build into a fresh core (CoreAdmin CREATE from the configset), catch up with the
-  changes made meanwhile, then SWAP it with the live core; searchers never see a half index.
+* ``swap``: build into a fresh core that receives every live write meanwhile, then SWAP it with
+  the live core; searchers never see a half index (rebuild.py).
 """
 import collections
 import contextlib
@@ -27,9 +28,8 @@ import sys
 import threading
 import time
 
-import requests
-
-from .sink import SolrRequestError, SolrUnavailable, to_json
+from . import rebuild
+from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
 from .sync import Report, build_documents
 
 log = logging.getLogger("solrsync.reindex")
@@ -96,13 +96,20 @@ class StateFile:
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
             after=None, core=None, on_batch=None, commit=True, workers=1, export=None, state_file=None,
-            resume=False, swap=False, verify=False, parallel="processes"):
-    """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr."""
-    settings = syncer.settings
+            resume=False, swap=False, verify=False, parallel="processes", allow_rejected=0):
+    """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr.
+
+    Each chunk carries a version taken before its rows are read, so a chunk landing after a live
+    push of a newer state is dropped by Solr. ``prune`` deletes the documents that no write since
+    the stream began has touched (older than its start version), with that version: a document
+    created or pushed after the stream began is never pruned, and the interrupted part of a
+    resumed run counts (the start version is kept in the state file)."""
     pipeline = syncer.pipeline(pipeline_name)
     state = StateFile(state_file) if state_file else None
-    batch_size = batch_size or settings.BATCH_SIZE
+    batch_size = batch_size or syncer.settings.BATCH_SIZE
     started_at = dt.datetime.now(dt.timezone.utc)
+    posting = not (dry_run or verify or export is not None)
+    start_version = None
     if resume:
         saved = state.get(pipeline_name) if state else None
         if not saved:
@@ -110,80 +117,111 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
         after = saved["last_pk"]
         core = saved.get("core") or core
         swap = saved.get("swap", swap)
+        prune = saved.get("prune", prune)
+        start_version = saved.get("version")
         started_at = dt.datetime.fromisoformat(saved["started"])
+        if (prune or swap) and start_version is None:
+            raise ValueError("the state in %s has no start version (an unversioned core or an older solrsync): "
+                             "resuming with --prune/--swap would delete what was indexed before the interruption; "
+                             "run it again without --resume" % state_file)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
-    elif swap and not dry_run and export is None:
-        core = "%s_rebuild_%s" % (pipeline.core, started_at.strftime("%Y%m%d%H%M%S"))
-        core_admin(settings, action="CREATE", name=core, instanceDir=core, configSet=settings.SOLR_CONFIGSET)
-        log.warning("%s: building into fresh core %s", pipeline_name, core)
-    live_ids = set() if (prune or verify or swap) and since is None and pks is None else None
-    with fewer_collections():
-        result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
-                         dry_run or verify, live_ids, state, started_at, swap, parallel)
-    if result.interrupted:
-        return result
+    elif swap and posting:
+        core = rebuild.begin(syncer, pipeline_name)
     target = core or pipeline.core
     sink = syncer.sink(pipeline_name, core=target)
+    versioned = posting and sink.versioned
+    if versioned and start_version is None:
+        start_version = syncer.version()  # before the first read, after a rebuild's registration
+    full = since is None and pks is None
+    # the ids seen: what --verify compares, and what --prune keeps on a core without versions
+    live_ids = set() if full and (verify or (prune and not versioned)) else None
+    if resume and live_ids is not None and prune:
+        raise ValueError("core %s has no versions: a resumed --prune cannot know what was indexed before the "
+                         "interruption; run it again without --resume" % target)
+    with fewer_collections():
+        result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
+                         not posting, live_ids, state, started_at, swap, parallel, prune, start_version)
+    result.core = target
+    if result.interrupted:
+        return result
     if verify:
         solr_ids = set(sink.iter_ids())
         result.missing = sorted(live_ids - solr_ids)
         result.extra = sorted(solr_ids - live_ids)
         return result
-    if export is None and not dry_run:
+    if posting:
+        if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
+            _prune(sink, result, live_ids, start_version, batch_size)
         if swap:
-            # rows changed while we streamed: push them into the new core before it goes live
-            catch_up = dt.datetime.now(dt.timezone.utc)
-            _catch_up(syncer, pipeline_name, target, started_at, batch_size, result)
-        if live_ids is not None and (prune or swap):
-            stale = [doc_id for doc_id in sink.iter_ids() if doc_id not in live_ids]
-            for i in range(0, len(stale), batch_size):
-                result.deleted += sink.delete_ids(stale[i:i + batch_size])
-        if commit or swap:
+            rebuild.finish(syncer, pipeline_name, target, result.skipped["rejected by Solr"], allow_rejected)
+            result.core = pipeline.core
+        elif commit:
             sink.commit()
-        if swap:
-            core_admin(settings, action="SWAP", core=pipeline.core, other=target)
-            core_admin(settings, action="UNLOAD", core=target, deleteIndex="true")
-            log.warning("%s: swapped %s live as %s", pipeline_name, target, pipeline.core)
-            # and what changed between the catch-up and the swap, into the core now live
-            _catch_up(syncer, pipeline_name, pipeline.core, catch_up, batch_size, result)
-            syncer.sink(pipeline_name).commit()
+        if syncer.changelog is not None and (full or pks):
+            failed = {str(pk) for _, pk, _ in result.rejected}
+            if full:
+                syncer.changelog.clear_failures(pipeline_name, keep=failed)
+            else:
+                syncer.changelog.clear_failures(pipeline_name, [pk for pk in pks if str(pk) not in failed])
     if state:
         state.put(pipeline_name, None)
-    result.core = target
     log.info(result.summary())
     return result
 
 
+def _prune(sink, result, live_ids, start_version, batch_size):
+    """Delete the documents whose rows are gone or filtered out."""
+    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}  # refused now: keep the old state
+    sink.commit()  # what the stream wrote becomes searchable: only what it did not write is old
+    if live_ids is None:  # versioned: what the stream did not write is older than its start
+        stale = (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1))
+                 if doc_id not in keep)
+    else:
+        stale = (doc_id for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
+    batch = []
+    for doc_id in stale:
+        batch.append(doc_id)
+        if len(batch) >= batch_size:
+            result.deleted += sink.delete_ids(batch, version=start_version)
+            batch = []
+    result.deleted += sink.delete_ids(batch, version=start_version)
+
+
 def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers, export, dry_run, live_ids,
-            state, started_at, swap, parallel):
+            state, started_at, swap, parallel, prune, start_version):
     pipeline = syncer.pipeline(name)
     source = syncer.sources[name]
     result = ReindexResult(name)
     result.core = core or pipeline.core
     began = time.monotonic()
+    posting = not dry_run and export is None
+    versioned = start_version is not None
     pool = None
-    if workers > 1 and not dry_run and export is None:
+    if workers > 1 and posting:
         pool = _start_pool(syncer, name, workers, parallel)
     in_flight = collections.deque()  # (async result, last pk of that chunk), in pk order
     out = open(export, "w") if export else None
 
     def account(chunk, last_pk):
         """Add one finished chunk to the result, in pk order (so last_pk only moves past posted rows)."""
-        result.seen += chunk.rows
+        result.seen += chunk.rows + len(chunk.unreadable)
         result.indexed += chunk.docs - len(chunk.refused)
         result.warnings += chunk.warnings
-        if chunk.rows - chunk.docs:
-            result.skipped["no document id"] += chunk.rows - chunk.docs
-            result.rejected.extend(chunk.no_id)
+        for reason, failures in (("unreadable", chunk.unreadable), ("not built", chunk.unbuilt)):
+            if failures:
+                result.skipped[reason] += len(failures)
+                result.rejected.extend(failures)
         for r in chunk.refused:
-            result.reject(name, r)
+            result.reject(name, r, chunk.pks.get(r.doc_id))
             result.skipped["rejected by Solr"] += 1
+        if posting and syncer.changelog is not None and (chunk.unreadable or chunk.unbuilt or chunk.refused):
+            syncer.changelog.record_failures(name, [(pk, doc_id, msg) for doc_id, pk, msg in chunk.failures()])
         if live_ids is not None:
             live_ids.update(chunk.ids)
         result.last_pk = last_pk
-        if state is not None and out is None and not dry_run:
-            state.put(name, {"last_pk": last_pk, "core": result.core, "swap": swap,
-                             "started": started_at.isoformat()})
+        if state is not None and posting:
+            state.put(name, {"last_pk": last_pk, "core": result.core, "swap": swap, "prune": prune,
+                             "version": start_version, "started": started_at.isoformat()})
         result.elapsed = time.monotonic() - began
         if on_batch:
             on_batch(result, chunk.rows)
@@ -196,24 +234,31 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 
     try:
         if pool is None:
-            for rows in source.iter_chunks(batch_size, since=since, pks=pks, after=after):
-                chunk = Chunk(syncer, name, rows, live_ids is not None)
+            unreadable = {}
+            chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
+            while True:
+                version = syncer.version() if versioned else None  # before the chunk's rows are read
+                rows = next(chunks, None)
+                if rows is None:
+                    break
+                chunk = Chunk(syncer, name, rows, live_ids is not None, unreadable)
+                unreadable.clear()  # the chunk took its own: the reader fills it for the next
                 if out is not None:
                     out.writelines(to_json(doc) + "\n" for doc in chunk.built)
                 elif not dry_run:
-                    chunk.post(syncer.sink(name, core=core))
-                account(chunk, source.pk_of(rows[-1]))
+                    chunk.post(syncer.sink(name, core=core), version)
+                account(chunk, source.pk_of(rows[-1]) if rows else result.last_pk)
         else:
             for first, last, _ in source.iter_ranges(batch_size, since=since, pks=pks, after=after):
                 in_flight.append((pool.apply_async(_work, (name, first, last, since, pks, core,
-                                                           live_ids is not None)), last))
+                                                           live_ids is not None, versioned)), last))
                 acknowledge(limit=workers * 2)
             acknowledge(limit=0)
     except KeyboardInterrupt:
         result.interrupted = True
         try:
             acknowledge(limit=0)
-            if not dry_run and out is None:
+            if posting:
                 syncer.sink(name, core=core).commit()  # what was posted becomes visible: no half batch
         except (SolrUnavailable, SolrRequestError, KeyboardInterrupt):
             pass
@@ -229,30 +274,42 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 
 class Chunk:
     """One chunk of rows built into documents, then posted; what the reindex accounts for.
-    Built and posted in a worker (process or thread) when ``workers`` > 1."""
+    Built and posted in a worker (process or thread) when ``workers`` > 1. ``unreadable``: {pk:
+    message} of the rows of its range that could not be read."""
 
-    def __init__(self, syncer, name, rows, keep_ids):
+    def __init__(self, syncer, name, rows, keep_ids, unreadable=None):
         pipeline, source = syncer.pipeline(name), syncer.sources[name]
         report = Report()
-        self.built = [doc for _, doc in build_documents(pipeline, rows, report, source.pk_of)]
+        built = build_documents(pipeline, rows, report, source.pk_of)
+        self.built = [doc for _, doc in built]
+        self.pks = {doc["id"]: pk for pk, doc in built}
         self.rows, self.docs = len(rows), len(self.built)
-        self.warnings, self.no_id = report.warnings, report.rejected
+        self.warnings, self.unbuilt = report.warnings, report.rejected
+        self.unreadable = [(None, pk, msg) for pk, msg in (unreadable or {}).items()]
         self.ids = [doc["id"] for doc in self.built] if keep_ids else ()
         self.refused = []
 
-    def post(self, sink):
-        self.refused = sink.add_batch(self.built) if self.built else []
+    def post(self, sink, version=None):
+        self.refused = sink.add_batch(self.built, version=version) if self.built else []
         self.built = None  # not sent back from a worker process
+        if not self.refused:
+            self.pks = {}  # only needed to name the pk of a refused document
         return self
+
+    def failures(self):
+        """[(doc_id, pk, message)] of every row of the chunk that did not make it."""
+        return self.unreadable + self.unbuilt + [(r.doc_id, self.pks.get(r.doc_id), r.message) for r in self.refused]
 
 
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
 
 
-def _work(name, first, last, since, pks, core, keep_ids):
+def _work(name, first, last, since, pks, core, keep_ids, versioned):
     syncer = _worker["syncer"]
-    rows = syncer.sources[name].chunk(first, last, since=since, pks=pks)
-    return Chunk(syncer, name, rows, keep_ids).post(syncer.sink(name, core=core))
+    version = syncer.version() if versioned else None  # before the rows are read
+    unreadable = {}
+    rows = syncer.sources[name].chunk(first, last, since=since, pks=pks, errors=unreadable)
+    return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version)
 
 
 @contextlib.contextmanager
@@ -286,35 +343,6 @@ def _start_pool(syncer, name, workers, parallel):
     # socket a child could inherit (and close under us)
     syncer.sources[name].close()
     return multiprocessing.get_context("fork").Pool(workers, initializer=_forked)
-
-
-def _catch_up(syncer, name, core, since, batch_size, result):
-    pipeline = syncer.pipeline(name)
-    source = syncer.sources[name]
-    if not pipeline.modified_field:
-        return
-    sink = syncer.sink(name, core=core)
-    for rows in source.iter_chunks(batch_size, since=since):
-        docs = [doc for _, doc in build_documents(pipeline, rows, result, source.pk_of)]
-        sink.add_batch(docs)
-
-
-def core_admin(settings, **params):
-    """CoreAdmin over plain requests (pysolr's SolrCoreAdmin sends a GET body and acts as STATUS)."""
-    params.setdefault("wt", "json")
-    url = settings.solr_base + "/admin/cores"
-    try:
-        resp = requests.get(url, params=params, timeout=max(60, settings.SOLR_TIMEOUT), verify=settings.SOLR_VERIFY_TLS,
-                            auth=settings.solr_auth)
-    except requests.RequestException as exc:
-        raise SolrUnavailable("CoreAdmin %s: %s" % (params.get("action"), exc))
-    if resp.status_code != 200:
-        try:
-            msg = resp.json()["error"]["msg"]
-        except (ValueError, KeyError):
-            msg = resp.text[:300]
-        raise SolrRequestError(resp.status_code, "CoreAdmin %s failed: %s" % (params.get("action"), msg))
-    return resp.json()
 
 
 class Progress:

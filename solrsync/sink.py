@@ -2,11 +2,20 @@
 
 * ``SolrUnavailable``: connection refused, timeout, 5xx, a missing core -- retry later.
 * a 400 caused by one document is found (Solr names it, ``[doc=ID]``; otherwise by halving the
-  batch) and reported as rejected; the rest of the batch is indexed.
+  batch) and reported as rejected; the rest of the batch is indexed. So is a document that
+  cannot be encoded as JSON at all.
+
+Versioned writes: every add carries ``solrsync_version`` and every delete the same number as a
+request parameter; the shipped configset's DocBasedVersionConstraintsProcessor keeps, per id,
+only the highest version and leaves a tombstone for a delete, so a request that lands late (a
+timeout Solr executed anyway, a reindex chunk, another worker's retry) can never put an older
+state back. Its ``/select`` handler filters tombstones out (``solrsync_live:true``).
 """
 import logging
 import re
-from urllib.parse import urlsplit, urlunsplit
+import threading
+import time
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 import pysolr
@@ -20,6 +29,20 @@ _DOC = re.compile(r"\[doc=([^\]]*)\]")
 _REASON = re.compile(r"\[Reason: (.*)\]\s*$", re.S)
 
 
+VERSION_FIELD = "solrsync_version"
+LIVE_FIELD = "solrsync_live"
+_local_clock = {"last": 0, "lock": threading.Lock()}
+
+
+def local_version():
+    """A version from this process's clock, in microseconds, kept increasing: for writes with no
+    version from the shared clock (a database other than PostgreSQL and SQLite, no change log,
+    the sink used on its own) -- it orders the writes of one host only."""
+    with _local_clock["lock"]:
+        _local_clock["last"] = max(_local_clock["last"] + 1, time.time_ns() // 1000)
+        return _local_clock["last"]
+
+
 def to_json(value):
     """The JSON Solr is sent: orjson, ~8x faster than the json module (a reindex encodes every
     document), as str (pysolr logs a repr of a bytes body, a copy of it all)."""
@@ -27,7 +50,15 @@ def to_json(value):
 
 
 class SolrUnavailable(Exception):
-    """Solr could not take the request now; nothing was lost, try again."""
+    """Solr could not take the request now; nothing was lost, try again. ``status``: Solr's HTTP
+    status, None when it did not answer."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self):
+        return type(self), (str(self), self.status)
 
 
 class SolrRequestError(Exception):
@@ -66,8 +97,22 @@ def classify(exc, url):
     if status is None:
         return SolrUnavailable("Solr at %s unreachable: %s" % (where, _short(text.replace(url, where))))
     if status >= 500 or status in (404, 408, 429):
-        return SolrUnavailable("Solr at %s answered %d: %s" % (where, status, _short(reason)))
+        return SolrUnavailable("Solr at %s answered %d: %s" % (where, status, _short(reason)), status)
     return SolrRequestError(status, reason)
+
+
+UNVERSIONED = ("the core has no %s field (made from a configset older than solrsync 0.2): writes are not "
+               "ordered by version, so a late request can put an older state back; update the configset and "
+               "rebuild with `solrsync reindex --swap`" % VERSION_FIELD)
+
+
+def _encoding_error(doc):
+    """Why ``doc`` has no JSON form, or None."""
+    try:
+        to_json(doc)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _short(text, limit=300):
@@ -87,6 +132,18 @@ class SolrSink:
         session.verify = verify
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
+        self._versioned = None
+
+    @property
+    def versioned(self):
+        """Does this core order writes by ``solrsync_version``? Asked once (the schema API); a core
+        made from an older configset says no, and is written to without versions (with a warning)."""
+        if self._versioned is None:
+            fields = orjson.loads(self._call(self.client._send_request, "get", "schema/fields?wt=json"))
+            self._versioned = any(f.get("name") == VERSION_FIELD for f in fields.get("fields", ()))
+            if not self._versioned:
+                log.warning("%s: %s", mask(self.url), UNVERSIONED)
+        return self._versioned
 
     def __repr__(self):
         return "SolrSink(%s)" % mask(self.url)
@@ -97,20 +154,36 @@ class SolrSink:
         except (pysolr.SolrError, requests.RequestException) as exc:
             raise classify(exc, self.url) from None
 
-    def _post(self, message, commit=False):
-        params = {"commit": True} if commit else {"commitWithin": self.commit_within_ms}
-        return self._call(self.client._update, message, solrapi="JSON", clean_ctrl_chars=False, **params)
+    def _post(self, message, commit=False, **params):
+        """POST a JSON update (pysolr's own _update takes no other request parameter)."""
+        params.update({"commit": "true"} if commit else {"commitWithin": int(self.commit_within_ms)})
+        path = "update/?" + urlencode(params)
+        return self._call(self.client._send_request, "post", path, message,
+                          {"Content-type": "application/json; charset=utf-8"})
 
-    def add_batch(self, docs, commit=False):
-        """Index ``docs`` in one request; -> [Rejected] for the documents Solr refused."""
+    def add_batch(self, docs, commit=False, version=None):
+        """Index ``docs`` in one request, each stamped with ``version`` when the core is versioned;
+        -> [Rejected] for the documents Solr refused or that cannot be encoded."""
         docs = list(docs)
         if not docs:
             return []
+        if self.versioned:
+            version = version or local_version()
+            for doc in docs:
+                doc[VERSION_FIELD] = version
         rejected = []
         pending = docs
         while pending:
             try:
-                self._post(to_json(pending), commit=commit)
+                body = to_json(pending)
+            except (TypeError, ValueError):  # a value JSON has no form for (bytes from a BLOB, ...)
+                errors = [_encoding_error(d) for d in pending]
+                rejected.extend(Rejected(d.get("id"), "cannot be encoded as JSON: %s" % e)
+                                for d, e in zip(pending, errors) if e)
+                pending = [d for d, e in zip(pending, errors) if not e]
+                continue
+            try:
+                self._post(body, commit=commit)
                 return rejected
             except SolrRequestError as exc:
                 if exc.status != 400:
@@ -128,12 +201,21 @@ class SolrSink:
                 pending = pending[half:]
         return rejected
 
-    def delete_ids(self, ids, commit=False):
-        """Delete by id in one JSON request (pysolr's own delete is XML and drops falsy ids)."""
+    def delete_ids(self, ids, commit=False, version=None):
+        """Delete by id in one JSON request (pysolr's own delete is XML and drops falsy ids); on a
+        versioned core the delete carries ``version`` and leaves a tombstone at it."""
         ids = [str(i) for i in ids if i is not None and str(i) != ""]
         if ids:
-            self._post(to_json({"delete": ids}), commit=commit)
+            params = {VERSION_FIELD: version or local_version()} if self.versioned else {}
+            self._post(to_json({"delete": ids}), commit=commit, **params)
         return len(ids)
+
+    def purge_tombstones(self, before_version):
+        """Remove the tombstones of deletes older than ``before_version`` (a delete by query passes
+        the version processor unchecked): no write that old can still be in flight."""
+        if self.versioned:
+            self._post(to_json({"delete": {"query": "+%s:[* TO %d] -%s:true" % (
+                VERSION_FIELD, before_version - 1, LIVE_FIELD)}}))
 
     def delete_query(self, q, commit=False):
         self._post(to_json({"delete": {"query": q}}), commit=commit)

@@ -1,15 +1,18 @@
 """The sync engine: pending changes -> current rows -> Solr adds and deletes.
 
 The change log (an outbox table written in the same transaction as the change) is the truth;
-queue messages only wake workers up. A worker *claims* pending changes under a lease, loads the
-current rows in bulk, indexes what exists and passes the pipeline's filter, deletes the rest,
-and then removes exactly the change rows it claimed -- a change made meanwhile stays pending.
+queue messages only wake workers up. A worker *claims* pending changes under a lease, takes a
+version, loads the current rows in bulk, indexes what exists and passes the pipeline's filter,
+deletes the rest, and then removes exactly the change rows it claimed -- a change made meanwhile
+stays pending. Every write of the batch carries the version, taken before the read: Solr keeps
+the highest per document, so the order in which requests land does not matter.
 """
 import logging
 import threading
 import time
 
-from .sink import SolrSink, SolrUnavailable
+from .documents import clean_text
+from .sink import SolrSink, SolrUnavailable, local_version
 
 log = logging.getLogger("solrsync.sync")
 
@@ -22,12 +25,14 @@ class Report:
         self.deleted = 0
         self.rejected = []      # [(doc_id, pk, message)]
         self.warnings = 0
+        self.done = []          # pks indexed or deleted fine: their old failure records go
 
     def merge(self, other):
         self.indexed += other.indexed
         self.deleted += other.deleted
         self.rejected.extend(other.rejected)
         self.warnings += other.warnings
+        self.done.extend(other.done)
         return self
 
     def reject(self, pipeline_name, rejected, pk=None):
@@ -41,16 +46,26 @@ class Report:
 
 
 def build_documents(pipeline, rows, report, pk_of):
-    """Rows -> [(pk, document)]; a field that cannot be built is dropped with a warning naming the row."""
+    """Rows -> [(pk, document)]; a field that cannot be built is dropped with a warning naming the
+    row; a row that cannot be built at all, or whose id cleaning would change, is a failure."""
     docs = []
     for row in rows:
-        doc, warnings = pipeline.document.build(row)
+        try:
+            doc, warnings = pipeline.document.build(row)
+        except Exception as exc:  # one bad row is isolated, never a blocker
+            report.rejected.append((None, pk_of(row), "cannot build the document: %s: %s" % (type(exc).__name__, exc)))
+            log.error("%s pk %s: cannot build the document: %s", pipeline.name, pk_of(row), exc)
+            continue
         for w in warnings:
             report.warnings += 1
             log.warning("%s %s (pk %s): %s -- indexed without it", pipeline.name, doc.get("id"), pk_of(row), w)
-        if "id" not in doc:
-            report.rejected.append((None, pk_of(row), "no document id"))
-            log.error("%s pk %s: no document id, not indexed", pipeline.name, pk_of(row))
+        doc_id = doc.get("id")
+        problem = "no document id" if doc_id is None else None if clean_text(doc_id) == doc_id \
+            else "document id %r has whitespace at its ends or control characters" % doc_id
+        if problem:
+            # deletes use the id as recorded: indexing a cleaned form would leave it undeletable
+            report.rejected.append((doc_id, pk_of(row), problem))
+            log.error("%s pk %s: %s, not indexed", pipeline.name, pk_of(row), problem)
             continue
         docs.append((pk_of(row), doc))
     return docs
@@ -65,6 +80,7 @@ class Syncer:
         self.sources = sources
         self.changelog = changelog
         self._local = threading.local()  # a pysolr session is not thread-safe: one sink per thread
+        self._purged_at = None  # when this process last purged tombstones (monotonic)
 
     def pipeline(self, name):
         try:
@@ -81,12 +97,24 @@ class Syncer:
                                    verify=s.SOLR_VERIFY_TLS, auth=s.solr_auth)
         return sinks[core]
 
+    def version(self):
+        """A version for a batch about to be read (see ``DjangoChangeLog.next_version``)."""
+        return self.changelog.next_version() if self.changelog is not None else local_version()
+
+    def cores(self, pipeline_name):
+        """Where a pipeline's writes go: any core being rebuilt for it, then its live core. Read
+        after the rows: a rebuild registered later has read them itself, or newer. The rebuild
+        comes first: should its swap happen between the two writes, the live name already
+        points at the new core; the other way round both writes would reach the old one."""
+        core = self.pipeline(pipeline_name).core
+        extra = self.changelog.rebuilds(pipeline_name) if self.changelog is not None else []
+        return [c for c in extra if c != core] + [core]
+
     # ------------------------------------------------------------ one set of changes
     def apply(self, pipeline_name, changes):
         """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)])."""
         pipeline = self.pipeline(pipeline_name)
         source = self.sources[pipeline_name]
-        sink = self.sink(pipeline_name)
         report = Report()
         ids = {}  # pk -> every document id recorded for it
         for change in changes:
@@ -94,19 +122,50 @@ class Syncer:
             ids.setdefault(str(pk), set()).add(doc_id or "")
         if not ids:
             return report
-        rows = {str(pk): row for pk, row in source.load(list(ids)).items()}
+        version = self.version()  # before the read: see version()
+        unreadable = {}
+        rows = {str(pk): row for pk, row in source.load(list(ids), errors=unreadable).items()}
+        for pk, message in unreadable.items():
+            report.rejected.append((None, pk, message))
+            log.error("%s pk %s: %s -- the other changes go on", pipeline.name, pk, message)
         built = build_documents(pipeline, rows.values(), report, source.pk_of)
         by_pk = {str(pk): doc for pk, doc in built}
-        docs = [doc for _, doc in built]
-        # gone or filtered out: its documents go; still there: an id it had before (uuid edited) goes
-        deletes = sorted({doc_id for pk, recorded in ids.items() for doc_id in recorded
-                          if doc_id and (pk not in rows or (pk in by_pk and by_pk[pk]["id"] != doc_id))})
-        rejected = sink.add_batch(docs)
+        # gone, filtered out, or no longer buildable (an id edited into one that is refused): its
+        # documents go; still there: an id it had before (uuid edited) goes. An unreadable row's
+        # stay: what it holds now is unknown
+        deletes = {doc_id for pk, recorded in ids.items() for doc_id in recorded
+                   if doc_id and pk not in unreadable and (pk not in by_pk or by_pk[pk]["id"] != doc_id)}
+        # one id, one truth: an id leaving one row may have moved to another (an overwrite import)
+        deletes -= {doc["id"] for doc in by_pk.values()}
+        if deletes:
+            holders = [row for row in source.holders(deletes) if str(source.pk_of(row)) not in ids]
+            for pk, doc in build_documents(pipeline, holders, Report(), source.pk_of):  # their own failures are theirs
+                if doc["id"] in deletes:
+                    deletes.discard(doc["id"])
+                    by_pk[str(pk)] = doc
+        docs = list(by_pk.values())
+        deletes = sorted(deletes)
         ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
-        for r in rejected:
-            report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
-        report.indexed += len(docs) - len(rejected)
-        report.deleted += sink.delete_ids(deletes)
+        for core in self.cores(pipeline_name):
+            live = core == pipeline.core
+            sink = self.sink(pipeline_name, core)
+            try:
+                rejected = sink.add_batch(docs, version=version)
+                sink.delete_ids(deletes, version=version)
+            except SolrUnavailable as exc:
+                if not live and exc.status == 404:  # swapped and unloaded: the live name has it now
+                    log.warning("%s: core %s being rebuilt is gone (%s); skipped", pipeline.name, core, exc)
+                    continue
+                raise
+            if not live:
+                continue  # a core being rebuilt refuses what the live core refuses; report it once
+            for r in rejected:
+                report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
+            refused = {ids_to_pk.get(r.doc_id) for r in rejected}
+            report.indexed += len(docs) - len(rejected)
+            report.deleted += len(deletes)
+            report.done = [pk for pk in ids if pk not in refused and pk not in unreadable
+                           and (pk in by_pk or pk not in rows)]
         log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
                  report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
         return report
@@ -134,6 +193,8 @@ class Syncer:
                 raise
             if report.rejected:
                 log_.record_failures(pipeline_name, [(pk, doc_id, msg) for doc_id, pk, msg in report.rejected])
+            if report.done:
+                log_.clear_failures(pipeline_name, report.done)
             log_.done(changes)
             total.merge(report)
         return total
@@ -155,14 +216,27 @@ class Syncer:
 
     def sweep(self):
         """Drain pipelines whose oldest change has waited longer than SWEEP_AFTER_SECONDS
-        (a lost queue message, a worker killed mid-task)."""
+        (a lost queue message, a worker killed mid-task); purge old tombstones now and then."""
         out = {}
         for name in self.pipelines:
             age = self.changelog.oldest_age(name)
             if age is not None and age >= self.settings.SWEEP_AFTER_SECONDS:
-                log.warning("%s: changes pending for %.0fs, draining them (lost message or dead worker?)", name, age)
+                log.warning("%s: changes pending for %.0fs that no worker took (a wake-up lost with the broker, a "
+                            "worker killed, no consumer watching the change log); draining them", name, age)
                 out[name] = self.drain(name, coalesce=False)
+        now = time.monotonic()
+        if self._purged_at is None or now - self._purged_at >= self.settings.TOMBSTONE_SECONDS / 4.0:
+            self.purge_tombstones()
+            self._purged_at = now
         return out
+
+    def purge_tombstones(self):
+        """Delete the tombstones older than TOMBSTONE_SECONDS from every core written to (a delete
+        by query each: not on every sweep, Solr's delete by query is not cheap)."""
+        horizon = self.version() - int(self.settings.TOMBSTONE_SECONDS * 1e6)
+        for name in self.pipelines:
+            for core in self.cores(name):
+                self.sink(name, core).purge_tombstones(horizon)
 
 
 __all__ = ["Syncer", "Report", "SolrUnavailable", "build_documents"]

@@ -21,6 +21,10 @@ from solrsync.pipelines.layers import LayerDocument
     ((-180.0000001, 180.0000001, -90.0000001, 90.0000001), "ENVELOPE(-180.0, 180.0, 90.0, -90.0)"),
     ((5, 5, 7, 7), "ENVELOPE(5.0, 5.0, 7.0, 7.0)"),                               # a point
     (("1.5", "2.5", "3", "4"), "ENVELOPE(1.5, 2.5, 4.0, 3.0)"),
+    ((-60, -30, -90.0000001, -90.0000001), "ENVELOPE(-60.0, -30.0, -90.0, -90.0)"),   # just past one pole:
+    ((-60, -30, 90.0000001, 90.0000001), "ENVELOPE(-60.0, -30.0, 90.0, 90.0)"),       # clamped, not swapped
+    ((-60, -30, -90.0000001, -90.0), "ENVELOPE(-60.0, -30.0, -90.0, -90.0)"),
+    ((0.0, 1.0, 89.9999999996, 89.9999999996), "ENVELOPE(0.0, 1.0, 90.0, 90.0)"),    # rounds onto the pole
 ])
 def test_envelope(coords, expected):
     assert envelope(*coords) == expected
@@ -29,6 +33,7 @@ def test_envelope(coords, expected):
 @pytest.mark.parametrize("coords", [
     (0, 1, 0, 95), (0, 1, None, 1), (float("nan"), 1, 0, 1), (0, float("inf"), 0, 1),
     (0, 1, -91, 0), (-400, 1, 0, 1), ("x", 1, 0, 1),
+    (10 ** 400, 1, 0, 1),  # too large for a float: InvalidBBox, not OverflowError
 ])
 def test_envelope_refuses_what_cannot_be_repaired(coords):
     with pytest.raises(InvalidBBox):

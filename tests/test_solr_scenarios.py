@@ -1,7 +1,12 @@
 """Differential Solr scenarios: the same assertions run on the emulator and, with
 SOLRSYNC_TEST_SOLR_URL set, on a real Solr. Only what both must agree on is asserted: status
 codes, numFound, documents and the kind of error (not Solr's exact wording or its score order).
+
+The configset orders writes by ``solrsync_version`` (DocBasedVersionConstraintsProcessorFactory):
+every added document needs one and every delete by id the request parameter, so ``add`` stamps a
+fresh version on each document that has none and ``stamp()`` gives one for a delete.
 """
+import itertools
 import time
 
 import pysolr
@@ -17,14 +22,34 @@ def error_kind(body):
                          ("Couldn't parse shape", "bad-shape"), ("version conflict", "version-conflict"),
                          ("SyntaxError", "syntax"), ("undefined field", "undefined-field"),
                          ("For input string", "bad-number"), ("Cursor functionality", "cursor"),
-                         ("multivalued field", "sort-multi")]:
+                         ("multivalued field", "sort-multi"),
+                         ("Doc does not have versionField", "no-version"),
+                         ("Delete by ID must specify doc version param", "no-delete-version")]:
         if needle in msg:
             return kind
     return msg
 
 
+V = "solrsync_version"
+_versions = itertools.count(int(time.time() * 1e6))
+
+
+def stamp():
+    """A fresh version, greater than every earlier one (microseconds since the epoch, as the engine)."""
+    return next(_versions)
+
+
 def add(solr, docs, **params):
+    """Post an update; a list of documents gets a fresh solrsync_version on each one without one
+    (copies: the caller's dicts are left alone)."""
+    if isinstance(docs, list):
+        docs = [dict(d, **{V: stamp()}) if isinstance(d, dict) and V not in d else d for d in docs]
     return solr.post("update", docs, **params)
+
+
+def delete(solr, ids, version=None, **params):
+    """Delete by id (JSON), with the version as the request parameter (a fresh one unless given)."""
+    return solr.post("update", {"delete": ids}, **dict({V: stamp() if version is None else version}, **params))
 
 
 def wait_for(fn, timeout=5.0):
@@ -92,24 +117,32 @@ def test_commit_within_makes_docs_visible_after_the_delay(solr):
 # ------------------------------------------------------------ deletes
 def test_deletes_by_id_list_and_query(loaded):
     solr = loaded
-    assert add(solr, {"delete": "l1"}, commit="true")[0] == 200
-    assert add(solr, {"delete": ["l2", "l3"]}, commit="true")[0] == 200
+    assert add(solr, {"delete": "l1"}, commit="true", **{V: stamp()})[0] == 200
+    assert add(solr, {"delete": ["l2", "l3"]}, commit="true", **{V: stamp()})[0] == 200
     assert solr.ids() == ["l4", "l5"]
-    assert add(solr, {"delete": {"query": "category:water"}}, commit="true")[0] == 200
+    assert add(solr, {"delete": {"query": "category:water"}}, commit="true")[0] == 200  # no version needed
     assert solr.ids() == ["l5"]
-    assert add(solr, {"delete": {"id": "l5"}}, commit="true")[0] == 200
+    assert add(solr, {"delete": {"id": "l5"}}, commit="true", **{V: stamp()})[0] == 200
     assert solr.ids() == []
 
 
 def test_pysolr_client_round_trip_including_xml_delete(solr):
     client = pysolr.Solr(solr.url, always_commit=True, timeout=10)
-    client.add([{"id": "p1", "title": "pysolr doc", "keywords": ["a", "b"]}])
+    client.add([{"id": "p1", "title": "pysolr doc", "keywords": ["a", "b"], V: stamp()}])
     assert [d["id"] for d in client.search("title:pysolr")] == ["p1"]
-    client.delete(id="p1")
+    with pytest.raises(pysolr.SolrError) as err:  # pysolr's delete cannot send the version parameter
+        client.delete(id="p1")
+    assert "Delete by ID must specify doc version param" in str(err.value)
+    status, body = solr.post("update", "<delete><id>p1</id></delete>", content_type="text/xml",
+                             commit="true", **{V: stamp()})  # the XML pysolr sends, plus the version
+    assert status == 200, body
     assert client.search("*:*").hits == 0
     with pytest.raises(pysolr.SolrError) as err:
-        client.add([{"id": "p2", "nope": 1}])
+        client.add([{"id": "p2", "nope": 1, V: stamp()}])
     assert "unknown field" in str(err.value)
+    client.add([{"id": "p3", V: stamp()}])
+    client.delete(q="id:p3")  # delete-by-query needs no version
+    assert client.search("*:*").hits == 0
 
 
 # ------------------------------------------------------------ atomic updates and versions
@@ -130,20 +163,22 @@ def test_atomic_updates(loaded):
     assert solr.select("id:new")["docs"][0]["title"] == "made by an atomic update"
 
 
-def test_optimistic_concurrency(loaded):
+def test_optimistic_concurrency_gives_way_to_the_version_processor(loaded):
+    """Under the version chain Solr's optimistic concurrency is not the client's: the version processor
+    sets each update's _version_ to the stored one (and retries on a conflict), so a _version_ sent by the
+    client is ignored, never a 409; solrsync_version alone decides. (Without the chain the same requests
+    answer 409, 409, 409, 200, 200, 200.)"""
     solr = loaded
     version = solr.get("get", id="l1")[1]["doc"]["_version_"]
-    status, body = add(solr, [{"id": "l1", "_version_": -1}])
-    assert (status, error_kind(body)) == (409, "version-conflict")
-    status, body = add(solr, [{"id": "nope", "_version_": 1}])
-    assert (status, error_kind(body)) == (409, "version-conflict")
-    status, body = add(solr, [{"id": "l1", "_version_": version + 12345}])
-    assert (status, error_kind(body)) == (409, "version-conflict")
-    assert add(solr, [{"id": "l1", "title": "ok", "_version_": version}])[0] == 200
+    assert add(solr, [{"id": "l1", "title": "must not exist", "_version_": -1}])[0] == 200
+    assert add(solr, [{"id": "nope", "_version_": 1}])[0] == 200
+    assert add(solr, [{"id": "l1", "title": "stale _version_", "_version_": version + 12345}])[0] == 200
     assert add(solr, [{"id": "brand_new", "_version_": -1}])[0] == 200
-    assert add(solr, [{"id": "l2", "_version_": 1, "title": "exists"}])[0] == 200
-    new_version = solr.get("get", id="l1")[1]["doc"]["_version_"]
-    assert new_version > version
+    assert add(solr, [{"id": "l2", "_version_": 1, "title": "exists", V: 1}])[0] == 200  # older: dropped
+    docs = {d["id"]: d for d in solr.get("get", ids="l1,l2,nope,brand_new")[1]["response"]["docs"]}
+    assert sorted(docs) == ["brand_new", "l1", "l2", "nope"]
+    assert docs["l1"]["title"] == "stale _version_" and docs["l2"]["title"] == "Coral reefs of Fiji"
+    assert docs["l1"]["_version_"] > version  # Solr's own _version_ still moves on
 
 
 # ------------------------------------------------------------ schema enforcement
@@ -163,6 +198,42 @@ def test_schema_errors(solr, doc, kind):
     assert status == 400
     assert error_kind(body) == kind
     assert body["error"]["code"] == 400
+
+
+# What Solr 5.3.1's shape reader accepts and refuses (probed on it): the emulator must draw the same line.
+@pytest.mark.parametrize("shape,ok", [
+    ("ENVELOPE(-10, 10, 20, -20)", True),
+    ("ENVELOPE(-180, 180, 90, -90)", True),
+    ("ENVELOPE(180, -180, 90, -90)", True),               # minX > maxX: a box crossing the antimeridian
+    ("ENVELOPE(10, -10, 20, 20)", True),                   # zero height
+    ("ENVELOPE(1e1, 2E1, 3e1, 0)", True),
+    ("ENVELOPE(+10, .5, 20, -20)", True),
+    ("ENVELOPE(-0.0, 0.0, 0.0, -0.0)", True),
+    ("envelope(-10, 10, 20, -20)", True),
+    ("ENVELOPE (10, 20, 20, 0) ", True),
+    ("ENVELOPE( -10 , 10 , 20 , -20 )", True),
+    ("ENVELOPE(10, 20, 90.000000000000001, 0)", True),    # parses to 90.0
+    ("ENVELOPE(-10, 10, -20, 20)", False),                 # maxY < minY
+    ("ENVELOPE(-10, 10, -90.0, -90.0000001)", False),
+    ("ENVELOPE(-10, 10, 90.0000001, 0)", False),
+    ("ENVELOPE(10, 20, 90.00000000000001, 0)", False),
+    ("ENVELOPE(-180.0000001, 10, 20, 0)", False),
+    ("ENVELOPE(10, 180.0000001, 20, 0)", False),
+    ("ENVELOPE(NaN, 10, 20, 0)", False),
+    ("ENVELOPE(-10, 10, 20, Infinity)", False),
+    ("ENVELOPE(-10, 10, 20, -Infinity)", False),
+    ("ENVELOPE(1e400, 10, 20, 0)", False),
+    ("ENVELOPE(-10, 10, 20)", False),
+    ("ENVELOPE(-10, 10, 20, -20, 5)", False),
+    ("ENVELOPE(0x10, 20, 20, -20)", False),
+    ("ENVELOPE(10d, 20, 20, 0)", False),
+    ("ENVELOPE(1_0, 20, 20, 0)", False),
+    (" ENVELOPE(10, 20, 20, 0)", False),
+    ("ENVELOPE(10, 20, 20, 0)x", False),
+])
+def test_shapes_solr_accepts_and_refuses(solr, shape, ok):
+    status, body = add(solr, [{"id": "shape", "bbox": shape}], commit="true")
+    assert status == (200 if ok else 400), body
 
 
 def test_a_bad_document_stops_its_batch_where_it_stands(solr):
@@ -308,3 +379,205 @@ def test_core_admin_status_create_swap_unload(solr):
         assert solr.admin(action="UNLOAD", core=other)[0] == 200
     status, body = solr.admin(action="STATUS", core=other)
     assert body["status"][other] == {}
+
+
+# ------------------------------------------------------------ versioned writes (DocBasedVersionConstraints)
+def get_docs(solr, *ids):
+    """/get (realtime, tombstones included): id -> stored document."""
+    status, body = solr.get("get", ids=",".join(ids))
+    assert status == 200, body
+    return {d["id"]: d for d in body["response"]["docs"]}
+
+
+def test_older_and_equal_adds_are_dropped_and_a_newer_one_wins(solr):
+    assert add(solr, [{"id": "d1", "title": "v10", V: 10}], commit="true")[0] == 200
+    assert add(solr, [{"id": "d1", "title": "v5", V: 5}], commit="true")[0] == 200      # older: 200, dropped
+    assert add(solr, [{"id": "d1", "title": "v10 again", V: 10}], commit="true")[0] == 200  # equal: dropped
+    assert solr.select("id:d1")["docs"][0]["title"] == "v10"
+    assert add(solr, [{"id": "d1", "title": "v11", V: 11}], commit="true")[0] == 200
+    doc = solr.select("id:d1")["docs"][0]
+    assert (doc["title"], doc[V]) == ("v11", 11)
+
+
+def test_a_dropped_document_is_not_even_checked_against_the_schema(solr):
+    """The version processor runs before the schema: an older document is dropped, bad fields and all."""
+    add(solr, [{"id": "d1", V: 10}], commit="true")
+    assert add(solr, [{"id": "d1", V: 9, "bogus": 1}], commit="true")[0] == 200
+    status, body = add(solr, [{"id": "d1", V: 11, "bogus": 1}], commit="true")
+    assert (status, error_kind(body)) == (400, "unknown-field")
+
+
+def test_a_batch_judges_each_document_on_its_own(solr):
+    add(solr, [{"id": "b2", "title": "stored 20", V: 20}], commit="true")
+    status, body = add(solr, [
+        {"id": "b1", "title": "b1 v10", V: 10},
+        {"id": "b1", "title": "b1 v5", V: 5},       # older than the one just before it in the batch
+        {"id": "b1", "title": "b1 v10 again", V: 10},
+        {"id": "b2", "title": "b2 v15", V: 15},     # older than the stored one
+        {"id": "b1", "title": "b1 v11", V: 11},
+        {"id": "b3", "title": "b3 v1", V: 1},
+    ], commit="true")
+    assert status == 200, body
+    titles = {d["id"]: d["title"] for d in solr.select(fl="id,title")["docs"]}
+    assert titles == {"b1": "b1 v11", "b2": "stored 20", "b3": "b3 v1"}
+
+
+def test_the_version_check_sees_uncommitted_updates(solr):
+    add(solr, [{"id": "u1", "title": "v10", V: 10}])
+    add(solr, [{"id": "u1", "title": "v5", V: 5}])
+    assert solr.select()["numFound"] == 0
+    add(solr, {"commit": {}})
+    assert solr.select("id:u1")["docs"][0]["title"] == "v10"
+
+
+def test_an_add_without_a_version_is_refused(solr):
+    """400 on Solr 5.3.1; Solr 8.11 answers 500 (``Doc does not have versionField``)."""
+    status, body = solr.post("update", [{"id": "nv1", "title": "no version"}], commit="true")
+    assert (status, error_kind(body)) == (400, "no-version")
+    status, body = solr.post("update", [{"id": "nv2", V: stamp()}, {"id": "nv3"}, {"id": "nv4", V: stamp()}])
+    assert (status, error_kind(body)) == (400, "no-version")
+    assert sorted(get_docs(solr, "nv1", "nv2", "nv3", "nv4")) == ["nv2"]  # stops where it stands
+
+
+def test_a_delete_by_id_needs_the_version_parameter(solr):
+    add(solr, [{"id": "x1", V: 10}], commit="true")
+    for body, ctype in [({"delete": ["x1"]}, "application/json"), ({"delete": {"id": "x1"}}, "application/json"),
+                        ("<delete><id>x1</id></delete>", "text/xml")]:
+        status, answer = solr.post("update", body, content_type=ctype, commit="true")
+        assert (status, error_kind(answer)) == (400, "no-delete-version"), body
+    assert solr.ids() == ["x1"]
+    status, answer = solr.post("update", "<delete><id>x1</id></delete>", content_type="text/xml",
+                               commit="true", **{V: 11})
+    assert status == 200, answer
+    assert solr.ids() == []
+
+
+def test_a_delete_leaves_a_tombstone_that_only_get_sees(solr):
+    add(solr, [{"id": "t1", "title": "doomed", V: 10}, {"id": "t2", "title": "stays", V: 10}], commit="true")
+    assert delete(solr, ["t1", "never_was"], version=20, commit="true")[0] == 200
+    assert solr.ids() == ["t2"]
+    assert solr.select("*:*", rows=0)["numFound"] == 1
+    assert solr.select("id:t1")["numFound"] == 0 and solr.select("-solrsync_live:true")["numFound"] == 0
+    docs = get_docs(solr, "t1", "t2", "never_was")
+    assert sorted(docs) == ["never_was", "t1", "t2"]    # a delete of an unknown id leaves one too
+    tomb = {k: v for k, v in docs["t1"].items() if k != "_version_"}
+    assert tomb == {"id": "t1", V: 20}                 # id and version only
+    status, body = solr.admin(action="STATUS", core=solr.core)
+    assert body["status"][solr.core]["index"]["numDocs"] == 3  # the index holds them
+
+
+def test_an_older_delete_is_ignored(solr):
+    add(solr, [{"id": "o1", "title": "v10", V: 10}], commit="true")
+    assert delete(solr, ["o1"], version=9, commit="true")[0] == 200
+    assert delete(solr, ["o1"], version=10, commit="true")[0] == 200   # equal: ignored too
+    assert solr.select("id:o1")["docs"][0]["title"] == "v10"
+
+
+def test_after_a_tombstone_an_older_add_is_dropped_and_a_newer_one_wins(solr):
+    add(solr, [{"id": "r1", "title": "v10", V: 10}], commit="true")
+    delete(solr, ["r1"], version=20, commit="true")
+    assert add(solr, [{"id": "r1", "title": "late v15", V: 15}], commit="true")[0] == 200
+    assert add(solr, [{"id": "r1", "title": "late v20", V: 20}], commit="true")[0] == 200
+    assert solr.ids() == [] and get_docs(solr, "r1")["r1"][V] == 20
+    assert delete(solr, ["r1"], version=15, commit="true")[0] == 200   # an older delete changes nothing
+    assert get_docs(solr, "r1")["r1"][V] == 20
+    assert add(solr, [{"id": "r1", "title": "back v21", V: 21}], commit="true")[0] == 200
+    doc = solr.select("id:r1")["docs"][0]
+    assert (doc["title"], doc[V]) == ("back v21", 21)
+
+
+def test_a_delete_in_the_same_request_as_adds(solr):
+    status, body = solr.post("update", '{"add": {"doc": {"id": "m1", "solrsync_version": 5}},'
+                                       ' "delete": {"id": "m1"},'
+                                       ' "add": {"doc": {"id": "m2", "solrsync_version": 5}}}',
+                             commit="true", **{V: 6})
+    assert status == 200, body
+    assert solr.ids() == ["m2"] and get_docs(solr, "m1")["m1"][V] == 6
+
+
+def test_delete_by_query_is_not_version_checked(solr):
+    add(solr, [{"id": "q1", "category": "a", V: 10 ** 15}, {"id": "q2", "category": "b", V: 1}], commit="true")
+    assert add(solr, {"delete": {"query": "category:a"}}, commit="true")[0] == 200
+    assert solr.ids() == ["q2"] and sorted(get_docs(solr, "q1", "q2")) == ["q2"]  # gone, no tombstone
+
+
+def test_the_purge_query_removes_only_old_tombstones(solr):
+    add(solr, [{"id": "live_old", V: 5}, {"id": "live_new", V: 50}, {"id": "t_old", V: 1},
+               {"id": "t_new", V: 1}], commit="true")
+    delete(solr, ["t_old", "t_unknown"], version=10, commit="true")
+    delete(solr, ["t_new"], version=60, commit="true")
+    status, body = add(solr, {"delete": {"query": "+solrsync_version:[* TO 20] -solrsync_live:true"}},
+                       commit="true")
+    assert status == 200, body
+    assert sorted(get_docs(solr, "live_old", "live_new", "t_old", "t_unknown", "t_new")) == \
+        ["live_new", "live_old", "t_new"]
+    assert solr.ids() == ["live_new", "live_old"]
+    assert add(solr, [{"id": "t_old", V: 2}], commit="true")[0] == 200  # purged: an old add comes back
+    assert solr.ids() == ["live_new", "live_old", "t_old"]
+
+
+def test_atomic_updates_carry_a_version_too(solr):
+    add(solr, [{"id": "a1", "keywords": ["k1"], V: 10}], commit="true")
+    status, body = solr.post("update", [{"id": "a1", "keywords": {"add": "k2"}}], commit="true")
+    assert (status, error_kind(body)) == (400, "no-version")
+    assert add(solr, [{"id": "a1", "keywords": {"add": "stale"}, V: 9}], commit="true")[0] == 200
+    assert add(solr, [{"id": "a1", "keywords": {"add": "k2"}, V: 11}], commit="true")[0] == 200
+    doc = solr.select("id:a1")["docs"][0]
+    assert doc["keywords"] == ["k1", "k2"] and doc[V] == 11
+    assert solr.select("solrsync_live:true")["numFound"] == 1  # still live after the atomic update
+
+
+def test_versions_sent_as_strings_and_bad_versions(solr):
+    assert add(solr, [{"id": "s1", V: "30"}], commit="true")[0] == 200
+    assert add(solr, [{"id": "s1", V: "29", "title": "older"}], commit="true")[0] == 200
+    assert get_docs(solr, "s1")["s1"][V] == 30 and "title" not in get_docs(solr, "s1")["s1"]
+    assert add(solr, [{"id": "s2", V: "abc"}])[0] == 400
+    assert delete(solr, ["s1"], version="abc")[0] == 400
+
+
+def test_versioned_delete_with_commit_within(solr):
+    add(solr, [{"id": "cw1", V: 10}], commit="true")
+    assert delete(solr, ["cw1"], version=11, commitWithin=500)[0] == 200
+    assert solr.ids() == ["cw1"]
+    assert wait_for(lambda: solr.ids() == [], timeout=5)
+
+
+# ------------------------------------------------------------ the emulator's own configuration (emulator only)
+def test_faults_endpoint_takes_json_whatever_the_content_type(solr):
+    solr.need_emulator()
+    url = solr.base + "/_emulator/faults"
+    # curl -d sends JSON as a form: still JSON, still obeyed
+    r = solr.http.post(url, data='{"fail": {"status": 503, "count": 1}}',
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    assert solr.get("select", q="*:*")[0] == 503
+    assert solr.get("select", q="*:*")[0] == 200
+    for body in ("fail.status=503", '{"fial": {}}', '{"fail": {"status": 503, "bogus": 1}}', "[1]"):
+        r = solr.http.post(url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400 and "faults" in r.json()["error"]["msg"], body
+    assert solr.get("select", q="*:*")[0] == 200
+
+
+def test_a_configset_without_a_chain_keeps_plain_updates(tmp_path):
+    """No updateRequestProcessorChain: no versions needed, deletes by id without a parameter, no tombstones,
+    the client's _version_ checked again; /select defaults/appends/invariants read from the file."""
+    import os
+    import re
+    import shutil
+    from solrsync.testing.emulator import CONFIGSETS, SolrEmulator
+    conf = tmp_path / "conf"
+    shutil.copytree(os.path.join(CONFIGSETS, "layers", "conf"), conf)
+    xml = (conf / "solrconfig.xml").read_text()
+    xml = re.sub(r"<updateRequestProcessorChain.*?</updateRequestProcessorChain>", "", xml, flags=re.S)
+    xml = xml.replace('<lst name="appends"><str name="fq">solrsync_live:true</str></lst>',
+                      '<lst name="invariants"><int name="rows">2</int></lst>')
+    (conf / "solrconfig.xml").write_text(xml)
+    with SolrEmulator(configset=str(conf)) as emu:
+        from solrsync.testing.pytest_plugin import SolrTarget
+        plain = SolrTarget(emu.core_url("layers"), emu)
+        assert plain.post("update", [{"id": "a"}, {"id": "b"}, {"id": "c"}], commit="true")[0] == 200
+        assert plain.select(rows=10)["numFound"] == 3 and len(plain.select(rows=10)["docs"]) == 2  # invariant
+        status, body = plain.post("update", [{"id": "a", "_version_": -1}])
+        assert status == 409
+        assert plain.post("update", {"delete": ["a"]}, commit="true")[0] == 200
+        assert plain.get("get", id="a")[1]["doc"] is None and plain.select()["numFound"] == 2

@@ -14,25 +14,62 @@ class SolrsyncConfig(AppConfig):
         from . import runtime, signals
         runtime.get_settings()
         signals.connect()
-        pre_migrate.connect(drop_triggers, sender=self, dispatch_uid="solrsync:pre_migrate")
+        pre_migrate.connect(guard_migrations, sender=self, dispatch_uid="solrsync:pre_migrate")
         post_migrate.connect(install_triggers, sender=self, dispatch_uid="solrsync:post_migrate")
 
 
-def drop_triggers(using, **kw):
-    # SQLite rebuilds a table to alter it, and a trigger naming a table being rebuilt can make
-    # that fail; PostgreSQL keeps them through ALTER TABLE (and post_migrate replaces them atomically)
+NOT_CAPTURED = "QuerySet.update(), bulk_create(), raw SQL and other programs' writes are not captured"
+
+
+def guard_migrations(using, **kw):
+    """Each migration replaces the triggers inside its own transaction, at its end: a migration
+    that rebuilds a table (SQLite does, to alter one) or drops one never commits a schema without
+    them, and one that fails rolls back to the previous triggers."""
     from django.db import connections
+    conn = connections[using]
+    if conn.vendor not in ("postgresql", "sqlite") or getattr(conn, "_solrsync_guarded", False):
+        return
+    conn.SchemaEditorClass = _guarded(type(conn).SchemaEditorClass, using)
+    conn._solrsync_guarded = True
+
+
+def _guarded(base, using):
     from . import triggers
-    if connections[using].vendor == "sqlite":
-        triggers.uninstall(using)
+    from .runtime import get_pipelines, get_settings
+
+    class Editor(base):
+        def __enter__(self):
+            editor = super().__enter__()
+            if self.atomic_migration and self.connection.vendor == "sqlite":
+                # SQLite refuses to rename a rebuilt table while a trigger names it: drop them here,
+                # inside the migration's transaction; __exit__ puts them back before it commits
+                triggers.uninstall(using)
+            return editor
+
+        def __exit__(self, exc_type, exc_value, traceback):
+            if exc_type is None and self.atomic_migration:
+                for sql in self.deferred_sql:  # what super() would run first: indexes, constraints
+                    self.execute(sql)
+                self.deferred_sql = []
+                triggers.install(get_pipelines(), using, get_settings().CAPTURE)
+            return super().__exit__(exc_type, exc_value, traceback)
+    return Editor
 
 
 def install_triggers(using, verbosity=1, **kw):
     from .runtime import get_pipelines, get_settings
     from . import triggers
     skipped = triggers.install(get_pipelines(), using, get_settings().CAPTURE)
-    if verbosity >= 2:
-        for name in get_pipelines():
-            print("  solrsync: pipeline %s: %s" % (
-                name, "changes recorded by triggers" if name not in skipped
-                else "changes recorded by signals (%s)" % skipped[name]))
+    if verbosity < 1:
+        return
+    plans, _ = triggers.plan(get_pipelines(), using, get_settings().CAPTURE)
+    for name in get_pipelines():
+        if name in skipped:
+            print("  solrsync: pipeline %s: changes recorded by signals (%s); %s" % (name, skipped[name], NOT_CAPTURED))
+        elif verbosity >= 2:
+            print("  solrsync: pipeline %s: changes recorded by triggers" % name)
+    for tp in plans:
+        for d in tp.signal_deps:
+            print("  solrsync: pipeline %s: changes to %s recorded by signals (reached through %s, more than one "
+                  "relation away); %s to that table" % (tp.name, d.describe(), d.lookup.replace("__", "."),
+                                                        NOT_CAPTURED))

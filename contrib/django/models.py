@@ -53,3 +53,26 @@ class Failure(models.Model):
 
     def __str__(self):
         return "%s %s: %s" % (self.pipeline, self.doc_id or self.object_pk, self.message[:80])
+
+
+class Clock(models.Model):
+    """The version counter every worker on every host shares: one row, advanced by one UPDATE per
+    batch to max(last + 1, the database's clock in microseconds). Solr keeps, per document, only
+    the write with the highest version, so whatever order requests land in, the newest read wins.
+    Taken from the database (never a host's clock): hosts may disagree, the database does not."""
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+
+
+class Rebuild(models.Model):
+    """A core being rebuilt (``reindex --swap``): until it goes live, every batch the live sync
+    pushes is pushed there too, so no change made during the rebuild is lost by the swap."""
+    pipeline = models.CharField(max_length=64)
+    core = models.CharField(max_length=255)
+    started = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("pipeline", "core")]
+
+    def __str__(self):
+        return "%s -> %s" % (self.pipeline, self.core)

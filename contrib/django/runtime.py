@@ -71,8 +71,9 @@ def get_tasks():
     if "tasks" not in _state:
         from solrsync.queue import register_tasks
         from solrsync.reindex import reindex
+        from .wakeups import watch
         _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
-                                         resync=lambda name: reindex(get_syncer(), name, prune=True))
+                                         resync=lambda name: reindex(get_syncer(), name, prune=True), watch=watch)
     return _state["tasks"]
 
 

@@ -2,6 +2,12 @@
 database's triggers where ``migrate`` installed them (triggers.py), else here -- and one wake-up
 per pipeline is enqueued when that transaction commits (none if it rolls back).
 
+Changes to the related rows a pipeline reads (``Pipeline.reads``: a category renamed, a keyword
+deleted) are hooked the same way: the triggers record the affected rows, or, on the signal path,
+one INSERT ... SELECT here does (``triggers.record_rows``). Writes that send no signal at all
+(``update()``, raw SQL, other programs) wake consumers by themselves: wakeups.py. Code that
+changed data behind solrsync's back and knows it calls ``enqueue``.
+
 Nothing here may break the user's save: a failure to record or enqueue is logged, and the
 change log row (or, failing that, the periodic full resync) brings Solr back in step."""
 import atexit
@@ -10,13 +16,14 @@ import threading
 import time
 
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models import QuerySet
+from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 
 from . import triggers
 from .runtime import get_pipelines, get_settings, get_syncer, get_tasks
 
 log = logging.getLogger("solrsync.django")
-_enabled = {"on": True}
+_local = threading.local()  # .off: how many hooks_disabled blocks this thread is in
 
 
 class _Batch:
@@ -92,19 +99,36 @@ atexit.register(waker.flush)
 
 
 def _note(pipeline, instance, op, using):
-    if not _enabled["on"]:
+    if getattr(_local, "off", 0):
         return
     doc_id = pipeline.document.doc_id(instance)
+    loaded = instance.__dict__.get("_solrsync_ids", {})
+    before = loaded.get(pipeline.name)
     if pipeline.name not in triggers.installed(using):
         try:
             # no savepoint around it (two more round trips per save): once `migrate` has created the
             # table (Django warns about unapplied migrations), what fails here fails the save's own query too
             get_syncer().changelog.record(pipeline.name, instance.pk, doc_id, op, using=using)
+            if before is not None and before != doc_id:  # the id was edited: the old document must go
+                get_syncer().changelog.record(pipeline.name, instance.pk, before, op, using=using)
         except Exception:
             log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
                           pipeline.name, doc_id, instance.pk)
             return
+    if op == "save":
+        instance.__dict__.setdefault("_solrsync_ids", loaded)[pipeline.name] = doc_id
     _wake(pipeline.name, using, instance.pk, doc_id)
+
+
+def _remember_id(pipeline, attname):
+    """post_init: the document id a loaded instance has, so a save that edits it (on the signal
+    path; a trigger sees OLD itself) also removes the old document. Only what was loaded is read:
+    a deferred id costs no query."""
+    def remember(sender, instance, **kw):
+        value = instance.__dict__.get(attname)
+        if value is not None and instance.pk is not None:
+            instance.__dict__.setdefault("_solrsync_ids", {})[pipeline.name] = str(value)
+    return remember
 
 
 def _wake(pipeline_name, using, pk=None, doc_id=None):
@@ -122,8 +146,22 @@ def _wake(pipeline_name, using, pk=None, doc_id=None):
         batch.add(pipeline_name, pk, doc_id)
 
 
+def enqueue(pipeline, objects, using=None):
+    """Re-index ``objects`` -- a queryset of the pipeline's model, or primary keys -- for code that
+    changed them behind solrsync's back (a write no trigger sees: another database, a pipeline on
+    the signal path). Recorded in the change log in one statement, pushed like a save: when the
+    current transaction commits. Rows that are gone are not found: ``reindex --prune`` removes
+    their documents."""
+    p = get_pipelines()[pipeline]
+    qs = objects if isinstance(objects, QuerySet) else p.model_class._default_manager.filter(pk__in=list(objects))
+    using = using or qs.db
+    triggers.record_rows(p, qs, using)
+    _wake(p.name, using)
+
+
 def connect():
-    """Wire post_save / post_delete / m2m_changed for every configured pipeline's model."""
+    """Wire post_save / post_delete / m2m_changed for every configured pipeline's model, and
+    post_save / pre_delete for the related models its documents read."""
     for pipeline in get_pipelines().values():
         model = pipeline.model_class
         uid = "solrsync:%s" % pipeline.name
@@ -135,12 +173,51 @@ def connect():
         def deleted(sender, instance, using, pipeline=pipeline, **kw):
             _note(pipeline, instance, "delete", using)
 
+        id_source = pipeline.document.id.source
+        if pipeline.document.id.fn is None and id_source not in (None, "pk") and "." not in id_source:
+            attname = model._meta.get_field(id_source).attname
+            post_init.connect(_remember_id(pipeline, attname), sender=model, weak=False, dispatch_uid=uid + ":init")
         post_save.connect(saved, sender=model, weak=False, dispatch_uid=uid + ":save")
         post_delete.connect(deleted, sender=model, weak=False, dispatch_uid=uid + ":delete")
         for field_name in pipeline.watch_m2m:
             through = model._meta.get_field(field_name).remote_field.through
             m2m_changed.connect(_m2m_handler(pipeline, model), sender=through, weak=False,
                                 dispatch_uid="%s:m2m:%s" % (uid, field_name))
+        for i, dep in enumerate(triggers.dependencies(pipeline, model)):
+            if dep.kind == "through":
+                if dep.link.name not in pipeline.watch_m2m:
+                    m2m_changed.connect(_m2m_handler(pipeline, model), sender=dep.model, weak=False,
+                                        dispatch_uid="%s:m2m:%s" % (uid, dep.link.name))
+                continue
+            saved, deleting = _related_handlers(pipeline, dep)
+            post_save.connect(saved, sender=dep.model, weak=False, dispatch_uid="%s:dep%d:save" % (uid, i))
+            # before the delete: the rows still point at it (Django then sets them NULL, signal-less)
+            pre_delete.connect(deleting, sender=dep.model, weak=False, dispatch_uid="%s:dep%d:delete" % (uid, i))
+
+
+def _related_handlers(pipeline, dep):
+    def fan_out(instance, using):
+        if getattr(_local, "off", 0):
+            return
+        if not (dep.trigger and pipeline.name in triggers.installed(using)):  # else the triggers recorded them
+            try:
+                rows = pipeline.model_class._default_manager.filter(**{dep.lookup: instance})
+                triggers.record_rows(pipeline, rows, using)
+            except Exception:
+                log.exception("%s: could not record the rows reading %s %s; the next full resync will catch "
+                              "them", pipeline.name, dep.model._meta.label, instance.pk)
+                return
+        _wake(pipeline.name, using)
+
+    def saved(sender, instance, using, raw=False, update_fields=None, created=False, **kw):
+        # a new row: whatever points at it was recorded when it was written. A save naming only
+        # columns the documents do not read (last_login) changes no document.
+        if not (raw or created) and (update_fields is None or dep.fields is None or dep.fields & set(update_fields)):
+            fan_out(instance, using)
+
+    def deleting(sender, instance, using, **kw):
+        fan_out(instance, using)
+    return saved, deleting
 
 
 def _m2m_handler(pipeline, model):
@@ -177,15 +254,16 @@ def _reverse_rows(model, through, related, using):
 
 class hooks_disabled:
     """``with hooks_disabled(): ...`` -- bulk loads that a reindex will index anyway: no signal
-    hook runs, and the triggers record nothing for this thread's connection to ``using``."""
+    hook runs in this thread, and the triggers record nothing for this thread's connection to
+    ``using``. Other threads keep capturing; blocks nest (a counter, not a flag)."""
 
     def __init__(self, using="default"):
         self.capture_off = triggers.capture_off(using)
 
     def __enter__(self):
-        self.prev, _enabled["on"] = _enabled["on"], False
+        _local.off = getattr(_local, "off", 0) + 1
         self.capture_off.__enter__()
 
     def __exit__(self, *exc):
-        _enabled["on"] = self.prev
+        _local.off -= 1
         self.capture_off.__exit__(*exc)

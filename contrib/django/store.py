@@ -7,7 +7,19 @@ from django.db import connections, router, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from .models import Change, Failure
+from solrsync.sink import local_version
+
+from .models import Change, Clock, Failure, Rebuild
+from .triggers import AGE, NOW
+
+# Read errors that mean "the database is not answering", not "this row cannot be read": a batch
+# meeting one is retried whole rather than its rows filed as failures.
+_OUTAGES = ("OperationalError", "InterfaceError")
+
+
+def _isolatable(exc, errors):
+    """Is this read error one row's to file in ``errors`` (when the caller asked for that)?"""
+    return errors is not None and type(exc).__name__ not in _OUTAGES
 
 
 class DjangoSource:
@@ -82,11 +94,45 @@ class DjangoSource:
     def rows(self, qs, contiguous=False):
         return self._dict_rows(qs, contiguous) if self.plan else list(qs)
 
-    def load(self, pks):
-        """-> {pk: row} for the rows that exist and pass the pipeline's filter."""
+    def load(self, pks, errors=None):
+        """-> {pk: row} for the rows that exist and pass the pipeline's filter. With ``errors`` (a
+        dict), a row the database or Django cannot read (a date of 2024-02-30 written by another
+        program, 'infinity', a BLOB in a text column) is isolated -- the batch halved until it
+        stands alone -- and lands there as {pk: message}; the rest load."""
         field = self.model._meta.pk
-        wanted = [field.to_python(pk) for pk in pks]
-        return {self.pk_of(row): row for row in self.rows(self.queryset().filter(pk__in=wanted))}
+        wanted = []
+        for pk in pks:
+            try:
+                wanted.append(field.to_python(pk))
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors[str(pk)] = "not a valid primary key: %s" % exc
+        return {self.pk_of(row): row for row in self.read_isolating(wanted, errors)}
+
+    def read_isolating(self, pks, errors, contiguous=False):
+        """The rows of these pks (in pk order; ``contiguous``: they are a whole key range, whose
+        many-to-many rows read faster by range); see ``load`` for ``errors``."""
+        qs = self.queryset().filter(pk__in=pks).order_by("pk")
+        try:
+            return self.rows(qs, contiguous=contiguous)
+        except Exception as exc:
+            if not _isolatable(exc, errors) or not pks:
+                raise
+            if len(pks) == 1:
+                errors[str(pks[0])] = "cannot read the row: %s: %s" % (type(exc).__name__, exc)
+                return []
+            half = len(pks) // 2
+            return (self.read_isolating(pks[:half], errors, contiguous)
+                    + self.read_isolating(pks[half:], errors, contiguous))
+
+    def holders(self, doc_ids):
+        """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
+        had may belong to another row now (an overwrite import), whose document must stay."""
+        source = self.pipeline.document.id.source
+        if not doc_ids or self.pipeline.document.id.fn is not None or "." in (source or ""):
+            return []
+        return self.rows(self.queryset().filter(**{source + "__in": list(doc_ids)}))
 
     def _ordered(self, since=None, pks=None):
         qs = self.queryset().order_by("pk")
@@ -110,12 +156,27 @@ class DjangoSource:
             if n < size:
                 return
 
-    def iter_chunks(self, size, since=None, pks=None, after=None):
-        """Lists of rows in primary-key order."""
+    def iter_chunks(self, size, since=None, pks=None, after=None, errors=None):
+        """Lists of rows in primary-key order; with ``errors``, unreadable rows are isolated into
+        it (as ``load`` does) and the chunk holds the others."""
         def read(qs, n):
-            rows = self.rows(qs[:n], contiguous=True)
+            rows, keys = self._read_range(qs, errors, n)
+            if keys is not None:  # isolated: the page is as long as its keys, however many rows read
+                return rows, keys[-1], len(keys)
             return rows, self.pk_of(rows[-1]) if rows else None, len(rows)
         return self._pages(size, since, pks, after, read)
+
+    def _read_range(self, qs, errors, n=None):
+        """The rows of a pk-ordered queryset (its first ``n``) -> (rows, None); when a row cannot
+        be read and ``errors`` is given, (the others, the keys of the range) -- see ``load``."""
+        try:
+            return self.rows(qs[:n] if n else qs, contiguous=True), None
+        except Exception as exc:
+            if not _isolatable(exc, errors):
+                raise
+        keys = qs.values_list("pk", flat=True)
+        keys = list(keys[:n] if n else keys)
+        return self.read_isolating(keys, errors, contiguous=True), keys
 
     def iter_ranges(self, size, since=None, pks=None, after=None):
         """(first pk, last pk, rows) of each chunk ``iter_chunks`` would yield, reading only the
@@ -125,9 +186,10 @@ class DjangoSource:
             return ((keys[0], keys[-1], len(keys)) if keys else None), keys[-1] if keys else None, len(keys)
         return self._pages(size, since, pks, after, read)
 
-    def chunk(self, first, last, since=None, pks=None):
-        """The rows of one ``iter_ranges`` chunk."""
-        return self.rows(self._ordered(since, pks).filter(pk__gte=first, pk__lte=last), contiguous=True)
+    def chunk(self, first, last, since=None, pks=None, errors=None):
+        """The rows of one ``iter_ranges`` chunk; with ``errors``, unreadable rows are isolated
+        into it (as ``load`` does) and the others returned."""
+        return self._read_range(self._ordered(since, pks).filter(pk__gte=first, pk__lte=last), errors)[0]
 
     def close(self):
         """Drop this thread's database connections (before the reindex forks worker processes,
@@ -150,22 +212,67 @@ class DjangoChangeLog:
     def _vendor(self):
         return connections[self.using].vendor
 
+    _VERSION_SQL = {
+        "postgresql": "UPDATE {t} SET version = GREATEST(version + 1, "
+                      "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint) WHERE id = 1 RETURNING version",
+        "sqlite": "UPDATE {t} SET version = MAX(version + 1, "
+                  "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) WHERE id = 1 RETURNING version",
+    }
+    def next_version(self):
+        """A version for one batch of writes, taken *before* its rows are read: every worker on
+        every host takes them from this one counter, so a read made later never carries a smaller
+        version than an earlier one's data. Microseconds of the database's clock, kept strictly
+        increasing (tombstones are purged by age). On other databases: this host's clock."""
+        conn = connections[self.using]
+        sql = self._VERSION_SQL.get(conn.vendor)
+        if sql is None:
+            return local_version()
+        for _ in range(2):
+            with conn.cursor() as cur:
+                cur.execute(sql.format(t=conn.ops.quote_name(Clock._meta.db_table)))
+                row = cur.fetchall()
+            if row:
+                return row[0][0]
+            Clock.objects.using(self.using).get_or_create(id=1)  # the row went (a flush): put it back
+        raise RuntimeError("the solrsync clock row cannot be written")
+
+    # -- cores being rebuilt, which receive every live write too
+    def rebuilds(self, pipeline):
+        return list(Rebuild.objects.using(self.using).filter(pipeline=pipeline).values_list("core", flat=True))
+
+    def start_rebuild(self, pipeline, core):
+        Rebuild.objects.using(self.using).get_or_create(pipeline=pipeline, core=core)
+
+    def end_rebuild(self, pipeline, core=None):
+        qs = Rebuild.objects.using(self.using).filter(pipeline=pipeline)
+        (qs.filter(core=core) if core else qs).delete()
+
     def record(self, pipeline, pk, doc_id, op, using=None):
         """One INSERT on the saving connection (inside the saver's transaction): this runs in every
         save, so no model instance and no extra round trip."""
         conn = connections[using or self.using]
         if "record_sql" not in self.__dict__:
             q = conn.ops.quote_name
-            self.record_sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %%s, %%s)" % (
+            # stamped by the database's clock, as the triggers stamp theirs (ages are read from it)
+            self.record_sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (
                 q(Change._meta.db_table), ", ".join(q(c) for c in ("pipeline", "object_pk", "doc_id", "op",
-                                                                    "created", "attempts")))
+                                                                    "created", "attempts")),
+                NOW.get(conn.vendor, "%s"))
         with conn.cursor() as cur:
-            cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op,
-                                          conn.ops.adapt_datetimefield_value(timezone.now()), 0])
+            cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op] + (
+                [] if conn.vendor in NOW else [conn.ops.adapt_datetimefield_value(timezone.now())]))
 
     def requeue(self, pipeline, items):
         Change.objects.using(self.using).bulk_create(
-            [Change(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op="save") for pk, doc_id in items])
+            [Change(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op="save", created=self._stamp())
+             for pk, doc_id in items])
+
+    def _stamp(self):
+        """Now, as ``created`` holds it: SQLite's triggers write UTC text whatever USE_TZ says."""
+        now = timezone.now()
+        if self._vendor() == "sqlite" and timezone.is_naive(now):
+            return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return now
 
     def _claimable(self, pipeline, now):
         return Change.objects.using(self.using).filter(pipeline=pipeline).filter(
@@ -219,9 +326,20 @@ class DjangoChangeLog:
             qs.delete()
 
     def _age(self, pipeline, agg):
+        """Seconds since the newest/oldest claimable change, by the clock that stamped ``created``:
+        on PostgreSQL and SQLite the database's (the triggers stamp it there), so USE_TZ and
+        TIME_ZONE cannot shift it; elsewhere Python's, which the signal path stamps with."""
         now = timezone.now()
-        moment = self._claimable(pipeline, now).aggregate(m=agg("created"))["m"]
-        return None if moment is None else max(0.0, (now - moment).total_seconds())
+        conn = connections[self.using]
+        if conn.vendor not in AGE:
+            moment = self._claimable(pipeline, now).aggregate(m=agg("created"))["m"]
+            return None if moment is None else max(0.0, (now - moment).total_seconds())
+        with conn.cursor() as cur:
+            cur.execute("SELECT %s FROM %s WHERE pipeline = %%s AND (leased_until IS NULL OR leased_until <= %%s)" % (
+                AGE[conn.vendor] % ("%s(created)" % agg.function), conn.ops.quote_name(Change._meta.db_table)),
+                [pipeline, conn.ops.adapt_datetimefield_value(now)])
+            age = cur.fetchone()[0]
+        return None if age is None else max(0.0, float(age))
 
     def newest_age(self, pipeline):
         return self._age(pipeline, Max)
@@ -239,6 +357,12 @@ class DjangoChangeLog:
     def pending_count(self, pipeline):
         return Change.objects.using(self.using).filter(pipeline=pipeline).count()
 
+    def capture(self, pipeline):
+        """How this pipeline's changes are recorded (``status``): triggers or signals."""
+        from .runtime import get_pipelines
+        from .triggers import capture_mode
+        return capture_mode(get_pipelines()[pipeline], self.using)
+
     def record_failures(self, pipeline, failures):
         now = timezone.now()
         for pk, doc_id, message in failures:
@@ -247,6 +371,18 @@ class DjangoChangeLog:
             if not created:
                 Failure.objects.using(self.using).filter(pk=row.pk).update(
                     message=message, doc_id=doc_id or "", attempts=F("attempts") + 1, last_failed=now)
+
+    def clear_failures(self, pipeline, pks=None, keep=None):
+        """Forget the failures of objects since indexed (or deleted) fine: these ``pks``, or with
+        ``keep`` (after a full reindex), every failure of the pipeline but those."""
+        qs = Failure.objects.using(self.using).filter(pipeline=pipeline)
+        if keep is not None:
+            keep = {str(p) for p in keep}
+            gone = [pk for pk in qs.values_list("object_pk", flat=True) if pk not in keep]
+            return self.clear_failures(pipeline, gone)
+        pks = [str(p) for p in pks or ()]
+        for i in range(0, len(pks), 500):
+            qs.filter(object_pk__in=pks[i:i + 500]).delete()
 
     def failures(self, pipeline=None):
         qs = Failure.objects.using(self.using).all()

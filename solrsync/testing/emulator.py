@@ -8,7 +8,9 @@
     python -m solrsync.testing.emulator --port 8983 --core layers
 
 Schemas come from a configset (default: the one solrsync ships), so schema errors match
-production. Visibility follows Solr: adds are seen by /select only after a commit, a soft commit
+production; so do the default update chain (DefaultValue and DocBasedVersionConstraints processors:
+versioned adds, versioned deletes leaving tombstones) and the /select handler's defaults, appends
+and invariants, read from its solrconfig.xml. Visibility follows Solr: adds are seen by /select only after a commit, a soft commit
 or commitWithin; /get sees them at once. Where this and a real Solr disagree, Solr is right.
 """
 import argparse
@@ -28,12 +30,13 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from .query import Doc, parse
-from .schema import Schema, SolrHTTPError, bad_request, parse_date
+from .schema import Schema, SolrConfig, SolrHTTPError, bad_request, parse_date
 
 CONFIGSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configsets")
 VERSION = "8.11.3"
 _ATOMIC = ("set", "add", "add-distinct", "remove", "removeregex", "inc")
 _TEXTUAL = ("string", "text")
+_PLAIN = {"string": str, "text": str, "int": int, "boolean": bool}  # a value of this type is stored as is
 
 
 class Core:
@@ -41,7 +44,7 @@ class Core:
 
     def __init__(self, name, conf_dir, configset=None):
         self.name, self.conf_dir, self.configset = name, conf_dir, configset
-        self.schema = Schema.from_configset(conf_dir)
+        self.load_config()
         self.latest = {}    # id -> Doc, uncommitted changes included
         self.visible = {}   # id -> Doc, as of the last opened searcher
         self.generation = 0
@@ -51,6 +54,24 @@ class Core:
         self._sorted = {}
         self._clock = itertools.count(int(time.time() * 1000) << 20)
         self.on_searcher = None  # a hook for measurements: called after each new searcher opens
+
+    def load_config(self):
+        """(Re)read managed-schema and solrconfig.xml (core creation and RELOAD)."""
+        self.schema = Schema.from_configset(self.conf_dir)
+        self.config = SolrConfig.from_configset(self.conf_dir)
+        self._compile_chain()
+
+    def _compile_chain(self):
+        """The default update chain as three steps: default values set before the version check (adds
+        only), the version check (DocBasedVersionConstraintsProcessorFactory), default values set after it
+        (adds and the tombstones the version check makes of deletes). Log/Distributed/Run need nothing."""
+        self.pre_defaults, self.post_defaults, self.version = [], [], None
+        for kind, args in self.config.chain:
+            if kind == "default":
+                (self.post_defaults if self.version else self.pre_defaults).append(
+                    (args["fieldName"], args["value"]))
+            elif kind == "version":
+                self.version = _VersionRule(self.schema, args)
 
     # ------------------------------------------------------------ commits
     def open_searcher(self):
@@ -72,8 +93,20 @@ class Core:
 
     # ------------------------------------------------------------ updates
     def add(self, raw, overwrite=True):
+        """One document through the update chain; returns its id, or None when the version check
+        dropped it (an older or equal solrsync_version: Solr answers 200 and ignores it)."""
         schema = self.schema
         uk = schema.unique_key
+        for name, value in self.pre_defaults:
+            if raw.get(name) is None:
+                raw[name] = value
+        rule = self.version
+        if rule is not None:
+            new_version = raw.get(rule.field)
+            if type(new_version) is list:  # Solr reads the first value; the schema refuses the rest later
+                new_version = new_version[0] if new_version else None
+            if new_version is None:
+                raise bad_request("Doc does not have versionField: %s" % rule.field)
         doc_id = raw.get(uk)
         if isinstance(doc_id, dict):
             doc_id = doc_id.get("set")
@@ -82,13 +115,30 @@ class Core:
         doc_id = str(doc_id[0] if isinstance(doc_id, list) else doc_id)
         existing = self.latest.get(doc_id)
         expected = raw.get("_version_")
-        if expected not in (None, 0, "0"):
+        if rule is not None:
+            # The version processor sets the update's _version_ to the stored one (retrying on a
+            # conflict), so a _version_ sent by the client is ignored: no optimistic concurrency 409.
+            new_version = rule.check(doc_id, existing, new_version)
+            if new_version is None:
+                return None
+            if type(raw.get(rule.field)) is float:
+                raw[rule.field] = new_version  # 5.x stores a float version truncated to the long
+            for name, value in self.post_defaults:
+                if raw.get(name) is None:
+                    raw[name] = value
+        elif expected not in (None, 0, "0"):
             expected = int(expected)
             actual = int(existing.fields["_version_"]) if existing else -1
             if (expected < 0 and existing) or (expected == 1 and not existing) or \
                (expected > 1 and expected != actual):
                 raise SolrHTTPError(409, "version conflict for %s expected=%s actual=%s"
                                     % (doc_id, expected, actual))
+        return self._index(raw, doc_id, existing, overwrite)
+
+    def _index(self, raw, doc_id, existing, overwrite=True):
+        """The end of the chain (Distributed + Run): atomic operations, the schema, the index."""
+        schema = self.schema
+        uk = schema.unique_key
         if any(type(v) is dict and v and set(v) <= set(_ATOMIC) for v in raw.values()):
             raw = self._apply_atomic(raw, existing, doc_id)
         fields = {}
@@ -98,6 +148,9 @@ class Core:
             f = schema.field(name)
             if f is None:
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
+            if not f.multi and type(value) is _PLAIN.get(f.kind):  # already in stored form: no coerce
+                fields[name] = value
+                continue
             values = value if isinstance(value, list) else [value]
             if f.kind in _TEXTUAL:
                 values = [v if type(v) is str else f.coerce(v, doc_id) for v in values if v is not None]
@@ -113,8 +166,8 @@ class Core:
             else:
                 fields[name] = values[0]
         fields[uk] = doc_id
-        for name, f in schema.fields.items():
-            if f.required and name not in fields:
+        for name in schema.required():
+            if name not in fields:
                 raise bad_request("[doc=%s] missing required field: %s" % (doc_id, name))
         if "_version_" in schema.fields:
             fields["_version_"] = next(self._clock)
@@ -155,8 +208,26 @@ class Core:
                 base.pop(name)
         return base
 
-    def delete_id(self, doc_id):
-        return self.latest.pop(str(doc_id), None) is not None
+    def delete_id(self, doc_id, params=None):
+        """Delete by id; True when a document was there. With a version processor that has a
+        deleteVersionParam, the delete needs that request parameter and becomes a tombstone (id and
+        version only, through the rest of the chain), or is ignored when not newer."""
+        doc_id = str(doc_id)
+        rule = self.version
+        if rule is None or rule.delete_param is None:
+            return self.latest.pop(doc_id, None) is not None
+        raw = (params or {}).get(rule.delete_param)
+        if not raw:
+            raise bad_request("Delete by ID must specify doc version param: %s" % rule.delete_param)
+        existing = self.latest.get(doc_id)
+        version = rule.check(doc_id, existing, raw[0])
+        if version is None:
+            return False
+        tombstone = {self.schema.unique_key: doc_id, rule.field: version}
+        for name, value in self.post_defaults:
+            tombstone[name] = value
+        self._index(tombstone, doc_id, existing)
+        return existing is not None
 
     def delete_query(self, q):
         match = parse(q, self.schema)
@@ -219,6 +290,58 @@ class Core:
                 "uptime": int((time.time() - self.started) * 1000),
                 "index": {"numDocs": len(self.visible), "maxDoc": len(self.visible),
                           "version": self.generation, "current": self.visible.keys() == self.latest.keys()}}
+
+
+class _VersionRule:
+    """DocBasedVersionConstraintsProcessorFactory as Solr 5.3.1 runs it (checked against it): the
+    stored version is read from the latest state (realtime get, uncommitted updates included)."""
+
+    def __init__(self, schema, args):
+        self.field = args.get("versionField")
+        f = schema.fields.get(self.field) if self.field else None
+        if f is None or not f.stored or f.multi:
+            raise SolrHTTPError(500, "field %s must be defined in schema, be stored, and be single valued."
+                                % self.field)
+        if schema.unique_key is None:
+            raise SolrHTTPError(500, "schema must have uniqueKey defined.")
+        self.kind = f.kind
+        self.ignore_old = bool(args.get("ignoreOldUpdates", False))
+        self.delete_param = args.get("deleteVersionParam")
+
+    def convert(self, value):
+        """A version as the field type reads it: strings parsed (``Invalid Number``), numbers as sent."""
+        if isinstance(value, str):
+            try:
+                if self.kind == "int":
+                    return int(value.strip())
+                if self.kind == "float":
+                    return float(value.strip())
+            except ValueError:
+                raise bad_request("Invalid Number: %s" % value)
+        return value
+
+    def check(self, doc_id, existing, new):
+        """-> the converted new version when it may proceed, None when it is to be dropped (not newer,
+        ignoreOldUpdates); 409 when not newer without ignoreOldUpdates."""
+        new = self.convert(new)
+        if existing is None:
+            return int(new) if type(new) is float and self.kind == "int" else new
+        old = existing.fields.get(self.field)
+        if old is None:
+            raise SolrHTTPError(500, "Doc exists in index, but has null versionField: %s" % self.field)
+        if type(new) is not type(old) or type(new) is dict:
+            raise bad_request("old version and new version are not comparable: class %s vs class %s"
+                              % (_JAVA_CLASS.get(type(old), "java.lang.Object"),
+                                 _JAVA_CLASS.get(type(new), "java.lang.Object")))
+        if new > old:
+            return new
+        if self.ignore_old:
+            return None
+        raise SolrHTTPError(409, "user version is not high enough: %s" % new)
+
+
+_JAVA_CLASS = {int: "java.lang.Long", float: "java.lang.Double", str: "java.lang.String",
+               bool: "java.lang.Boolean", dict: "java.util.HashMap"}
 
 
 def _parse_sort(sort, schema):
@@ -449,7 +572,7 @@ class SolrEmulator:
 
     def reset_stats(self):
         self.stats.update(requests=0, update_requests=0, select_requests=0, docs_added=0,
-                          docs_deleted=0, errors=0, faults=0)
+                          docs_dropped=0, docs_deleted=0, errors=0, faults=0)
 
     def count(self, key, n=1):
         with self.lock:
@@ -479,7 +602,7 @@ class SolrEmulator:
                 del self.cores[name]
             elif action == "RELOAD":
                 core = self.cores[name]
-                core.schema = Schema.from_configset(core.conf_dir)
+                core.load_config()
                 core._sorted.clear()
             elif action == "SWAP":
                 other = params.get("other", [None])[0]
@@ -532,7 +655,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         params = parse_qs(parts.query, keep_blank_values=True)
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if ctype == "application/x-www-form-urlencoded" and body:
+        if ctype == "application/x-www-form-urlencoded" and body and not parts.path.startswith("/solr/_emulator"):
             for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items():
                 params.setdefault(k, []).extend(v)
             body = b""
@@ -596,7 +719,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._update(emu, core, params, body, ctype, docs_only=handler == "update/json/docs")
             if handler in ("select", "query"):
                 emu.count("select_requests")
-                response, extra = core.search(params)
+                response, extra = core.search(core.config.handler_params("/" + handler, params))
                 return dict({"response": response}, **extra)
             if handler == "get":
                 return self._realtime_get(core, params)
@@ -627,13 +750,14 @@ class _Handler(BaseHTTPRequestHandler):
             for op, arg in commands:
                 if op == "add":
                     doc, doc_within, doc_overwrite = arg
-                    core.add(doc, overwrite=overwrite if doc_overwrite is None else doc_overwrite)
+                    if core.add(doc, overwrite=overwrite if doc_overwrite is None else doc_overwrite) is None:
+                        emu.count("docs_dropped")
                     emu.count("docs_added")
                     cw = doc_within if doc_within is not None else within
                     if cw is not None and int(cw) >= 0:
                         core.commit_within(int(cw))
                 elif op == "delete_id":
-                    if core.delete_id(arg):
+                    if core.delete_id(arg, params):
                         emu.count("docs_deleted")
                     if within is not None:
                         core.commit_within(int(within))
@@ -696,15 +820,27 @@ class _Handler(BaseHTTPRequestHandler):
         if rest == ["stats"]:
             return {"stats": dict(emu.stats)}
         if rest == ["faults"]:
-            spec = json.loads(body or b"{}")
-            if spec.get("clear"):
-                emu.faults.clear()
-            if "fail" in spec:
-                emu.faults.fail(**spec["fail"])
-            if "drop" in spec:
-                emu.faults.drop(**spec["drop"])
-            if "delay" in spec:
-                emu.faults.delay(spec["delay"])
+            # The body is JSON whatever the Content-Type says (curl -d sends JSON as a form); anything
+            # else is refused rather than silently doing nothing.
+            try:
+                spec = json.loads(body or b"{}")
+            except ValueError:
+                spec = None
+            if not isinstance(spec, dict) or set(spec) - {"clear", "fail", "drop", "delay"}:
+                raise bad_request('faults: the body must be a JSON object with any of "clear", "fail", "drop", '
+                                  '"delay", e.g. {"fail": {"status": 503, "seconds": 2}}; got %r'
+                                  % body[:200].decode("utf-8", "replace"))
+            try:
+                if spec.get("clear"):
+                    emu.faults.clear()
+                if "fail" in spec:
+                    emu.faults.fail(**spec["fail"])
+                if "drop" in spec:
+                    emu.faults.drop(**spec["drop"])
+                if "delay" in spec:
+                    emu.faults.delay(spec["delay"])
+            except (TypeError, ValueError) as exc:
+                raise bad_request("faults: %s" % exc)
             return {}
         raise SolrHTTPError(404, "Not Found")
 

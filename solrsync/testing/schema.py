@@ -26,7 +26,10 @@ _KINDS = [
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _DATE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$")
-_ENVELOPE = re.compile(r"^\s*ENVELOPE\s*\(([^)]*)\)\s*$", re.IGNORECASE)
+# spatial4j's WKT reader (checked on Solr 5.3.1): the keyword in any case, no leading blank, numbers
+# as Java writes them (no NaN, Infinity, hex, "1_0" or a "d" suffix), blanks between tokens, nothing after.
+_NUMBER = r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*"
+_ENVELOPE = re.compile(r"^ENVELOPE\s*\(%s,%s,%s,%s\)\s*$" % ((_NUMBER,) * 4), re.IGNORECASE)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -126,11 +129,9 @@ def parse_envelope(text, geo=True):
     """``ENVELOPE(minX, maxX, maxY, minY)`` -> (minX, maxX, maxY, minY), with spatial4j's errors."""
     m = _ENVELOPE.match(str(text))
     if not m:
-        raise ValueError("Couldn't parse shape '%s' because: Unknown Shape definition [%s]" % (text, text))
-    try:
-        min_x, max_x, max_y, min_y = (float(p) for p in m.group(1).split(","))
-    except ValueError:
-        raise ValueError("Couldn't parse shape '%s' because: ENVELOPE needs 4 numbers" % text)
+        raise ValueError("Couldn't parse shape '%s' because: Expected ENVELOPE(minX, maxX, maxY, minY) with four "
+                         "numbers" % (text,))
+    min_x, max_x, max_y, min_y = (float(p) for p in m.groups())
     prefix = "Couldn't parse shape '%s' because: com.spatial4j.core.exception.InvalidShapeException: " % text
     for v in (min_x, max_x, max_y, min_y):
         if math.isnan(v) or math.isinf(v):
@@ -213,6 +214,7 @@ class Schema:
         self.unique_key = "id"
         self.version = 1.5
         self._dynamic_cache = {}
+        self._required = None
         self._load(path)
 
     @classmethod
@@ -248,12 +250,19 @@ class Schema:
                       stored=_flag(attrs.get("stored"), True), indexed=_flag(attrs.get("indexed"), True),
                       required=_flag(attrs.get("required"), False), dynamic=dynamic)
         self._dynamic_cache.clear()
+        self._required = None
         if dynamic:
             self.dynamic.append((name, field))
             self.dynamic.sort(key=lambda item: -len(item[0]))
         else:
             self.fields[name] = field
         return field
+
+    def required(self):
+        """Names of the required fields (cached until the schema changes)."""
+        if self._required is None:
+            self._required = tuple(name for name, f in self.fields.items() if f.required)
+        return self._required
 
     def field(self, name):
         f = self.fields.get(name)
@@ -282,3 +291,88 @@ def _flag(value, default):
     if value is None:
         return default
     return str(value).lower() == "true"
+
+
+# ---------------------------------------------------------------- solrconfig.xml
+_PROCESSOR_KINDS = {
+    "DefaultValueUpdateProcessorFactory": "default",
+    "DocBasedVersionConstraintsProcessorFactory": "version",
+    "LogUpdateProcessorFactory": "pass",
+    "DistributedUpdateProcessorFactory": "pass",
+    "RunUpdateProcessorFactory": "pass",
+}
+
+
+def _typed(el):
+    """A ``<str>``/``<bool>``/``<int>``/... element of a NamedList -> its Python value."""
+    text = (el.text or "").strip()
+    if el.tag == "bool":
+        return text.lower() == "true"
+    if el.tag in ("int", "long"):
+        return int(text)
+    if el.tag in ("float", "double"):
+        return float(text)
+    return el.text or ""
+
+
+def _named_list(el):
+    """-> [(name, value)] in order (a NamedList may repeat a name, e.g. two ``fq``)."""
+    return [(child.get("name"), _typed(child)) for child in el if child.get("name") is not None]
+
+
+class SolrConfig:
+    """The parts of ``solrconfig.xml`` the emulator obeys.
+
+    * ``chain``: the default ``updateRequestProcessorChain`` (``default="true"``, else the unnamed one) as
+      ``[(kind, args)]``; kind is "default" (DefaultValueUpdateProcessorFactory), "version"
+      (DocBasedVersionConstraintsProcessorFactory), "pass" (Log/Distributed/Run) or "unknown".
+      No chain: [] (Solr's implicit Log/Distributed/Run: nothing to emulate).
+    * ``handlers``: request handler name -> {"defaults"|"appends"|"invariants": [(name, value)]}.
+    """
+
+    def __init__(self, path=None):
+        self.path = path
+        self.chain = []
+        self.handlers = {}
+        if path is not None:
+            self._load(path)
+
+    @classmethod
+    def from_configset(cls, conf_dir):
+        path = os.path.join(conf_dir, "solrconfig.xml")
+        return cls(path if os.path.exists(path) else None)
+
+    def _load(self, path):
+        root = ET.parse(path).getroot()
+        chains = root.findall("updateRequestProcessorChain")
+        chosen = next((c for c in chains if _flag(c.get("default"), False)), None)
+        if chosen is None:
+            chosen = next((c for c in chains if not c.get("name")), None)
+        if chosen is not None:
+            for proc in chosen.findall("processor"):
+                cls = proc.get("class", "").rsplit(".", 1)[-1]
+                self.chain.append((_PROCESSOR_KINDS.get(cls, "unknown"), dict(_named_list(proc))))
+        for handler in root.findall("requestHandler"):
+            params = {}
+            for lst in handler.findall("lst"):
+                if lst.get("name") in ("defaults", "appends", "invariants"):
+                    params[lst.get("name")] = _named_list(lst)
+            self.handlers[handler.get("name")] = params
+
+    def handler_params(self, name, params):
+        """A request's params (name -> [values]) as the handler sees them: defaults fill what is absent,
+        appends add values, invariants replace (Solr's SolrPluginUtils.setDefaults order)."""
+        conf = self.handlers.get(name)
+        if not conf:
+            return params
+        out = dict(params)
+        for key, value in conf.get("defaults", ()):
+            if key not in params:
+                out.setdefault(key, []).append(str(value).lower() if isinstance(value, bool) else str(value))
+        for key, value in conf.get("appends", ()):
+            out[key] = list(out.get(key, [])) + [str(value).lower() if isinstance(value, bool) else str(value)]
+        invariants = {}
+        for key, value in conf.get("invariants", ()):
+            invariants.setdefault(key, []).append(str(value).lower() if isinstance(value, bool) else str(value))
+        out.update(invariants)
+        return out

@@ -14,8 +14,11 @@ VAR.mkdir(parents=True, exist_ok=True)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-USE_TZ = True
-TIME_ZONE = "UTC"
+# the tests run a process with USE_TZ=False and another TIME_ZONE (one clock for ages, whatever these say)
+USE_TZ = os.environ.get("SOLRSYNC_DEMO_USE_TZ", "1") == "1"
+TIME_ZONE = os.environ.get("SOLRSYNC_DEMO_TIME_ZONE", "UTC")
+if os.environ.get("SOLRSYNC_DEMO_LAYERS_MIGRATIONS"):  # a test's migration history for the layers app
+    MIGRATION_MODULES = {"layers": os.environ["SOLRSYNC_DEMO_LAYERS_MIGRATIONS"]}
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -51,3 +51,14 @@ class Layer(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Map(models.Model):
+    """A model whose id is a UUIDField (SQLite stores 32 hex digits, str() has dashes): tests
+    that the triggers write the id Python would."""
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=255)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self):
+        return self.title

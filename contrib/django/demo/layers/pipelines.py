@@ -1,0 +1,16 @@
+"""A second pipeline for the tests: maps, with a UUIDField id, into the same core as layers."""
+from solrsync.documents import Document, Field, Text
+from solrsync.pipeline import Pipeline
+
+
+class MapDocument(Document):
+    id = Field("pk")
+    title = Text("title")
+    category = Field("category.identifier")
+
+
+class MapPipeline(Pipeline):
+    name = "maps"
+    model = "layers.Map"
+    core = "layers"
+    document = MapDocument

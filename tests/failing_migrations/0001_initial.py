@@ -1,0 +1,3 @@
+import importlib
+
+Migration = importlib.import_module("layers.migrations.0001_initial").Migration
