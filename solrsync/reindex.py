@@ -250,8 +250,11 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 account(chunk, source.pk_of(rows[-1]) if rows else result.last_pk)
         else:
             for first, last, _ in source.iter_ranges(batch_size, since=since, pks=pks, after=after):
+                # the version is taken here, before the worker reads the range: workers never
+                # write to the database (on SQLite, forked writers lock each other out)
+                version = syncer.version() if versioned else None
                 in_flight.append((pool.apply_async(_work, (name, first, last, since, pks, core,
-                                                           live_ids is not None, versioned)), last))
+                                                           live_ids is not None, version)), last))
                 acknowledge(limit=workers * 2)
             acknowledge(limit=0)
     except KeyboardInterrupt:
@@ -304,9 +307,8 @@ class Chunk:
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
 
 
-def _work(name, first, last, since, pks, core, keep_ids, versioned):
+def _work(name, first, last, since, pks, core, keep_ids, version):
     syncer = _worker["syncer"]
-    version = syncer.version() if versioned else None  # before the rows are read
     unreadable = {}
     rows = syncer.sources[name].chunk(first, last, since=since, pks=pks, errors=unreadable)
     return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version)
