@@ -44,7 +44,10 @@ def build_parser(prog="solrsync"):
                    help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live")
     p.add_argument("--allow-rejected", type=int, default=0, metavar="N",
                    help="with --swap: go live even if Solr refused up to N documents (default 0)")
-    p.add_argument("--verify", action="store_true", help="compare DB and Solr id sets, report drift, change nothing")
+    p.add_argument("--verify", action="store_true",
+                   help="compare every document in Solr with what the database builds now; report drift")
+    p.add_argument("--fix", action="store_true",
+                   help="with --verify: queue each drifted object for the consumer (through the change log)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run after its last posted row")
     p.add_argument("--state", default="solrsync-reindex.state.json", metavar="FILE",
                    help="where progress is kept for --resume (default: %(default)s)")
@@ -152,6 +155,10 @@ def cmd_reindex(args, syncer, tasks_factory):
         raise UsageError("--swap and --verify work on every row: drop --since/--ids")
     if args.export and len(names) > 1:
         raise UsageError("--export writes one pipeline: name it")
+    if args.fix and not args.verify:
+        raise UsageError("--fix goes with --verify")
+    if args.verify:
+        return _verify(args, syncer, tasks_factory, names)
     failed = False
     for name in names:
         total = None if args.resume else _count(syncer, name, args)
@@ -160,9 +167,8 @@ def cmd_reindex(args, syncer, tasks_factory):
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
                              parallel="threads" if args.threads else "processes",
-                             export=args.export, state_file=None if args.export or args.dry_run or args.verify
-                             else args.state, resume=args.resume, swap=args.swap, verify=args.verify,
-                             allow_rejected=args.allow_rejected)
+                             export=args.export, state_file=None if args.export or args.dry_run else args.state,
+                             resume=args.resume, swap=args.swap, allow_rejected=args.allow_rejected)
         except ValueError as exc:
             raise UsageError(str(exc))
         except RebuildRefused as exc:
@@ -178,7 +184,7 @@ def cmd_reindex(args, syncer, tasks_factory):
                   "  solrsync reindex %s --resume --state %s%s" % (name, result.seen, result.last_pk, name, args.state,
                                                                    same))
             return 130
-        if tasks_factory and not (args.since or args.ids or args.dry_run or args.export or args.verify):
+        if tasks_factory and not (args.since or args.ids or args.dry_run or args.export):
             from .queue import record_resync
             record_resync(tasks_factory().huey, name, result, time.time() - result.elapsed)
         tag = " [dry run]" if args.dry_run else " [exported to %s]" % args.export if args.export else ""
@@ -186,16 +192,30 @@ def cmd_reindex(args, syncer, tasks_factory):
         print(result.summary() + tag + (" ; %d rows filtered out by the pipeline" % filtered if filtered else ""))
         for doc_id, pk, msg in result.rejected[:20]:
             print("  rejected %s (pk %s): %s" % (shown(doc_id or "-"), pk, msg))
-        if args.verify:
-            print("%s: %d missing from Solr, %d in Solr but not in the database" % (
-                name, len(result.missing), len(result.extra)))
-            for doc_id in result.missing[:20]:
-                print("  missing %s" % doc_id)
-            for doc_id in result.extra[:20]:
-                print("  extra %s" % doc_id)
-            failed = failed or bool(result.missing or result.extra)
         failed = failed or bool(result.rejected)
     return 1 if failed else 0
+
+
+def _verify(args, syncer, tasks_factory, names):
+    """``reindex --verify [--fix]``: exit 1 when Solr has drifted (0 once --fix queued it all)."""
+    from .reindex import Progress
+    from .verify import KINDS, verify
+    drifted = False
+    for name in names:
+        progress = Progress(name, _count(syncer, name, args), quiet=args.quiet)
+        try:
+            drift = verify(syncer, name, batch_size=args.batch_size, fix=args.fix, on_batch=progress)
+        finally:
+            progress.close()
+        print(drift.summary())
+        for kind in KINDS:
+            for doc_id, pk, detail in drift.examples[kind]:
+                print("  %s %s%s%s" % (kind, shown(doc_id), " (pk %s)" % pk if pk not in (None, "") else "",
+                                       ": " + detail if detail else ""))
+        if drift.queued and tasks_factory:
+            tasks_factory().enqueue_sync(name, [])
+        drifted = drifted or (drift.drifted and not args.fix)
+    return 1 if drifted else 0
 
 
 def _count(syncer, name, args):

@@ -39,7 +39,8 @@ class Pipeline:
 
 class Change:
     """One pending change from the change log: object pk, Solr id, the row's sequence, and the
-    lease it was claimed under (only that claim may delete or release it)."""
+    lease it was claimed under (only that claim may delete or release it). An empty pk names
+    no row: the document is deleted unless a row holds its id."""
     __slots__ = ("seq", "pk", "doc_id", "lease")
 
     def __init__(self, seq, pk, doc_id, lease=None):

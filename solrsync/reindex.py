@@ -1,7 +1,8 @@
 """Full resync: stream every row in primary-key order, in chunks, and post batches.
 
 Memory stays flat in the row count: a chunk of rows and a few batches of documents at a time
-(``--verify``, and ``--prune`` on a core without versions, also keep the set of document ids).
+(``--prune`` on a core without versions, or with ``--dry-run``, also keeps the set of document
+ids). ``--verify`` is verify.py's.
 The periodic resync task and ``solrsync reindex`` both run this code. A row that cannot be read
 or built is skipped, counted in the summary and filed as a failure; the others flow.
 
@@ -44,9 +45,8 @@ class ReindexResult(Report):
         self.elapsed = 0.0
         self.last_pk = None
         self.core = None
-        self.missing = []       # --verify: ids the DB has and Solr lacks
-        self.extra = []         # --verify: ids Solr has and the DB does not
         self.interrupted = False
+        self.dry_run = False    # then indexed/deleted count what it would do
 
     @property
     def rate(self):
@@ -55,9 +55,10 @@ class ReindexResult(Report):
     def summary(self):
         skipped = sum(self.skipped.values())
         reasons = ", ".join("%d %s" % (n, why) for why, n in self.skipped.most_common())
-        return ("%s: indexed %d, skipped %d%s, rejected %d, deleted %d, warnings %d in %.1fs (%.0f docs/s)"
-                % (self.pipeline, self.indexed, skipped, " (%s)" % reasons if reasons else "", len(self.rejected),
-                   self.deleted, self.warnings, self.elapsed, self.rate))
+        index, delete = ("would index", "would delete") if self.dry_run else ("indexed", "deleted")
+        return ("%s: %s %d, skipped %d%s, rejected %d, %s %d, warnings %d in %.1fs (%.0f docs/s)"
+                % (self.pipeline, index, self.indexed, skipped, " (%s)" % reasons if reasons else "",
+                   len(self.rejected), delete, self.deleted, self.warnings, self.elapsed, self.rate))
 
 
 class StateFile:
@@ -96,7 +97,7 @@ class StateFile:
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
             after=None, core=None, on_batch=None, commit=True, workers=1, export=None, state_file=None,
-            resume=False, swap=False, verify=False, parallel="processes", allow_rejected=0):
+            resume=False, swap=False, parallel="processes", allow_rejected=0):
     """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr.
 
     Each chunk carries a version taken before its rows are read, so a chunk landing after a live
@@ -108,7 +109,7 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
     state = StateFile(state_file) if state_file else None
     batch_size = batch_size or syncer.settings.BATCH_SIZE
     started_at = dt.datetime.now(dt.timezone.utc)
-    posting = not (dry_run or verify or export is not None)
+    posting = not (dry_run or export is not None)
     start_version = None
     if resume:
         saved = state.get(pipeline_name) if state else None
@@ -133,8 +134,8 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
     if versioned and start_version is None:
         start_version = syncer.version()  # before the first read, after a rebuild's registration
     full = since is None and pks is None
-    # the ids seen: what --verify compares, and what --prune keeps on a core without versions
-    live_ids = set() if full and (verify or (prune and not versioned)) else None
+    # the ids seen: what --prune keeps on a core without versions, or counts in a dry run
+    live_ids = set() if full and prune and (dry_run or not versioned) else None
     if resume and live_ids is not None and prune:
         raise ValueError("core %s has no versions: a resumed --prune cannot know what was indexed before the "
                          "interruption; run it again without --resume" % target)
@@ -144,11 +145,10 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
     result.core = target
     if result.interrupted:
         return result
-    if verify:
-        solr_ids = set(sink.iter_ids())
-        result.missing = sorted(live_ids - solr_ids)
-        result.extra = sorted(solr_ids - live_ids)
-        return result
+    result.dry_run = dry_run
+    if dry_run and live_ids is not None:
+        keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}
+        result.deleted = sum(1 for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
     if posting:
         if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
             _prune(sink, result, live_ids, start_version, batch_size)

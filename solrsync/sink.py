@@ -233,6 +233,18 @@ class SolrSink:
     def search(self, q="*:*", **params):
         return self._call(self.client.search, q, **params)
 
+    def get_docs(self, ids, fl="*"):
+        """{id: stored document} for those of ``ids`` Solr has (live ones: ``/select`` leaves
+        tombstones out), a few hundred per request (maxBooleanClauses is 1024)."""
+        ids = list(ids)
+        out = {}
+        for i in range(0, len(ids), 500):
+            page = ids[i:i + 500]
+            q = "id:(%s)" % " OR ".join('"%s"' % v.replace("\\", "\\\\").replace('"', '\\"') for v in page)
+            for doc in self._call(self.client.search, q, fl=fl, rows=len(page)).docs:
+                out[doc["id"]] = doc
+        return out
+
     def iter_ids(self, q="*:*", rows=1000):
         """Every id matching ``q``, by cursorMark (stable while the index changes)."""
         cursor = "*"

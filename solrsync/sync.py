@@ -124,7 +124,8 @@ class Syncer:
             return report
         version = self.version()  # before the read: see version()
         unreadable = {}
-        rows = {str(pk): row for pk, row in source.load(list(ids), errors=unreadable).items()}
+        # an empty pk names no row, only a document to delete (an orphan ``--verify --fix`` found)
+        rows = {str(pk): row for pk, row in source.load([pk for pk in ids if pk], errors=unreadable).items()}
         for pk, message in unreadable.items():
             report.rejected.append((None, pk, message))
             log.error("%s pk %s: %s -- the other changes go on", pipeline.name, pk, message)

@@ -97,17 +97,49 @@ def test_since_and_ids_are_partial(loaded):
     assert proc.returncode == 2
 
 
-def test_verify_reports_drift(loaded):
+def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):
+    import time
+    from layers.models import Layer
     assert run_cli("reindex", "--quiet").returncode == 0
     proc = run_cli("reindex", "--verify", "--quiet")
-    assert proc.returncode == 0 and "0 missing from Solr, 0 in Solr but not in the database" in proc.stdout
-    gone = published_ids()[0]
-    loaded.solr.post("update", {"delete": gone}, commit="true", solrsync_version=1 << 60)
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("layers: verified %d documents and %d Solr ids" % (loaded.published, loaded.published) in proc.stdout
+            and "0 missing, 0 stale, 0 orphaned, 0 filtered out" in proc.stdout)
+    # drift behind solrsync's back, each written with a version the next sync outranks
+    now = time.time_ns() // 1000
+    ids = published_ids()
+    stale = loaded.solr.select("id:%s" % ids[1], fl="*")["docs"][0]
+    stale.update(title="An old title", solrsync_version=now)
+    stale.pop("_version_", None)
+    hidden = Layer.objects.filter(is_published=False).first()
+    loaded.solr.post("update", [stale, {"id": "ghost", "solrsync_version": now},
+                                {"id": str(hidden.uuid), "title": "unpublished", "solrsync_version": now}])
+    loaded.solr.post("update", {"delete": ids[0]}, commit="true", solrsync_version=now)
     proc = run_cli("reindex", "--verify", "--quiet")
     assert proc.returncode == 1
-    assert "1 missing from Solr, 1 in Solr but not in the database" in proc.stdout
-    assert "missing %s" % gone in proc.stdout and "extra ghost" in proc.stdout
+    assert "1 missing, 1 stale, 1 orphaned, 1 filtered out" in proc.stdout, proc.stdout
+    for line in ("missing %s (pk " % ids[0], "stale %s (pk " % ids[1], "orphaned ghost",
+                 "filtered out %s (pk %s)" % (hidden.uuid, hidden.pk)):
+        assert line in proc.stdout, proc.stdout
+    assert "differs in title" in proc.stdout
+    proc = run_cli("reindex", "--verify", "--fix", "--quiet")
+    assert proc.returncode == 0 and "re-queued 4 for the consumer" in proc.stdout, proc.stdout + proc.stderr
+    from solrsync.contrib.django.runtime import get_syncer
+    get_syncer().drain("layers", coalesce=False)  # the command woke a worker (inline here) to drain the log
+    assert loaded.assert_in_step() == loaded.published
+    assert run_cli("reindex", "--verify", "--quiet").returncode == 0
+
+
+def test_prune_dry_run_counts_what_it_would_delete_and_deletes_nothing(loaded):
+    assert run_cli("reindex", "--quiet").returncode == 0
+    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    proc = run_cli("reindex", "--prune", "--dry-run", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "would index %d" % loaded.published in proc.stdout and "would delete 1" in proc.stdout, proc.stdout
+    assert "ghost" in loaded.solr.ids(rows=5000)
+    assert run_cli("--help").returncode == 0
+    proc = run_cli("reindex", "--fix")
+    assert proc.returncode == 2 and "--fix goes with --verify" in proc.stderr
 
 
 def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):

@@ -284,7 +284,7 @@ def test_resume_with_prune_keeps_what_was_indexed_before_the_interruption(quiet,
 
 
 def test_deletes_leave_no_trace_in_searches_counts_or_verify(quiet):
-    from solrsync.reindex import reindex
+    from solrsync.verify import verify
     kept, gone = layers(quiet, 2)
     drain()
     gone.delete()
@@ -293,8 +293,8 @@ def test_deletes_leave_no_trace_in_searches_counts_or_verify(quiet):
     assert quiet.solr.select("*:*")["numFound"] == 1
     status, body = quiet.solr.get("get", id=gone.uuid)
     assert body["doc"] is not None and set(body["doc"]) <= {"id", "solrsync_version", "_version_"}  # a tombstone
-    result = reindex(syncer(), "layers", verify=True)
-    assert not result.missing and not result.extra
+    drift = verify(syncer(), "layers")
+    assert drift.drifted == 0 and drift.checked == 1 and drift.solr_checked == 1
     from solrsync.cli import collect_status
     info = collect_status(syncer())["pipelines"]["layers"]
     assert info["solr_count"] == 1 and info["versioned"] is True
@@ -481,3 +481,23 @@ def test_end_to_end_swap_with_consumers_while_another_process_writes(project):
         assert not [name for name in status if "_rebuild_" in name]
     finally:
         stop(consumer)
+
+
+def test_verify_fix_goes_through_the_change_log_and_outranks_the_drift(quiet):
+    import time
+    from solrsync.verify import verify
+    kept, renamed = layers(quiet, 2)
+    drain()
+    quiet.solr.post("update", {"commit": {}})
+    # a title Solr holds that the database never had (a missed rename), at a version of now
+    doc = quiet.solr.select("id:%s" % renamed.uuid, fl="*")["docs"][0]
+    doc.update(title="Stale", solrsync_version=time.time_ns() // 1000)
+    doc.pop("_version_", None)
+    quiet.solr.post("update", [doc], commit="true")
+    drift = verify(syncer(), "layers", fix=True)
+    assert drift.counts["stale"] == 1 and drift.drifted == 1 and drift.queued == 1
+    assert drift.examples["stale"][0][:2] == (str(renamed.uuid), renamed.pk)
+    assert syncer().changelog.pending_count("layers") == 1  # queued, not written: it races no live write
+    drain()
+    quiet.assert_in_step()
+    assert verify(syncer(), "layers").drifted == 0

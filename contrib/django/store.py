@@ -134,6 +134,29 @@ class DjangoSource:
             return []
         return self.rows(self.queryset().filter(**{source + "__in": list(doc_ids)}))
 
+    def locate(self, doc_ids):
+        """{doc_id: (pk, passes the filter)} for the rows holding these document ids, whatever the
+        filter says; None when the id is not a column (computed, or on a related row), so a row
+        cannot be found from it. An id that is not even a valid value of the column is held by
+        no row."""
+        id_field = self.pipeline.document.id
+        source = id_field.source
+        if id_field.fn is not None or not source or "." in source:
+            return None
+        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
+        wanted = []
+        for doc_id in doc_ids:
+            try:
+                wanted.append(column.to_python(doc_id))
+            except Exception:
+                pass  # e.g. "abc" for an integer key: no row can hold it
+        manager = self.model._default_manager
+        held = {str(value): pk for pk, value in manager.filter(**{source + "__in": wanted}).values_list("pk", source)}
+        passing = set(manager.filter(pk__in=list(held.values()), **(self.pipeline.filter or {}))
+                      .values_list("pk", flat=True))
+        asked = set(doc_ids)
+        return {doc_id: (pk, pk in passing) for doc_id, pk in held.items() if doc_id in asked}
+
     def _ordered(self, since=None, pks=None):
         qs = self.queryset().order_by("pk")
         if since is not None:
