@@ -147,3 +147,77 @@ def test_the_pytest_plugin_reads_the_configsets_option(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                           cwd=str(tmp_path), capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ the demo project
+def configset_cli(*args):
+    """`manage.py solrsync configset ...` in this process -> (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+    from solrsync.cli import main
+    from solrsync.contrib.django.runtime import get_syncer, get_tasks
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["configset", *args], syncer_factory=get_syncer, tasks_factory=get_tasks,
+                    prog="manage.py solrsync")
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django
+def test_the_generated_layers_configset_indexes_and_finds_the_demo(project, tmp_path):
+    project.solr.need_emulator("a core served from a generated configset")
+    from layers.management.commands.demo import Command
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import reindex
+    code, out, _ = configset_cli("layers", str(tmp_path / "layers"))
+    assert code == 0 and "managed-schema" in out
+    project.solr.emulator.add_core("layers", tmp_path / "layers" / "conf")  # reset() brings the shipped one back
+    Command().load(300)
+    result = reindex(get_syncer(), "layers")
+    assert result.indexed and not result.rejected
+    assert project.assert_in_step() == result.indexed
+    berlin = project.make_layer(title="Bicycle lanes of Berlin")
+    get_syncer().drain("layers", coalesce=False)
+    assert project.doc(berlin)["title"] == "Bicycle lanes of Berlin"  # commits
+    assert project.solr.ids("bicycle") == [berlin.uuid]
+    assert berlin.uuid in project.solr.ids(fq='bbox:"Intersects(ENVELOPE(13, 14, 53, 52))"')
+
+
+@pytest.mark.django
+def test_configset_cli_prints_refuses_and_applies(project, tmp_path):
+    code, out, _ = configset_cli("layers")
+    assert code == 0 and '<field name="title" type="text_general"' in out and "<copyField" in out
+    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR")):
+        code, _, err = configset_cli(*args)
+        assert code == 2 and msg in err and len(err.splitlines()) == 1, err
+    assert configset_cli("layers", str(tmp_path))[0] == 0
+    code, _, err = configset_cli("layers", str(tmp_path))
+    assert code == 2 and "already exist" in err
+    # the shipped layers schema does not copy username into the catch-all field; the generated one does
+    code, out, _ = configset_cli("layers", "--apply")
+    assert (code, out.strip()) == (0, "core layers: add-copy-field username -> text")
+    code, out, _ = configset_cli("layers", "--apply")
+    assert (code, out.strip()) == (0, "core layers: has everything pipeline layers needs")
+
+
+@pytest.mark.django
+def test_reindex_swap_creates_its_core_from_a_generated_configset(project, tmp_path, monkeypatch):
+    """SOLR_CONFIGSET=maps: the fresh core comes from the configset the maps pipeline's documents need."""
+    project.solr.need_emulator("a configset of the test's own")
+    from django.conf import settings
+    from django.core.management import call_command
+    from layers.models import Map
+    from conftest import use_queue
+    monkeypatch.setattr(settings, "SOLRSYNC", dict(settings.SOLRSYNC, PIPELINES={
+        "layers": {}, "maps": {"class": "layers.pipelines.MapPipeline", "core": "maps"}}))
+    monkeypatch.setenv("SOLRSYNC_SOLR_CONFIGSET", "maps")
+    use_queue(os.environ["SOLRSYNC_QUEUE_URL"])  # solrsync built again from these settings
+    assert configset_cli("maps", str(tmp_path / "maps"))[0] == 0
+    emu = project.solr.emulator
+    monkeypatch.setitem(emu.configsets, "maps", tmp_path / "maps" / "conf")
+    emu.add_core("maps", emu.configsets["maps"])
+    maps = [Map.objects.create(title="Map of %s" % town) for town in ("Bonn", "Graz", "Lyon")]
+    call_command("solrsync", "reindex", "maps", "--swap", "--quiet")
+    assert project.solr.ids(core="maps") == sorted(str(m.pk) for m in maps)
+    assert project.solr.ids("graz", core="maps") == [str(maps[1].pk)]
+    assert project.solr.get("schema/fields/title", core="maps")[1]["field"]["type"] == "text_general"
