@@ -234,9 +234,9 @@ def _call(method, url, settings, **kwargs):
     error = body.get("error") or {}
     if resp.status_code != 200 or body.get("errors"):
         details = error.get("details") or body.get("errors") or []  # Solr 8 answers 400, 5.x 200 with "errors"
-        msgs = [m.strip() for d in details if isinstance(d, dict) for m in d.get("errorMessages", ())]
-        msg = "; ".join(msgs) or error.get("msg") or resp.text[:300]
+        msgs = [" ".join(m.split()) for d in details if isinstance(d, dict) for m in d.get("errorMessages", ())]
+        msg = "; ".join(msgs) or " ".join(str(error.get("msg") or resp.text[:300]).split())
         if resp.status_code >= 500 or resp.status_code == 404:
             raise SolrUnavailable("Schema API %s answered %d: %s" % (url, resp.status_code, msg), resp.status_code)
-        raise SolrRequestError(resp.status_code, "Schema API: %s" % msg)
+        raise SolrRequestError(resp.status_code if resp.status_code != 200 else 400, "Schema API: %s" % msg)
     return body
