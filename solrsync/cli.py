@@ -53,6 +53,15 @@ def build_parser(prog="solrsync"):
                    help="where progress is kept for --resume (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
 
+    p = sub.add_parser("configset", help="a Solr configset for a pipeline's documents (or --apply it to its core)")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument("dir", nargs="?", metavar="DIR",
+                   help="write DIR/conf/solrconfig.xml and DIR/conf/managed-schema (default: print the managed-schema)")
+    p.add_argument("--force", action="store_true", help="overwrite the files in DIR")
+    p.add_argument("--apply", action="store_true",
+                   help="add the fields, types and copyFields the pipeline's core lacks (Schema API) and name what "
+                        "needs a new core")
+
     p = sub.add_parser("status", help="DB vs Solr counts, pending changes, failures")
     p.add_argument("--json", action="store_true")
 
@@ -216,6 +225,41 @@ def _verify(args, syncer, tasks_factory, names):
             tasks_factory().enqueue_sync(name, [])
         drifted = drifted or (drift.drifted and not args.fix)
     return 1 if drifted else 0
+
+
+def cmd_configset(args, syncer, tasks_factory):
+    from . import configset
+    name, = _pipelines(syncer, [args.pipeline])
+    if args.apply and args.dir:
+        raise UsageError("configset --apply changes the core in place: drop DIR")
+    pipeline = syncer.pipelines[name]
+    try:
+        fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
+    except ValueError as exc:
+        raise UsageError("pipeline %s: %s" % (name, exc))
+    if args.apply:
+        commands, problems = configset.apply(syncer.settings, pipeline.core, fields)
+        for command, specs in commands.items():
+            for spec in specs:
+                print("core %s: %s %s" % (pipeline.core, command, " -> ".join(
+                    str(spec[k]) for k in ("source", "dest") if k in spec) or "%s (%s)" % (
+                    spec["name"], spec.get("type") or spec.get("class"))))
+        for problem in problems:
+            print("core %s: %s" % (pipeline.core, problem))
+        if not commands and not problems:
+            print("core %s: has everything pipeline %s needs" % (pipeline.core, name))
+        return 1 if problems else 0
+    if not args.dir:
+        sys.stdout.write(configset.managed_schema(name, fields))
+        return 0
+    try:
+        written = configset.write(args.dir, name, fields, force=args.force)
+    except ValueError as exc:
+        raise UsageError(str(exc))
+    except OSError as exc:
+        raise UsageError("cannot write the configset: %s" % exc)
+    print("wrote %s" % ", ".join(written))
+    return 0
 
 
 def _count(syncer, name, args):
@@ -391,7 +435,7 @@ def cmd_retry(args, syncer, tasks_factory):
 
 
 COMMANDS = {"reindex": cmd_reindex, "status": cmd_status, "failures": cmd_failures, "retry": cmd_retry,
-            "queue": cmd_queue}
+            "queue": cmd_queue, "configset": cmd_configset}
 
 
 def main_entry():

@@ -17,6 +17,15 @@ from .triggers import AGE, NOW
 _OUTAGES = ("OperationalError", "InterfaceError")
 
 
+# Django's internal field types -> Solr field types (anything else: string).
+_SOLR_TYPES = dict(
+    {t: "pint" for t in ("AutoField", "SmallAutoField", "IntegerField", "SmallIntegerField", "PositiveIntegerField",
+                         "PositiveSmallIntegerField")},
+    **{t: "plong" for t in ("BigAutoField", "BigIntegerField", "PositiveBigIntegerField")},
+    FloatField="pdouble", DecimalField="pdouble", BooleanField="boolean", NullBooleanField="boolean",
+    DateTimeField="pdate", DateField="pdate", TextField="text_general")
+
+
 def _isolatable(exc, errors):
     """Is this read error one row's to file in ``errors`` (when the caller asked for that)?"""
     return errors is not None and type(exc).__name__ not in _OUTAGES
@@ -213,6 +222,25 @@ class DjangoSource:
         """The rows of one ``iter_ranges`` chunk; with ``errors``, unreadable rows are isolated
         into it (as ``load`` does) and the others returned."""
         return self._read_range(self._ordered(since, pks).filter(pk__gte=first, pk__lte=last), errors)[0]
+
+    def solr_type(self, path):
+        """The Solr field type (solrsync.configset.FIELD_TYPES) for the model field a dotted path
+        (``category.identifier``, ``keywords.name``, ``pk``) ends at; None when no field is there."""
+        model, field = self.model, None
+        for part in path.split("."):
+            if model is None:
+                return None
+            try:
+                field = model._meta.pk if part == "pk" else model._meta.get_field(part)
+            except Exception:
+                return None
+            model = field.related_model
+        while field.is_relation:  # a key: its target's type
+            try:
+                field = field.target_field
+            except Exception:
+                return "string"
+        return _SOLR_TYPES.get(field.get_internal_type(), "string")
 
     def close(self):
         """Drop this thread's database connections (before the reindex forks worker processes,

@@ -5,20 +5,24 @@
         solr.faults.fail(503, seconds=2)      # fault injection
         solr.stats["docs_added"]
 
-    python -m solrsync.testing.emulator --port 8983 --core layers
+    python -m solrsync.testing.emulator --port 8983 --core layers --core books=configsets/books/conf
 
-Schemas come from a configset (default: the one solrsync ships), so schema errors match
+Each core is served from its own configset (default: the layers one solrsync ships), so schema errors match
 production; so do the default update chain (DefaultValue and DocBasedVersionConstraints processors:
 versioned adds, versioned deletes leaving tombstones) and the /select handler's defaults, appends
-and invariants, read from its solrconfig.xml. Visibility follows Solr: adds are seen by /select only after a commit, a soft commit
+and invariants, read from its solrconfig.xml. CoreAdmin CREATE finds ``configSet=NAME`` in a directory
+of configsets (``NAME/conf``; default: solrsync/configsets), as Solr does in ``<solr_home>/configsets``.
+Visibility follows Solr: adds are seen by /select only after a commit, a soft commit
 or commitWithin; /get sees them at once. Where this and a real Solr disagree, Solr is right.
 """
 import argparse
 import base64
+import copy
 import fnmatch
 import itertools
 import json
 import os
+import pathlib
 import re
 import socket
 import sys
@@ -32,7 +36,7 @@ from xml.sax.saxutils import escape
 from .query import Doc, parse
 from .schema import Schema, SolrConfig, SolrHTTPError, bad_request, parse_date
 
-CONFIGSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configsets")
+CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent / "configsets"
 VERSION = "8.11.3"
 _ATOMIC = ("set", "add", "add-distinct", "remove", "removeregex", "inc")
 _TEXTUAL = ("string", "text")
@@ -43,7 +47,7 @@ class Core:
     """One core: the latest state (what /get sees) and the searcher's snapshot (what /select sees)."""
 
     def __init__(self, name, conf_dir, configset=None):
-        self.name, self.conf_dir, self.configset = name, conf_dir, configset
+        self.name, self.conf_dir, self.configset = name, str(conf_dir), configset
         self.load_config()
         self.latest = {}    # id -> Doc, uncommitted changes included
         self.visible = {}   # id -> Doc, as of the last opened searcher
@@ -488,6 +492,15 @@ class _Server(ThreadingHTTPServer):
                 pass
 
 
+def read_configsets(directory):
+    """{name: conf dir} of the configsets in ``directory`` (each ``NAME/conf`` holding solrconfig.xml)."""
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError("configsets directory %s does not exist" % directory)
+    return {path.parent.name: path for path in sorted(directory.glob("*/conf"))
+            if (path / "solrconfig.xml").is_file()}
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 right now (for the emulator, a consumer, a test server)."""
     with socket.socket() as s:
@@ -498,22 +511,32 @@ def free_port():
 class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
-    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1"):
+    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None):
+        """``cores``: names (served from ``configset``, a conf dir; default the shipped layers one) or a
+        dict {name: conf dir or None}; ``configsets``: the directory of configsets ``NAME/conf`` that
+        CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships)."""
         self.host, self.port = host, port
-        self.configsets = {}
-        for name in sorted(os.listdir(CONFIGSETS)):
-            self.configsets[name] = os.path.join(CONFIGSETS, name, "conf")
-        default_conf = configset or self.configsets["layers"]
+        self.configsets = read_configsets(configsets or CONFIGSETS)
+        self.default_conf = pathlib.Path(configset) if configset else \
+            self.configsets.get("layers", CONFIGSETS / "layers" / "conf")
+        confs = cores if isinstance(cores, dict) else dict.fromkeys(cores)
+        self.core_confs = {name: pathlib.Path(conf) if conf else self.default_conf for name, conf in confs.items()}
         self.cores = {}
         self.lock = threading.RLock()
-        for name in cores:
-            self.cores[name] = Core(name, default_conf)
-        self.default_conf = default_conf
+        for name, conf in self.core_confs.items():
+            self.add_core(name, conf)
         self.faults = Faults()
         self.stats = {}
         self.reset_stats()
         self._server = None
         self._thread = None
+
+    def add_core(self, name, conf_dir):
+        """A new core ``name`` served from the configset in ``conf_dir`` (replacing any core so named)."""
+        core = Core(name, conf_dir)
+        with self.lock:
+            self.cores[name] = core
+        return core
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
@@ -566,7 +589,7 @@ class SolrEmulator:
     def reset(self, cores=("layers",)):
         """A clean server: fresh cores, no faults, zeroed counters (what a test fixture wants)."""
         with self.lock:
-            self.cores = {name: Core(name, self.default_conf) for name in cores}
+            self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf)) for name in cores}
         self.faults.clear()
         self.reset_stats()
 
@@ -592,8 +615,7 @@ class SolrEmulator:
                     raise bad_request("Missing parameter [name]")
                 if name in self.cores:
                     raise SolrHTTPError(500, "Core with name '%s' already exists." % name)
-                conf = self._find_conf(params, name)
-                self.cores[name] = Core(name, conf)
+                self.add_core(name, self._find_conf(params, name))
                 return {"core": name}
             if name not in self.cores:
                 raise bad_request("No such core: %s" % name if action != "UNLOAD"
@@ -677,6 +699,8 @@ class _Handler(BaseHTTPRequestHandler):
         except SolrHTTPError as exc:
             emu.count("errors")
             status, payload = exc.code, {"error": {"msg": exc.msg, "code": exc.code}}
+            if exc.details:
+                payload["error"]["details"] = exc.details
         except Exception as exc:  # a bug in the emulator: say so as Solr would, with a 500
             emu.count("errors")
             status, payload = 500, {"error": {"msg": "%s: %s" % (type(exc).__name__, exc), "code": 500}}
@@ -791,45 +815,44 @@ class _Handler(BaseHTTPRequestHandler):
         schema = core.schema
         parts = handler.split("/")
         if body:
-            data = json.loads(body)
+            try:
+                data = json.loads(body)
+            except ValueError as exc:
+                raise bad_request("Error reading input String %s" % exc)
             if parts == ["schema", "fields"] and isinstance(data, list):  # the pre-5.x Schema REST form
                 data = {"add-field": data}
-            for command, arg in data.items():
-                if command != "add-field":
-                    raise bad_request("Unsupported schema command: %s" % command)
-                for spec in arg if isinstance(arg, list) else [arg]:
-                    if spec.get("name") in schema.fields:
-                        raise bad_request("Field '%s' already exists." % spec.get("name"))
-                    schema.add_field({k: str(v).lower() if isinstance(v, bool) else v for k, v in spec.items()})
+            if not isinstance(data, dict):
+                raise bad_request("Error reading input String: not a JSON object of commands")
+            core.schema = _schema_commands(schema, data)
+            core._sorted.clear()
             return {}
-        if parts == ["schema", "fields"]:
-            return {"fields": [f.describe() for _, f in sorted(schema.fields.items())]}
-        if len(parts) == 3 and parts[1] == "fields":
-            if parts[2] not in schema.fields:
-                raise SolrHTTPError(404, "Field '%s' not found." % parts[2])
-            return {"field": schema.fields[parts[2]].describe()}
+        whole = schema.describe()
+        listed = {"fields": "fields", "dynamicfields": "dynamicFields", "fieldtypes": "fieldTypes",
+                  "copyfields": "copyFields"}
+        if len(parts) == 2 and parts[1] in listed:
+            return {listed[parts[1]]: whole[listed[parts[1]]]}
+        if len(parts) == 3 and parts[1] in ("fields", "fieldtypes"):
+            key = "fields" if parts[1] == "fields" else "fieldTypes"
+            found = [item for item in whole[key] if item["name"] == parts[2]]
+            if not found:
+                raise SolrHTTPError(404, "%s '%s' not found." % ("Field" if key == "fields" else "Field type",
+                                                                 parts[2]))
+            return {key[:-1]: found[0]}
         if parts == ["schema", "uniquekey"]:
             return {"uniqueKey": schema.unique_key}
         if parts == ["schema"]:
-            return {"schema": {"uniqueKey": schema.unique_key,
-                               "fields": [f.describe() for f in schema.fields.values()]}}
+            return {"schema": whole}
         raise SolrHTTPError(404, "Not Found: %s" % handler)
 
     def _control(self, emu, rest, body):
-        """POST /solr/_emulator/faults {"fail": {"status": 503, "seconds": 5}} ; GET /solr/_emulator/stats"""
+        """POST /solr/_emulator/faults {"fail": {"status": 503, "seconds": 5}} (or the form
+        status=503&seconds=5); GET /solr/_emulator/stats"""
         if rest == ["stats"]:
             return {"stats": dict(emu.stats)}
         if rest == ["faults"]:
-            # The body is JSON whatever the Content-Type says (curl -d sends JSON as a form); anything
+            # JSON whatever the Content-Type says (curl -d sends JSON as a form), or a form; anything
             # else is refused rather than silently doing nothing.
-            try:
-                spec = json.loads(body or b"{}")
-            except ValueError:
-                spec = None
-            if not isinstance(spec, dict) or set(spec) - {"clear", "fail", "drop", "delay"}:
-                raise bad_request('faults: the body must be a JSON object with any of "clear", "fail", "drop", '
-                                  '"delay", e.g. {"fail": {"status": 503, "seconds": 2}}; got %r'
-                                  % body[:200].decode("utf-8", "replace"))
+            spec = _fault_spec(body)
             try:
                 if spec.get("clear"):
                     emu.faults.clear()
@@ -843,6 +866,109 @@ class _Handler(BaseHTTPRequestHandler):
                 raise bad_request("faults: %s" % exc)
             return {}
         raise SolrHTTPError(404, "Not Found")
+
+
+def _schema_commands(schema, data):
+    """The Schema API's POST as Solr 8 runs it: the commands in order on a copy of the schema, which
+    replaces it only when all succeed; else 400 "error processing commands" listing each failed one."""
+    trial = copy.deepcopy(schema)
+    errors = []
+    for command, arg in data.items():
+        for spec in arg if isinstance(arg, list) else [arg]:
+            try:
+                _schema_command(trial, command, spec)
+            except SolrHTTPError as exc:
+                errors.append({command: spec, "errorMessages": [exc.msg]})
+    if errors:
+        raise SolrHTTPError(400, "error processing commands", details=errors)
+    return trial
+
+
+def _schema_command(schema, command, spec):
+    if not isinstance(spec, dict):
+        raise bad_request("Expected a JSON object, got %r" % (spec,))
+    spec = {k: str(v).lower() if isinstance(v, bool) else v for k, v in spec.items()}
+    name = spec.get("name")
+    if command in ("add-field", "add-dynamic-field"):
+        dynamic = command == "add-dynamic-field"
+        if name in (dict(schema.dynamic) if dynamic else schema.fields):
+            raise bad_request("%s '%s' already exists." % ("Dynamic field" if dynamic else "Field", name))
+        if spec.get("type") not in schema.types:
+            raise bad_request("No such field type '%s'" % spec.get("type"))
+        schema.add_field(spec, dynamic=dynamic)
+    elif command == "add-field-type":
+        if not name or not spec.get("class"):
+            raise bad_request("A field type needs a name and a class")
+        if name in schema.types:
+            raise bad_request("Field type '%s' already exists." % name)
+        schema.add_field_type(spec)
+    elif command == "add-copy-field":
+        source, dest = spec.get("source"), spec.get("dest")
+        for d in dest if isinstance(dest, list) else [dest]:
+            if "*" not in str(source) and schema.field(str(source)) is None:
+                raise bad_request("copyField source :'%s' is not a glob and doesn't match any explicit field or "
+                                  "dynamicField." % source)
+            if schema.field(str(d)) is None:
+                raise bad_request("copyField dest :'%s' is not an explicit field and doesn't match a dynamicField."
+                                  % d)
+            schema.copy.append((source, d))
+    else:
+        raise bad_request("no such command: %s (the emulator knows add-field, add-dynamic-field, add-field-type, "
+                          "add-copy-field)" % command)
+
+
+_FAULT_FORM = {"status": int, "seconds": float, "count": int, "delay": float, "drop": bool, "clear": bool}
+
+
+def _fault_spec(body):
+    """The body of POST /_emulator/faults -> {"clear"|"fail"|"drop"|"delay": ...}; 400 naming the
+    accepted forms for anything else. The form (``status=503&seconds=5``) fails requests with
+    ``status``, or with ``drop=true`` drops them, for ``seconds`` and/or ``count``; ``delay=S``
+    adds latency, ``clear=true`` ends every fault."""
+    text = body.decode("utf-8", "replace").strip()
+    wanted = ('faults: the body must be a JSON object with any of "clear", "fail", "drop", "delay", e.g. '
+              '{"fail": {"status": 503, "seconds": 2}}, or a form of %s, e.g. status=503&seconds=2; got %r'
+              % (", ".join(_FAULT_FORM), text[:200]))
+    if text[:1] in ("{", "[", '"') or not text:
+        try:
+            spec = json.loads(text or "{}")
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict) or not spec or set(spec) - {"clear", "fail", "drop", "delay"}:
+            raise bad_request(wanted)
+        return spec
+    try:
+        form = parse_qs(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise bad_request(wanted)
+    if set(form) - set(_FAULT_FORM) or any(len(v) > 1 for v in form.values()):
+        raise bad_request(wanted)
+    values = {}
+    for key, (raw,) in form.items():
+        if _FAULT_FORM[key] is bool:
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise bad_request("faults: %s=%s is not true or false" % (key, raw))
+            values[key] = raw.lower() in ("true", "1")
+            continue
+        try:
+            values[key] = _FAULT_FORM[key](raw)
+        except ValueError:
+            raise bad_request("faults: %s=%s is not a number" % (key, raw))
+    spec = {}
+    if values.pop("clear", False):
+        spec["clear"] = True
+    if "delay" in values:
+        spec["delay"] = values.pop("delay")
+    window = {k: values.pop(k) for k in ("seconds", "count") if k in values}
+    if values.pop("drop", False):
+        if "status" in values:
+            raise bad_request("faults: drop and status exclude each other (a dropped request has no status)")
+        spec["drop"] = window
+    elif "status" in values or window:
+        spec["fail"] = dict(window, status=values.pop("status", 503))
+    if not spec:
+        raise bad_request(wanted)
+    return spec
 
 
 class _Pairs(list):
@@ -947,13 +1073,33 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m solrsync.testing.emulator",
                                      description="Serve a Solr emulator on 127.0.0.1 until interrupted.")
     parser.add_argument("--port", type=int, default=8983)
-    parser.add_argument("--core", action="append", help="core name (repeatable; default: layers)")
-    parser.add_argument("--configset", help="conf directory to read the schema from (default: solrsync's layers)")
+    parser.add_argument("--core", action="append", metavar="NAME[=CONFDIR]",
+                        help="a core, served from CONFDIR (a configset's conf directory) or else --configset "
+                             "(repeatable; default: layers)")
+    parser.add_argument("--configset", help="conf directory of the cores named without one (default: solrsync's layers)")
+    parser.add_argument("--configsets", metavar="DIR",
+                        help="directory of configsets (DIR/NAME/conf) for CoreAdmin CREATE configSet=NAME "
+                             "(default: the ones solrsync ships)")
     args = parser.parse_args(argv)
+    cores = {}
+    for spec in args.core or ["layers"]:
+        name, _, conf = spec.partition("=")
+        if not name or (conf and not os.path.isfile(os.path.join(conf, "solrconfig.xml"))):
+            parser.error("--core %s: give NAME or NAME=CONFDIR, CONFDIR holding solrconfig.xml" % spec)
+        cores[name] = conf or None
+    for path, what in ((args.configset, "--configset"), (args.configsets, "--configsets")):
+        if path and not os.path.isdir(path):
+            parser.error("%s %s: no such directory" % (what, path))
     try:
-        emu = SolrEmulator(port=args.port, cores=args.core or ["layers"], configset=args.configset).start()
+        emu = SolrEmulator(port=args.port, cores=cores, configset=args.configset, configsets=args.configsets).start()
     except OSError as exc:
-        print("solr emulator: cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.strerror), file=sys.stderr)
+        if isinstance(exc, FileNotFoundError) or not exc.strerror:
+            print("solr emulator: %s" % exc, file=sys.stderr)
+        else:
+            print("solr emulator: cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.strerror), file=sys.stderr)
+        return 2
+    except (SolrHTTPError, ET.ParseError) as exc:  # a configset Solr could not load either
+        print("solr emulator: cannot load a core's configset: %s" % exc, file=sys.stderr)
         return 2
     print("Solr emulator listening: %s (cores: %s)" % (emu.url, ", ".join(emu.cores)), flush=True)
     try:

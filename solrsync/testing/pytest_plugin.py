@@ -2,7 +2,9 @@
 ``SOLRSYNC_TEST_SOLR_URL`` (a core URL such as ``http://127.0.0.1:8983/solr/layers``).
 
 Loaded automatically once solrsync is installed (a ``pytest11`` entry point), so projects using
-solrsync get the same ``solr`` fixture.
+solrsync get the same ``solr`` fixture. The emulator's CoreAdmin CREATE ``configSet=NAME`` reads the
+configsets (``NAME/conf``) in the directory named by the ini option ``solrsync_configsets`` or
+``--solrsync-configsets`` (default: the ones solrsync ships).
 """
 import os
 import uuid
@@ -69,9 +71,19 @@ class SolrTarget:
         return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
 
 
+def pytest_addoption(parser):
+    help = "directory of configsets (NAME/conf) the Solr emulator serves (default: solrsync's own)"
+    parser.addini("solrsync_configsets", help)
+    parser.addoption("--solrsync-configsets", metavar="DIR", help=help)
+
+
 @pytest.fixture(scope="session")
-def solr_emulator():
-    with SolrEmulator() as emulator:
+def solr_emulator(pytestconfig):
+    configsets = pytestconfig.getoption("solrsync_configsets") or pytestconfig.getini("solrsync_configsets")
+    if configsets and pytestconfig.inipath and not os.path.isabs(configsets) and \
+            not pytestconfig.getoption("solrsync_configsets"):
+        configsets = os.path.join(os.path.dirname(str(pytestconfig.inipath)), configsets)  # ini: from its file
+    with SolrEmulator(configsets=configsets or None) as emulator:
         yield emulator
 
 

@@ -36,10 +36,11 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 class SolrHTTPError(Exception):
     """An error the emulator answers with Solr's status code and message."""
 
-    def __init__(self, code, msg):
+    def __init__(self, code, msg, details=None):
         super().__init__(msg)
         self.code = code
         self.msg = msg
+        self.details = details  # the Schema API's per-command errors
 
 
 def bad_request(msg):
@@ -209,7 +210,9 @@ class Schema:
         self.path = path
         self.fields = {}
         self.dynamic = []  # (pattern, Field), longest pattern first as Solr matches them
-        self.types = {}
+        self.types = {}  # name -> (kind, multiValued)
+        self.type_specs = {}  # name -> its attributes, as the Schema API lists them
+        self.name = None
         self.copy = []  # (source pattern, dest)
         self.unique_key = "id"
         self.version = 1.5
@@ -228,10 +231,9 @@ class Schema:
     def _load(self, path):
         root = ET.parse(path).getroot()
         self.version = float(root.get("version", "1.5"))
+        self.name = root.get("name")
         for ft in root.iter("fieldType"):
-            cls = ft.get("class", "")
-            kind = next((k for key, k in _KINDS if key in cls), "string")
-            self.types[ft.get("name")] = (kind, _flag(ft.get("multiValued"), False))
+            self.add_field_type(ft.attrib)
         for tag, dynamic in (("field", False), ("dynamicField", True)):
             for f in root.iter(tag):
                 self.add_field(f.attrib, dynamic=dynamic)
@@ -240,6 +242,12 @@ class Schema:
             self.unique_key = uk.text.strip()
         for cf in root.iter("copyField"):
             self.copy.append((cf.get("source"), cf.get("dest")))
+
+    def add_field_type(self, attrs):
+        cls = attrs.get("class", "")
+        kind = next((k for key, k in _KINDS if key in cls), "string")
+        self.types[attrs["name"]] = (kind, _flag(attrs.get("multiValued"), False))
+        self.type_specs[attrs["name"]] = dict(attrs)
 
     def add_field(self, attrs, dynamic=False):
         name, type_name = attrs["name"], attrs["type"]
@@ -279,6 +287,14 @@ class Schema:
                (pattern.endswith("*") and name.startswith(pattern[:-1])):
                 return f
         return None
+
+    def describe(self):
+        """The whole schema as GET /schema answers."""
+        return {"name": self.name, "version": self.version, "uniqueKey": self.unique_key,
+                "fieldTypes": [dict(spec) for spec in self.type_specs.values()],
+                "fields": [f.describe() for _, f in sorted(self.fields.items())],
+                "dynamicFields": [f.describe() for _, f in self.dynamic],
+                "copyFields": [{"source": src, "dest": dest} for src, dest in self.copy]}
 
     def copy_sources(self, dest):
         return [src for src, d in self.copy if d == dest]
