@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from .query import Doc, parse
-from .schema import Schema, SolrConfig, SolrHTTPError, bad_request, parse_date
+from .schema import MAX_TERM_BYTES, Schema, SolrConfig, SolrHTTPError, bad_request, parse_date
 
 CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent / "configsets"
 VERSION = "8.11.3"
@@ -109,8 +109,8 @@ class Core:
             new_version = raw.get(rule.field)
             if type(new_version) is list:  # Solr reads the first value; the schema refuses the rest later
                 new_version = new_version[0] if new_version else None
-            if new_version is None:
-                raise bad_request("Doc does not have versionField: %s" % rule.field)
+            if new_version is None:  # Solr 8.11 answers 500 here (5.3.1: 400)
+                raise SolrHTTPError(500, "Doc does not have versionField: %s" % rule.field)
         doc_id = raw.get(uk)
         if isinstance(doc_id, dict):
             doc_id = doc_id.get("set")
@@ -152,12 +152,13 @@ class Core:
             f = schema.field(name)
             if f is None:
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
-            if not f.multi and type(value) is _PLAIN.get(f.kind):  # already in stored form: no coerce
+            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _long_string(value):  # stored form
                 fields[name] = value
                 continue
             values = value if isinstance(value, list) else [value]
             if f.kind in _TEXTUAL:
-                values = [v if type(v) is str else f.coerce(v, doc_id) for v in values if v is not None]
+                values = [v if type(v) is str and not _long_string(v) else f.coerce(v, doc_id)
+                          for v in values if v is not None]
             else:
                 values = [f.coerce(v, doc_id) for v in values if v is not None]
             if not values:
@@ -206,7 +207,10 @@ class Core:
                 base[name] = [v for v in cur if not any(re.fullmatch(a, str(v)) for a in args)]
             elif op == "inc":
                 f = self.schema.field(name)
-                num = float(arg) if f is not None and f.kind == "float" else int(arg)
+                try:
+                    num = float(arg) if f is not None and f.kind == "float" else int(arg)
+                except (TypeError, ValueError):  # Solr 8.11: 400 (5.3.1: 500, a NumberFormatException)
+                    raise bad_request("Error converting field '%s'='%s' to native type" % (name, arg))
                 base[name] = (cur[0] if cur else 0) + num
             if base.get(name) == []:
                 base.pop(name)
@@ -277,11 +281,14 @@ class Core:
             page_from = _after_cursor(hits, keys, after, schema)
         page = hits[page_from:page_from + rows]
         fl = params.get("fl", ["*"])
-        out = {"numFound": len(hits), "start": start, "docs": [_project(d, fl, schema) for d in page]}
+        out = {"numFound": len(hits), "start": start, "numFoundExact": True,
+               "docs": [_project(d, fl, schema) for d in page]}
+        if any("score" in entry for entry in fl):
+            out["maxScore"] = 1.0
         extra = {}
         if cursor is not None:
             if page:
-                last = [_sort_value(page[-1], name, schema) for name, _ in keys]
+                last = [_sort_value(page[-1], name, schema, desc) for name, desc in keys]
                 extra["nextCursorMark"] = base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
             else:
                 extra["nextCursorMark"] = cursor
@@ -348,6 +355,11 @@ _JAVA_CLASS = {int: "java.lang.Long", float: "java.lang.Double", str: "java.lang
                bool: "java.lang.Boolean", dict: "java.util.HashMap"}
 
 
+def _long_string(value):
+    """Possibly over Lucene's term limit (a UTF-8 character is at most 4 bytes): coerce checks."""
+    return type(value) is str and len(value) > MAX_TERM_BYTES // 4
+
+
 def _parse_sort(sort, schema):
     keys = []
     for part in [p.strip() for p in sort.split(",") if p.strip()]:
@@ -360,22 +372,22 @@ def _parse_sort(sort, schema):
         f = schema.field(name)
         if f is None:
             raise bad_request("sort param field can't be found: %s" % name)
-        if f.multi:
-            raise bad_request("can not sort on multivalued field: %s" % name)
-        keys.append((name, desc))
+        keys.append((name, desc))  # a multi-valued field (docValues) sorts by its min / max, as Solr 8
     return keys
 
 
-def _sort_value(doc, name, schema):
+def _sort_value(doc, name, schema, desc=False):
     v = doc.fields.get(name)
     f = schema.field(name)
+    if isinstance(v, list):
+        v = (max(v) if desc else min(v)) if v else None
     if v is not None and f.kind == "date":
         return parse_date(v)[0]
     return v
 
 
 def _sort_key(doc, name, schema, desc):
-    v = _sort_value(doc, name, schema)
+    v = _sort_value(doc, name, schema, desc)
     missing = v is None
     # missing values sort last in both directions (sortMissingLast)
     return (not missing if desc else missing, v if not missing else 0)
@@ -383,7 +395,7 @@ def _sort_key(doc, name, schema, desc):
 
 def _after_cursor(hits, keys, after, schema):
     def cmp_key(doc):
-        return [_sort_value(doc, name, schema) for name, _ in keys]
+        return [_sort_value(doc, name, schema, desc) for name, desc in keys]
     for i, doc in enumerate(hits):
         vals = cmp_key(doc)
         for v, a, (_, desc) in zip(vals, after, keys):

@@ -25,6 +25,15 @@ class SolrTarget:
         self.http = requests.Session()
 
     @property
+    def major(self):
+        """The major version the target reports (/admin/info/system): scenarios where Solr versions
+        differ state what each does, keyed on it. The emulator reports 8 and behaves as 8.11."""
+        if "_major" not in self.__dict__:
+            resp = self.http.get("%s/admin/info/system" % self.base, params={"wt": "json"}, timeout=30)
+            self._major = int(resp.json()["lucene"]["solr-spec-version"].split(".")[0])
+        return self._major
+
+    @property
     def is_real(self):
         return self.emulator is None
 

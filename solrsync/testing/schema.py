@@ -80,12 +80,16 @@ def canonical_date(text):
     return parse_date(text)[1]
 
 
+MAX_TERM_BYTES = 32766  # Lucene's IndexWriter.MAX_TERM_LENGTH
+
+
 def format_millis(millis):
-    """Solr's canonical form: trailing zeros of the milliseconds dropped (``.500`` -> ``.5``)."""
+    """Solr 8's canonical form (java.time's ISO_INSTANT): milliseconds in three digits when there
+    are any (``.500``; Solr 5.3.1 dropped the trailing zeros, ``.5``)."""
     moment = EPOCH + dt.timedelta(milliseconds=millis)
     base = moment.strftime("%Y-%m-%dT%H:%M:%S")
     ms = millis % 1000
-    return base + ("." + ("%03d" % ms).rstrip("0") if ms else "") + "Z"
+    return base + (".%03d" % ms if ms else "") + "Z"
 
 
 _MATH = re.compile(r"([+-/])(\d*)([A-Z]+)")
@@ -175,7 +179,15 @@ class Field:
             if kind in ("string", "text"):
                 if isinstance(value, bool):
                     return "true" if value else "false"
-                return value if isinstance(value, str) else str(value)
+                value = value if isinstance(value, str) else str(value)
+                if kind == "string" and self.indexed and len(value) > MAX_TERM_BYTES // 4 and \
+                        len(value.encode("utf-8", "surrogatepass")) > MAX_TERM_BYTES:
+                    # Lucene refuses a term this long (5.3.1 and 8.x alike); no [doc=] in the message
+                    raise bad_request("Exception writing document id %s to the index; possible analysis error: "
+                                      "Document contains at least one immense term in field=\"%s\" (whose UTF8 "
+                                      "encoding is longer than the max length %d), all of which were skipped."
+                                      % (doc_id, self.name, MAX_TERM_BYTES))
+                return value
             if kind == "int":
                 if isinstance(value, bool) or isinstance(value, float):
                     raise ValueError('For input string: "%s"' % value)
@@ -197,8 +209,10 @@ class Field:
         except SolrHTTPError:
             raise
         except ValueError as exc:
-            if kind == "bbox":
-                raise bad_request(str(exc))
+            if kind == "bbox":  # Solr 8's wording (5.3.1: "Couldn't parse shape ... com.spatial4j...")
+                reason = str(exc).split("because: ", 1)[-1].replace("com.spatial4j.core", "org.locationtech.spatial4j")
+                raise bad_request("ERROR: [doc=%s] Error adding field '%s'='%s' msg=Unable to parse shape given "
+                                  "formats \"lat,lon\", \"x y\" or as WKT because %s" % (doc_id, self.name, value, reason))
             detail = str(exc) if str(exc).startswith("For input") else 'For input string: "%s"' % value
             raise bad_request("ERROR: [doc=%s] Error adding field '%s'='%s' msg=%s"
                               % (doc_id, self.name, value, detail))
