@@ -24,7 +24,9 @@ class UsageError(Exception):
 
 def build_parser(prog="solrsync"):
     parser = argparse.ArgumentParser(prog=prog, description="Keep Solr in step with your database.")
-    parser.add_argument("--settings", help="Django settings module (else DJANGO_SETTINGS_MODULE)")
+    parser.add_argument("--settings", help="Django settings module, e.g. mysite.settings (else DJANGO_SETTINGS_MODULE)")
+    parser.add_argument("--pythonpath", metavar="DIR",
+                        help="the directory holding the project (where manage.py is); default: the current one")
     parser.add_argument("--loglevel", default=os.environ.get("SOLRSYNC_LOGLEVEL", "WARNING"),
                         help="DEBUG, INFO, WARNING (default), ERROR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -87,18 +89,27 @@ def _datetime(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def django_factories(settings_module=None):
-    """Find the data behind the pipelines: a Django project named by DJANGO_SETTINGS_MODULE."""
+def django_factories(settings_module=None, pythonpath=None):
+    """Find the data behind the pipelines: a Django project named by DJANGO_SETTINGS_MODULE, found
+    in ``pythonpath`` or the current directory (as ``python -m`` and manage.py would)."""
     if settings_module:
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not settings_module:
         raise UsageError("set DJANGO_SETTINGS_MODULE (or pass --settings, or use `python manage.py solrsync`)")
+    for path in (os.getcwd(), pythonpath):
+        if path and os.path.abspath(path) not in sys.path:
+            sys.path.insert(0, os.path.abspath(path))
     try:
         django = importlib.import_module("django")
         django.setup()
         runtime = importlib.import_module("solrsync.contrib.django.runtime")
     except ImportError as exc:
-        raise UsageError("cannot load the Django project: %s" % exc)
+        hint = ""
+        if exc.name and (settings_module + ".").startswith(exc.name + "."):
+            hint = (" (settings module %s is not on the Python path: run from the project directory, or pass "
+                    "--pythonpath DIR, the directory holding manage.py, and --settings MODULE)" % settings_module)
+        raise UsageError("cannot load the Django project: %s%s" % (exc, hint))
     return runtime.get_syncer, runtime.get_tasks
 
 
@@ -112,7 +123,7 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if syncer_factory is None:
-            syncer_factory, tasks_factory = django_factories(args.settings)
+            syncer_factory, tasks_factory = django_factories(args.settings, args.pythonpath)
         syncer = syncer_factory()
         return COMMANDS[args.command](args, syncer, tasks_factory)
     except (UsageError, ConfigError) as exc:

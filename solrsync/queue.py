@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
 
@@ -137,9 +138,16 @@ def last_resync(huey, pipeline):
 
 def huey_for(values=None):
     """For Django's settings.py: ``HUEY = huey_for(SOLRSYNC)`` -- the queue QUEUE_URL names, so
-    ``manage.py run_huey`` and ``huey_consumer`` run solrsync's tasks on it."""
+    ``manage.py run_huey`` and ``huey_consumer`` run solrsync's tasks on it.
+
+    A bad setting ends the program here, with one line and exit status 2: settings.py is imported
+    before any command runs, and Django prints whatever escapes it as a traceback."""
     from .config import load_settings
-    return make_huey(load_settings(values))
+    try:
+        return make_huey(load_settings(values))
+    except ConfigError as exc:
+        print("solrsync: %s" % exc, file=sys.stderr)
+        raise SystemExit(2)
 
 
 class Tasks:
