@@ -226,6 +226,8 @@ def collect_status(syncer, huey=None):
             out["queue_length"] = huey.pending_count()
             out["scheduled"] = huey.scheduled_count()
             out["consumers"] = consumers(huey)
+            out["consumers_alive"] = sum(1 for c in out["consumers"] if c["alive"])
+            out["consumers_dead"] = len(out["consumers"]) - out["consumers_alive"]
         except Exception as exc:
             out["queue_error"] = "queue unreachable: %s" % mask(exc)
     for name, p in syncer.pipelines.items():
@@ -278,10 +280,11 @@ def cmd_status(args, syncer, tasks_factory):
         print("Solr  %s" % status["solr"])
         print("Queue %s   %s" % (status["queue"], status.get("queue_error") or "%s pending, %s scheduled" % (
             status.get("queue_length", "-"), status.get("scheduled", "-"))))
-        alive = [c for c in status.get("consumers", []) if c["alive"]]
-        print("Consumers alive: %d%s" % (len(alive), "".join(
-            "\n  %s pid %s, seen %s ago" % (c["host"], c["pid"], _ago(c["age"])) for c in status.get("consumers", [])
-            if c["age"] < 600)))
+        print("Consumers alive: %s%s%s" % (status.get("consumers_alive", "-"), ", dead: %d" % status["consumers_dead"]
+                                           if status.get("consumers_dead") else "", "".join(
+            "\n  %s pid %s, seen %s ago%s" % (c["host"], c["pid"], _ago(c["age"]), "" if c["alive"] else
+                                              "  DEAD (no heartbeat for %s)" % _ago(c["age"]))
+            for c in status.get("consumers", []))))
         print()
         print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % ("pipeline", "core", "db", "solr", "pending",
                                                                 "oldest", "failures", "solr", "capture",
@@ -330,7 +333,7 @@ def cmd_queue(args, syncer, tasks_factory):
         print(json.dumps(stats, indent=2, default=str) if args.json else
               "pending %(pending)d, scheduled %(scheduled)d, results %(results)d" % stats +
               "".join("\nconsumer %s pid %s: seen %s ago%s" % (c["host"], c["pid"], _ago(c["age"]),
-                                                                 "" if c["alive"] else " (not alive)")
+                                                                 "" if c["alive"] else " DEAD")
                       for c in stats["consumers"]))
         return 0
     tasks = huey.pending() if args.action == "pending" else huey.scheduled()
