@@ -24,7 +24,9 @@ class UsageError(Exception):
 
 def build_parser(prog="solrsync"):
     parser = argparse.ArgumentParser(prog=prog, description="Keep Solr in step with your database.")
-    parser.add_argument("--settings", help="Django settings module (else DJANGO_SETTINGS_MODULE)")
+    parser.add_argument("--settings", help="Django settings module, e.g. mysite.settings (else DJANGO_SETTINGS_MODULE)")
+    parser.add_argument("--pythonpath", metavar="DIR",
+                        help="the directory holding the project (where manage.py is); default: the current one")
     parser.add_argument("--loglevel", default=os.environ.get("SOLRSYNC_LOGLEVEL", "WARNING"),
                         help="DEBUG, INFO, WARNING (default), ERROR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,18 +101,27 @@ def _datetime(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def django_factories(settings_module=None):
-    """Find the data behind the pipelines: a Django project named by DJANGO_SETTINGS_MODULE."""
+def django_factories(settings_module=None, pythonpath=None):
+    """Find the data behind the pipelines: a Django project named by DJANGO_SETTINGS_MODULE, found
+    in ``pythonpath`` or the current directory (as ``python -m`` and manage.py would)."""
     if settings_module:
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not settings_module:
         raise UsageError("set DJANGO_SETTINGS_MODULE (or pass --settings, or use `python manage.py solrsync`)")
+    for path in (os.getcwd(), pythonpath):
+        if path and os.path.abspath(path) not in sys.path:
+            sys.path.insert(0, os.path.abspath(path))
     try:
         django = importlib.import_module("django")
         django.setup()
         runtime = importlib.import_module("solrsync.contrib.django.runtime")
     except ImportError as exc:
-        raise UsageError("cannot load the Django project: %s" % exc)
+        hint = ""
+        if exc.name and (settings_module + ".").startswith(exc.name + "."):
+            hint = (" (settings module %s is not on the Python path: run from the project directory, or pass "
+                    "--pythonpath DIR, the directory holding manage.py, and --settings MODULE)" % settings_module)
+        raise UsageError("cannot load the Django project: %s%s" % (exc, hint))
     return runtime.get_syncer, runtime.get_tasks
 
 
@@ -124,7 +135,7 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if syncer_factory is None:
-            syncer_factory, tasks_factory = django_factories(args.settings)
+            syncer_factory, tasks_factory = django_factories(args.settings, args.pythonpath)
         syncer = syncer_factory()
         return COMMANDS[args.command](args, syncer, tasks_factory)
     except (UsageError, ConfigError) as exc:
@@ -279,6 +290,8 @@ def collect_status(syncer, huey=None):
             out["queue_length"] = huey.pending_count()
             out["scheduled"] = huey.scheduled_count()
             out["consumers"] = consumers(huey)
+            out["consumers_alive"] = sum(1 for c in out["consumers"] if c["alive"])
+            out["consumers_dead"] = len(out["consumers"]) - out["consumers_alive"]
         except Exception as exc:
             out["queue_error"] = "queue unreachable: %s" % mask(exc)
     for name, p in syncer.pipelines.items():
@@ -331,10 +344,11 @@ def cmd_status(args, syncer, tasks_factory):
         print("Solr  %s" % status["solr"])
         print("Queue %s   %s" % (status["queue"], status.get("queue_error") or "%s pending, %s scheduled" % (
             status.get("queue_length", "-"), status.get("scheduled", "-"))))
-        alive = [c for c in status.get("consumers", []) if c["alive"]]
-        print("Consumers alive: %d%s" % (len(alive), "".join(
-            "\n  %s pid %s, seen %s ago" % (c["host"], c["pid"], _ago(c["age"])) for c in status.get("consumers", [])
-            if c["age"] < 600)))
+        print("Consumers alive: %s%s%s" % (status.get("consumers_alive", "-"), ", dead: %d" % status["consumers_dead"]
+                                           if status.get("consumers_dead") else "", "".join(
+            "\n  %s pid %s, seen %s ago%s" % (c["host"], c["pid"], _ago(c["age"]), "" if c["alive"] else
+                                              "  DEAD (no heartbeat for %s)" % _ago(c["age"]))
+            for c in status.get("consumers", []))))
         print()
         print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % ("pipeline", "core", "db", "solr", "pending",
                                                                 "oldest", "failures", "solr", "capture",
@@ -383,7 +397,7 @@ def cmd_queue(args, syncer, tasks_factory):
         print(json.dumps(stats, indent=2, default=str) if args.json else
               "pending %(pending)d, scheduled %(scheduled)d, results %(results)d" % stats +
               "".join("\nconsumer %s pid %s: seen %s ago%s" % (c["host"], c["pid"], _ago(c["age"]),
-                                                                 "" if c["alive"] else " (not alive)")
+                                                                 "" if c["alive"] else " DEAD")
                       for c in stats["consumers"]))
         return 0
     tasks = huey.pending() if args.action == "pending" else huey.scheduled()

@@ -2,6 +2,7 @@
 (``SOLRSYNC_<NAME>``, which wins, so an operator can point a deployed app elsewhere), checked at
 start-up. Every problem is one line that names the setting.
 """
+import json
 import os
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
@@ -145,10 +146,20 @@ def _validate(s):
         parse_crontab(s.RESYNC_CRONTAB)
     if isinstance(s.PIPELINES, (list, tuple)):
         s.PIPELINES = {name: {} for name in s.PIPELINES}
+    elif isinstance(s.PIPELINES, str) and s.PIPELINES.strip().startswith("{"):
+        try:
+            s.PIPELINES = json.loads(s.PIPELINES)
+        except ValueError as exc:
+            raise ConfigError("PIPELINES", "not valid JSON (%s): give names (layers,maps) or JSON like "
+                              "{\"books\": {\"class\": \"myapp.pipelines.BookPipeline\"}}" % exc)
     elif isinstance(s.PIPELINES, str):
         s.PIPELINES = {name.strip(): {} for name in s.PIPELINES.split(",") if name.strip()}
     if not isinstance(s.PIPELINES, dict) or not s.PIPELINES:
         raise ConfigError("PIPELINES", "name at least one pipeline, e.g. {'layers': {}}")
+    for name, options in s.PIPELINES.items():
+        if options is not None and not isinstance(options, dict):
+            raise ConfigError("PIPELINES", "pipeline %r: options must be a dict like {'class': 'dotted.Path'}, "
+                              "not %r" % (name, options))
 
 
 def parse_crontab(spec):

@@ -30,6 +30,33 @@ class Pipeline:
             setattr(self, key, value)
 
 
+    def problems(self, source):
+        """What the source says is wrong with each name this pipeline declares -- a document field's
+        path, a filter lookup, a related name -- one line each, so a typo stops start-up instead of
+        leaving a field out of every document. ``source.check(kind, name, value)`` answers with the
+        reason or None; kinds: path (a document reads it from a row), field (a model field path),
+        filter, select_related, prefetch_related, watch_m2m, modified_field."""
+        asked = []
+        for name, f in self.document.fields():
+            asked += [("document field %s reads \"%s\"" % (name, p), "path", p, None)
+                      for p in f.reads() if p not in f.depends]
+            asked += [("document field %s depends on \"%s\"" % (name, p), "field", p, None) for p in f.depends]
+        asked += [("depends \"%s\"" % p, "field", p, None) for p in self.depends]
+        asked += [("filter \"%s\"" % k, "filter", k, v) for k, v in dict(self.filter).items()]
+        asked += [("select_related \"%s\"" % p, "select_related", p, None) for p in self.select_related]
+        # a Prefetch object names its path in prefetch_through
+        asked += [("prefetch_related \"%s\"" % getattr(p, "prefetch_through", p), "prefetch_related",
+                   getattr(p, "prefetch_through", p), None) for p in self.prefetch_related]
+        asked += [("watch_m2m \"%s\"" % p, "watch_m2m", p, None) for p in self.watch_m2m]
+        if self.modified_field:
+            asked.append(("modified_field \"%s\"" % self.modified_field, "modified_field", self.modified_field, None))
+        out = []
+        for what, kind, name, value in asked:
+            problem = source.check(kind, name, value)
+            if problem:
+                out.append("pipeline %s: %s: %s" % (self.name, what, problem))
+        return list(dict.fromkeys(out))
+
     def reads(self):
         """The paths a change to which re-indexes a document: its fields' (``Document.reads``),
         the pipeline's ``depends`` and ``watch_m2m``. Declared once, here; the integration turns

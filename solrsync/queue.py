@@ -8,11 +8,12 @@ import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
 
-from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
-from huey.storage import SqliteStorage
+from huey import Huey, crontab
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from huey.exceptions import RetryTask, TaskLockedException
 from huey.serializer import SignedSerializer
 
@@ -39,6 +40,33 @@ class QueueStorage(SqliteStorage):
         return conn
 
 
+class BadSignature(ValueError):
+    """A message not signed with this process's QUEUE_SECRET."""
+
+
+class QueueSerializer(SignedSerializer):
+    """huey's HMAC-signed pickles, a bad signature told apart from other unreadable data."""
+
+    def _unsign(self, signed):
+        try:
+            return super()._unsign(signed)
+        except ValueError:
+            raise BadSignature("unsigned or signed with another QUEUE_SECRET") from None
+
+
+class QueueHuey(Huey):
+    """A Huey whose consumer drops a message it cannot trust with one line saying why and what to
+    set, where huey's own loop logs a traceback ending in 'Separator "b':'" not found'."""
+
+    def dequeue(self):
+        try:
+            return super().dequeue()
+        except BadSignature as exc:
+            log.error("dropped a queue message that is %s: QUEUE_SECRET must be the same on producers (the web "
+                      "processes, manage.py) and consumers; the change log keeps the change for the sweeper", exc)
+            return None
+
+
 def make_huey(settings):
     """QUEUE_URL -> a Huey: sqlite:///PATH (embedded, durable), redis://... (several machines),
     memory:// (one process), immediate (tasks run inline in the caller)."""
@@ -47,15 +75,15 @@ def make_huey(settings):
     # signed messages: whoever can write to the broker cannot make consumers unpickle their data
     kw = {"utc": True, "results": False}  # nobody reads task results: do not let them pile up
     if settings.QUEUE_SECRET:
-        kw["serializer"] = SignedSerializer(secret=settings.QUEUE_SECRET, salt="solrsync")
+        kw["serializer"] = QueueSerializer(secret=settings.QUEUE_SECRET, salt="solrsync")
     if scheme == "sqlite":
-        return SqliteHuey(name, filename=url[len("sqlite:///"):], storage_class=QueueStorage, **kw)
+        return QueueHuey(name, filename=url[len("sqlite:///"):], storage_class=QueueStorage, **kw)
     if scheme in ("redis", "rediss"):
-        return RedisHuey(name, url=url, **kw)
+        return QueueHuey(name, url=url, storage_class=RedisStorage, **kw)
     if scheme == "memory":
-        return MemoryHuey(name, **kw)
+        return QueueHuey(name, storage_class=MemoryStorage, **kw)
     if scheme == "immediate":
-        return MemoryHuey(name, immediate=True, **kw)
+        return QueueHuey(name, immediate=True, storage_class=MemoryStorage, **kw)
     raise ConfigError("QUEUE_URL", "unsupported queue %r" % url)
 
 
@@ -113,11 +141,15 @@ def start_watch(watch, wake):
     threading.Thread(target=run, name="solrsync-watch", daemon=True).start()
 
 
+DEAD_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
 def consumers(huey):
-    """[{host, pid, seen, alive}] from the heartbeats."""
+    """[{host, pid, seen, age, alive}] from the heartbeats (kept an hour): a consumer is dead once
+    three heartbeats are missing."""
     now = time.time()
     beats = huey.get(HEARTBEATS, peek=True) or {}
-    return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < 3 * HEARTBEAT_SECONDS}
+    return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < DEAD_AFTER_SECONDS}
                    for v in beats.values()), key=lambda v: (v["host"], v["pid"]))
 
 
@@ -137,9 +169,16 @@ def last_resync(huey, pipeline):
 
 def huey_for(values=None):
     """For Django's settings.py: ``HUEY = huey_for(SOLRSYNC)`` -- the queue QUEUE_URL names, so
-    ``manage.py run_huey`` and ``huey_consumer`` run solrsync's tasks on it."""
+    ``manage.py run_huey`` and ``huey_consumer`` run solrsync's tasks on it.
+
+    A bad setting ends the program here, with one line and exit status 2: settings.py is imported
+    before any command runs, and Django prints whatever escapes it as a traceback."""
     from .config import load_settings
-    return make_huey(load_settings(values))
+    try:
+        return make_huey(load_settings(values))
+    except ConfigError as exc:
+        print("solrsync: %s" % exc, file=sys.stderr)
+        raise SystemExit(2)
 
 
 class Tasks:

@@ -46,3 +46,57 @@ def test_passwords_are_masked():
     with pytest.raises(ConfigError) as err:
         load_settings({"SOLR_URL": "ftp://admin:s3cret@solr/solr"}, environ={})
     assert "s3cret" not in str(err.value)
+
+
+def test_pipelines_from_the_environment_as_json():
+    s = load_settings({}, environ={"SOLRSYNC_PIPELINES": '{"books": {"class": "myapp.pipelines.BookPipeline"}}'})
+    assert s.PIPELINES == {"books": {"class": "myapp.pipelines.BookPipeline"}}
+    assert load_settings({}, environ={"SOLRSYNC_PIPELINES": "layers, maps"}).PIPELINES == {"layers": {}, "maps": {}}
+    for bad in ('{"books": {"class": ', '{"books": "BookPipeline"}'):
+        with pytest.raises(ConfigError) as err:
+            load_settings({}, environ={"SOLRSYNC_PIPELINES": bad})
+        assert str(err.value).startswith("setting PIPELINES:") and "\n" not in str(err.value)
+
+
+def test_huey_for_stops_on_a_bad_setting_with_one_line(capsys):
+    from solrsync.queue import huey_for
+    with pytest.raises(SystemExit) as exit:
+        huey_for({"SOLR_URL": "ftp://x"})
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "solrsync: setting SOLR_URL: 'ftp://x' is not an http(s) URL like http://127.0.0.1:8983/solr"]
+
+
+def test_a_pipeline_asks_its_source_about_every_name_it_declares():
+    from solrsync.documents import BBox, Document, Field, Multi
+    from solrsync.pipeline import Pipeline
+
+    class Doc(Document):
+        title = Field("titel")
+        tags = Multi("tags", attr="nmae")
+        box = BBox("x0", "x1", "y0", "y1")
+        computed = Field(fn=lambda row: row.whatever, depends=["owner.emial"])
+
+    class Books(Pipeline):
+        name = "books"
+        document = Doc
+        filter = {"publishd": True}
+        select_related = ("owner",)
+        watch_m2m = ("tags",)
+        modified_field = "updated"
+
+    asked = []
+
+    class Source:
+        def check(self, kind, name, value=None):
+            asked.append((kind, name, value))
+            return 'no field "%s"' % name if name in ("titel", "tags.nmae", "owner.emial", "publishd") else None
+
+    problems = Books().problems(Source())
+    assert problems == ['pipeline books: document field title reads "titel": no field "titel"',
+                        'pipeline books: document field tags reads "tags.nmae": no field "tags.nmae"',
+                        'pipeline books: document field computed depends on "owner.emial": no field "owner.emial"',
+                        'pipeline books: filter "publishd": no field "publishd"']
+    assert ("path", "whatever", None) not in asked  # a computed field is checked by its depends only
+    assert {("path", "x0", None), ("path", "y1", None), ("filter", "publishd", True), ("select_related", "owner", None),
+            ("watch_m2m", "tags", None), ("modified_field", "updated", None), ("path", "pk", None)} <= set(asked)

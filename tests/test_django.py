@@ -217,3 +217,75 @@ def test_migrate_on_a_fresh_database(project, tmp_path):
     proc = run_manage("migrate", "-v0", env={"SOLRSYNC_DEMO_DB": "sqlite",
                                              "SOLRSYNC_DEMO_DBNAME": str(tmp_path / "fresh.sqlite3")})
     assert proc.returncode == 0, proc.stderr
+
+
+TYPOS = {"SOLRSYNC_PIPELINES": '{"books": {"class": "typo_pipelines.TypoPipeline"}}',
+         "PYTHONPATH": os.pathsep.join([str(DEMO), os.path.dirname(__file__)])}
+
+
+def test_typos_in_a_pipeline_stop_the_commands_with_one_line(project):
+    for argv in ([sys.executable, "manage.py", "solrsync", "reindex", "--dry-run"],
+                 [sys.executable, "-m", "solrsync.cli", "reindex", "--export", "out.jsonl"]):
+        proc = subprocess.run(argv, cwd=str(DEMO), capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, **TYPOS))
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        for needle in ('pipeline books: document field title reads "titel": Layer has no field "titel" '
+                       '(did you mean "title"?)',
+                       'document field username reads "ownr.username": Layer has no field "ownr" (did you mean "owner"?)',
+                       'document field keywords reads "keywords.nmae": Keyword has no field "nmae" (did you mean "name"?)',
+                       'document field bbox reads "bbox_y": Layer has no field "bbox_y" (did you mean "bbox_y1"?)',
+                       'document field computed depends on "category.identifer": Category has no field "identifer"',
+                       'depends "owner.emial": User has no field "emial" (did you mean "email"?)',
+                       'filter "is_publishd": Layer has no field "is_publishd" (did you mean "is_published"?)',
+                       'select_related "keywords": Layer.keywords is not a foreign key or one-to-one field',
+                       'prefetch_related "regons": Layer has no field "regons" (did you mean "regions"?)',
+                       'watch_m2m "category": Layer.category is not a many-to-many field',
+                       'modified_field "last_update": Layer has no field "last_update" (did you mean "last_updated"?)'):
+            assert needle in lines[0]
+        assert "anything_at_all" not in lines[0]  # a field computed by fn= is checked by its depends only
+    assert not os.path.exists(os.path.join(str(DEMO), "out.jsonl"))
+
+
+def test_typos_are_system_check_errors_and_improperly_configured(project, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+    from solrsync.contrib.django import runtime
+    proc = run_manage("check", env=TYPOS)
+    assert proc.returncode == 1 and "(solrsync.E001) pipeline books: filter \"is_publishd\"" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    monkeypatch.setenv("SOLRSYNC_PIPELINES", TYPOS["SOLRSYNC_PIPELINES"])
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    runtime.reset()
+    with pytest.raises(ImproperlyConfigured, match='did you mean "title"'):
+        runtime.get_syncer()
+    errors = runtime.check()
+    assert len(errors) == 11 and all(e.id == "solrsync.E001" for e in errors)
+    monkeypatch.setenv("SOLRSYNC_PIPELINES", "layers")
+    runtime.reset()
+    assert runtime.check() == []  # the shipped pipeline passes, properties and all
+
+
+def test_a_bad_setting_read_by_huey_for_in_settings_py_is_one_line(project):
+    proc = run_manage("solrsync", "status", env={"SOLRSYNC_SOLR_URL": "ftp://x"})
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "solrsync: setting SOLR_URL: 'ftp://x' is not an http(s) URL like http://127.0.0.1:8983/solr"], proc.stderr
+
+
+def test_the_console_script_says_how_to_find_the_project(project, tmp_path):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    script = os.path.join(os.path.dirname(sys.executable), "solrsync")  # the console script: no cwd on its path
+    base = [script, "--settings", "demoproject.settings"]
+    proc = subprocess.run(base + ["status", "--json"], cwd=str(tmp_path), capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "solrsync: cannot load the Django project: No module named 'demoproject' (settings module "
+        "demoproject.settings is not on the Python path: run from the project directory, or pass --pythonpath DIR, "
+        "the directory holding manage.py, and --settings MODULE)"], proc.stderr
+    proc = subprocess.run(base + ["--pythonpath", str(DEMO), "status", "--json"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([script, "status", "--json"], cwd=str(DEMO), capture_output=True, text=True, timeout=60,
+                          env=dict(env, DJANGO_SETTINGS_MODULE="demoproject.settings"))  # run in the project
+    assert proc.returncode == 0, proc.stderr

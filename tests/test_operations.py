@@ -63,11 +63,50 @@ def test_a_signed_consumer_ignores_a_forged_message(project):
     proc = project.consumer()
     try:
         assert wait_until(lambda: project.solr.select("id:%s" % layer.uuid)["numFound"] == 1, timeout=20)
-        assert wait_until(lambda: "mismatch" in open(proc.log_path).read() or
-                          "Signature" in open(proc.log_path).read(), timeout=10), open(proc.log_path).read()[-2000:]
+        assert wait_until(lambda: "dropped a queue message" in open(proc.log_path).read(), timeout=10), \
+            open(proc.log_path).read()[-2000:]
         assert proc.poll() is None  # and keeps running
     finally:
         stop(proc)
+
+
+def test_a_consumer_says_in_one_line_that_a_producer_has_no_secret(project):
+    from huey.serializer import Serializer
+    tasks = use_queue("sqlite:///%s/nosecret.sqlite3" % project.info["var"])
+    message = tasks.huey._registry.create_message(tasks.sync.s("layers", []))
+    tasks.huey.storage.enqueue(Serializer().serialize(message), None)  # what a producer without QUEUE_SECRET sends
+    layer = project.make_layer()
+    proc = project.consumer()
+    try:
+        assert wait_until(lambda: project.solr.select("id:%s" % layer.uuid)["numFound"] == 1, timeout=20)
+        assert wait_until(lambda: "dropped a queue message" in open(proc.log_path).read(), timeout=10)
+        assert proc.poll() is None  # and keeps running
+    finally:
+        stop(proc)
+    log = open(proc.log_path).read()
+    said = [line for line in log.splitlines() if "dropped a queue message" in line]
+    assert len(said) == 1 and "unsigned or signed with another QUEUE_SECRET: QUEUE_SECRET must be the same on " \
+        "producers" in said[0], log[-2000:]
+    assert "Traceback" not in log and "Error reading from queue" not in log, log[-2000:]
+
+
+def test_status_and_the_admin_page_tell_dead_consumers_from_live_ones(project):
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from solrsync.queue import HEARTBEATS
+    url = "sqlite:///%s/beats.sqlite3" % project.info["var"]
+    tasks = use_queue(url)
+    now = time.time()
+    tasks.huey.put(HEARTBEATS, {"w1:11": {"host": "w1", "pid": 11, "seen": now - 2},
+                                "w2:22": {"host": "w2", "pid": 22, "seen": now - 300}})
+    table = run_cli("status", env={"SOLRSYNC_QUEUE_URL": url}).stdout
+    assert "Consumers alive: 1, dead: 1" in table, table
+    assert "w2 pid 22, seen 5m ago  DEAD (no heartbeat for 5m)" in table, table
+    assert "DEAD" not in table.split("pid 11")[1].splitlines()[0]
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
+    page = client.get("/admin/solrsync/failure/").content.decode()
+    assert "1 consumer(s) alive" in page and "<strong>1 dead</strong>" in page, page
 
 
 def test_status_shows_consumers_queue_and_last_resync(project):

@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_migrate, pre_migrate
 
 
@@ -9,11 +11,19 @@ class SolrsyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Read and check the settings now: a broken SOLRSYNC stops start-up with one line
-        # naming the setting, rather than saves going unrecorded.
+        # Settings and pipelines (every name they declare, against the models) are checked now, but
+        # a problem is not raised from here: Django would print it as a traceback before any command
+        # could say it in one line. It is a system check error (manage.py check, and before runserver
+        # and migrate) and ImproperlyConfigured on first use: the solrsync commands (one line, exit 2)
+        # and the consumer refuse to run. Meanwhile the database's triggers keep recording changes.
         from . import runtime, signals
-        runtime.get_settings()
-        signals.connect()
+        checks.register(runtime.check, "solrsync")
+        try:
+            runtime.get_pipelines()
+        except ImproperlyConfigured:
+            pass
+        else:
+            signals.connect()
         pre_migrate.connect(guard_migrations, sender=self, dispatch_uid="solrsync:pre_migrate")
         post_migrate.connect(install_triggers, sender=self, dispatch_uid="solrsync:post_migrate")
 

@@ -29,6 +29,7 @@ def get_settings():
 
 def get_pipelines():
     if "pipelines" not in _state:
+        sources, problems = {}, []
         try:
             pipelines = load_pipelines(get_settings())
             for p in pipelines.values():
@@ -36,18 +37,36 @@ def get_pipelines():
                     p.model_class = apps.get_model(p.model)
                 except (LookupError, ValueError):
                     raise ConfigError("PIPELINES", "pipeline %s: model %r is not installed" % (p.name, p.model))
+                sources[p.name] = DjangoSource(p, p.model_class)
+                problems += p.problems(sources[p.name])
+            if problems:
+                raise ConfigError("PIPELINES", "; ".join(problems))
         except ConfigError as exc:
-            raise ImproperlyConfigured("SOLRSYNC: %s" % exc) from None
+            error = ImproperlyConfigured("SOLRSYNC: %s" % exc)
+            error.problems = problems or [str(error)]  # one system check error each
+            raise error from None
+        _state["sources"] = sources
         _state["pipelines"] = pipelines
     return _state["pipelines"]
+
+
+def check(app_configs=None, **kwargs):
+    """The system check (``manage.py check``, and before runserver and migrate): settings and every
+    name the pipelines declare, checked against the models."""
+    from django.core.checks import Error
+    try:
+        get_pipelines()
+    except ImproperlyConfigured as exc:
+        return [Error(problem, hint="the solrsync commands and the consumer refuse to run until this is fixed",
+                      id="solrsync.E001") for problem in getattr(exc, "problems", [str(exc)])]
+    return []
 
 
 def get_syncer():
     with _lock:
         if "syncer" not in _state:
             pipelines = get_pipelines()
-            sources = {name: DjangoSource(p, p.model_class) for name, p in pipelines.items()}
-            _state["syncer"] = Syncer(get_settings(), pipelines, sources, DjangoChangeLog())
+            _state["syncer"] = Syncer(get_settings(), pipelines, _state["sources"], DjangoChangeLog())
         return _state["syncer"]
 
 
@@ -81,6 +100,7 @@ def check_consumer():
     """In a consumer process: refuse unsigned messages unless the settings allow them."""
     from solrsync.queue import check_consumer as check
     huey = get_huey()
+    get_pipelines()  # a broken pipeline stops the consumer now, not at its first task
     if huey.immediate:
         return
     try:

@@ -1,8 +1,10 @@
 """Django implementations of the engine's two data interfaces: a pipeline's rows (``DjangoSource``)
 and the change log (``DjangoChangeLog``)."""
 import datetime as dt
+import difflib
 import zlib
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, router, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
@@ -29,6 +31,27 @@ _SOLR_TYPES = dict(
 def _isolatable(exc, errors):
     """Is this read error one row's to file in ``errors`` (when the caller asked for that)?"""
     return errors is not None and type(exc).__name__ not in _OUTAGES
+
+
+def _field(model, name, accessors=False):
+    """The model field (or reverse relation) called ``name``: by name, attname (``owner_id``), ``pk``,
+    and, with ``accessors``, a reverse relation's accessor (``layer_set``)."""
+    meta = model._meta
+    if name == "pk":
+        return meta.pk
+    try:
+        return meta.get_field(name)
+    except FieldDoesNotExist:
+        if accessors:
+            return next((r for r in meta.related_objects if r.get_accessor_name() == name), None)
+        return None
+
+
+def _names(model, accessors=False):
+    names = [f.name for f in model._meta.get_fields()]
+    if accessors:
+        names += [r.get_accessor_name() for r in model._meta.related_objects]
+    return sorted(set(names))
 
 
 class DjangoSource:
@@ -61,6 +84,49 @@ class DjangoSource:
                 if path not in flat:
                     flat.append(path)
         return flat, many
+
+    def check(self, kind, name, value=None):
+        """Why the pipeline's ``name`` (see ``Pipeline.problems`` for the kinds) cannot be read from
+        this model, or None. Rows read as dicts (``values()``) reach only fields; model instances also
+        reach properties and reverse accessors (``layer_set``)."""
+        if kind == "filter":
+            try:
+                self.model._default_manager.filter(**{name: value}).query  # builds the WHERE, runs nothing
+                return None
+            except Exception as exc:
+                return self._walk(name.split("__"), kind) or str(exc).splitlines()[0]
+        return self._walk(name.replace("__", ".").split("."), kind)
+
+    def _walk(self, parts, kind):
+        instances = kind == "path" and self.plan is None
+        model, field = self.model, None
+        for i, part in enumerate(parts):
+            field = _field(model, part, instances)
+            if field is None:
+                if instances and isinstance(getattr(model, part, None), property):
+                    return None  # a property: whatever it returns is read on
+                names = _names(model, instances)
+                close = difflib.get_close_matches(part, names, 1)
+                return '%s has no field "%s"%s' % (model.__name__, part,
+                                                  ' (did you mean "%s"?)' % close[0] if close else
+                                                  " (fields: %s)" % ", ".join(names[:12]))
+            if kind == "select_related" and not (field.many_to_one or field.one_to_one):
+                return '%s.%s is not a foreign key or one-to-one field' % (model.__name__, part)
+            if kind == "prefetch_related" and not field.is_relation:
+                return '%s.%s is not a relation' % (model.__name__, part)
+            if i + 1 < len(parts):
+                if field.is_relation and field.related_model is not None:
+                    model = field.related_model
+                elif kind == "filter" or field.get_transform(parts[i + 1]) is not None:
+                    return None  # a lookup (title__icontains) or a transform (date.year, a JSON key)
+                else:
+                    return '%s.%s is not a relation: "%s" cannot be read from it' % (
+                        model.__name__, part, parts[i + 1])
+        if kind == "watch_m2m" and not field.many_to_many:
+            return '%s.%s is not a many-to-many field' % (model.__name__, parts[-1])
+        if kind == "modified_field" and field.is_relation:
+            return '%s.%s is a relation, not a date' % (model.__name__, parts[-1])
+        return None
 
     def _dict_rows(self, qs, contiguous=False):
         flat, many = self.plan
