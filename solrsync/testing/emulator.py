@@ -498,7 +498,7 @@ def free_port():
 class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
-    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1"):
+    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", cloud=False):
         self.host, self.port = host, port
         self.configsets = {}
         for name in sorted(os.listdir(CONFIGSETS)):
@@ -509,6 +509,11 @@ class SolrEmulator:
         for name in cores:
             self.cores[name] = Core(name, default_conf)
         self.default_conf = default_conf
+        self.cloud = None
+        if cloud:  # each name an alias of a collection (testing/cloud.py)
+            from .cloud import Cloud
+            self.cloud = Cloud(self)
+            self.cloud.reset(cores)
         self.faults = Faults()
         self.stats = {}
         self.reset_stats()
@@ -566,7 +571,10 @@ class SolrEmulator:
     def reset(self, cores=("layers",)):
         """A clean server: fresh cores, no faults, zeroed counters (what a test fixture wants)."""
         with self.lock:
-            self.cores = {name: Core(name, self.default_conf) for name in cores}
+            if self.cloud is not None:
+                self.cloud.reset(cores)
+            else:
+                self.cores = {name: Core(name, self.default_conf) for name in cores}
         self.faults.clear()
         self.reset_stats()
 
@@ -577,6 +585,13 @@ class SolrEmulator:
     def count(self, key, n=1):
         with self.lock:
             self.stats[key] += n
+
+    def add_core(self, name, conf_dir):
+        """Create and register a core served from ``conf_dir``."""
+        core = Core(name, str(conf_dir))
+        with self.lock:
+            self.cores[name] = core
+        return core
 
     # ------------------------------------------------------------ CoreAdmin
     def core_admin(self, params):
@@ -699,6 +714,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/solr"):
             raise SolrHTTPError(404, "Not Found: %s" % path)
         rest = path[len("/solr"):].strip("/").split("/")
+        shard = None
+        if emu.cloud is not None:
+            answer = emu.cloud.route(rest, params, body)
+            if answer is not None:
+                return answer
+            rest[0], shard = emu.cloud.resolve(rest[0])
+        elif rest[:2] in (["admin", "collections"], ["admin", "configs"]):
+            raise bad_request("Solr instance is not running in SolrCloud mode.")
         if rest[:2] == ["admin", "cores"]:
             return emu.core_admin(params)
         if rest[:3] == ["admin", "info", "system"]:
@@ -719,7 +742,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._update(emu, core, params, body, ctype, docs_only=handler == "update/json/docs")
             if handler in ("select", "query"):
                 emu.count("select_requests")
-                response, extra = core.search(core.config.handler_params("/" + handler, params))
+                search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
+                    lambda p: emu.cloud.search_shard(core, shard, p)
+                response, extra = search(core.config.handler_params("/" + handler, params))
                 return dict({"response": response}, **extra)
             if handler == "get":
                 return self._realtime_get(core, params)
@@ -949,9 +974,12 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8983)
     parser.add_argument("--core", action="append", help="core name (repeatable; default: layers)")
     parser.add_argument("--configset", help="conf directory to read the schema from (default: solrsync's layers)")
+    parser.add_argument("--cloud", action="store_true",
+                        help="act as a SolrCloud node: each --core an alias of a 2-shard collection CORE_1")
     args = parser.parse_args(argv)
     try:
-        emu = SolrEmulator(port=args.port, cores=args.core or ["layers"], configset=args.configset).start()
+        emu = SolrEmulator(port=args.port, cores=args.core or ["layers"], configset=args.configset,
+                           cloud=args.cloud).start()
     except OSError as exc:
         print("solr emulator: cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.strerror), file=sys.stderr)
         return 2
