@@ -49,6 +49,23 @@ class SolrTarget:
                               headers={"Content-Type": content_type}, timeout=30)
         return resp.status_code, resp.json()
 
+    @property
+    def is_cloud(self):
+        """Does the target run SolrCloud (/admin/info/system ``mode``)?"""
+        if getattr(self, "_cloud", None) is None:
+            info = self.http.get("%s/admin/info/system" % self.base, params={"wt": "json"}, timeout=30).json()
+            self._cloud = info.get("mode") == "solrcloud"
+        return self._cloud
+
+    def rebuild_leftovers(self):
+        """What finished rebuilds left behind: cores named ``_rebuild_`` (standalone); collections
+        no alias points at (SolrCloud)."""
+        if not self.is_cloud:
+            return [name for name in self.admin(action="STATUS")[1]["status"] if "_rebuild_" in name]
+        cluster = self.collections(action="CLUSTERSTATUS")[1]["cluster"]
+        aliased = {c for target in cluster.get("aliases", {}).values() for c in target.split(",")}
+        return sorted(set(cluster["collections"]) - aliased)
+
     def collections(self, **params):
         """One Collections API action (SolrCloud)."""
         params.setdefault("wt", "json")
