@@ -80,6 +80,13 @@ def build_parser(prog="solrsync"):
     p = sub.add_parser("retry", help="put rejected documents back in the queue")
     p.add_argument("ids", nargs="*", metavar="ID", help="object pks or document ids")
     p.add_argument("--all", action="store_true")
+
+    p = sub.add_parser("configset", help="`configset upload [NAME] [--dir CONFDIR]`: put a configset into "
+                                         "ZooKeeper (SolrCloud) through the Configsets API")
+    p.add_argument("words", nargs="*", metavar="upload [NAME]",
+                   help="NAME: default SOLR_CONFIGSET; the configset solrsync ships unless --dir names another")
+    p.add_argument("--dir", metavar="CONFDIR", help="upload this conf directory (solrconfig.xml, managed-schema, ...)")
+    p.add_argument("--overwrite", action="store_true", help="replace a configset of that name (Solr 8.7+)")
     return parser
 
 
@@ -281,10 +288,16 @@ def _count(syncer, name, args):
 
 
 def collect_status(syncer, huey=None):
+    from .admin import describe_cloud, solr_kind
     from .queue import consumers, last_resync
     s = syncer.settings
     out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
            "pipelines": {}}
+    try:
+        kind = solr_kind(s)
+        out["solr_kind"] = str(kind)
+    except (SolrUnavailable, SolrRequestError) as exc:
+        kind, out["solr_kind"] = None, "unknown (%s)" % exc
     if huey is not None:
         try:
             out["queue_length"] = huey.pending_count()
@@ -300,8 +313,10 @@ def collect_status(syncer, huey=None):
         try:
             info["solr_count"] = sink.count()
             info["solr"] = "ok"
-            info["solr_version"] = solr_version(s)
+            info["solr_version"] = kind.version if kind else None
             info["versioned"] = sink.versioned
+            if kind is not None and kind.cloud:
+                info["cloud"] = describe_cloud(s, p.core)
         except (SolrUnavailable, SolrRequestError) as exc:
             info["solr_count"] = None
             info["solr"] = str(exc)
@@ -318,16 +333,6 @@ def collect_status(syncer, huey=None):
     return out
 
 
-def solr_version(settings):
-    import requests
-    try:
-        info = requests.get(settings.solr_base + "/admin/info/system", params={"wt": "json"}, auth=settings.solr_auth,
-                            timeout=settings.SOLR_TIMEOUT, verify=settings.SOLR_VERIFY_TLS).json()
-        return info["lucene"]["solr-spec-version"]
-    except Exception:
-        return None
-
-
 def _ago(seconds):
     if seconds is None:
         return "-"
@@ -341,7 +346,7 @@ def cmd_status(args, syncer, tasks_factory):
     if args.json:
         print(json.dumps(status, indent=2, default=str))
     else:
-        print("Solr  %s" % status["solr"])
+        print("Solr  %s  %s" % (status["solr"], status["solr_kind"]))
         print("Queue %s   %s" % (status["queue"], status.get("queue_error") or "%s pending, %s scheduled" % (
             status.get("queue_length", "-"), status.get("scheduled", "-"))))
         print("Consumers alive: %s%s%s" % (status.get("consumers_alive", "-"), ", dead: %d" % status["consumers_dead"]
@@ -363,10 +368,53 @@ def cmd_status(args, syncer, tasks_factory):
                 i.get("pending", "-"), _ago(i.get("oldest_pending_seconds")), i.get("failures", "-"), state,
                 i.get("capture", "-"), resync))
         for name, i in status["pipelines"].items():
+            cloud = i.get("cloud")
+            for c in (cloud or {}).get("collections", ()):
+                print("%s: %s%s%s" % (name, "alias %s -> " % cloud["alias"] if cloud["alias"] else "collection ",
+                                      c["name"], " (configset %s)" % c["configset"] if c.get("configset") else
+                                      " " + c.get("error", "")))
+                for sh in c.get("shards", ()):
+                    print("  %-8s %-8s %9s docs  %s" % (sh["name"], sh["state"], "?" if sh["docs"] is None else
+                                                         sh["docs"], ", ".join(
+                        "%s %s%s on %s" % (r["name"], r["state"], " (leader)" if r["leader"] else "", r["node"])
+                        for r in sh["replicas"])))
             if i.get("versioned") is False:
                 print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
     broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
     return 1 if broken else 0
+
+
+def cmd_configset(args, syncer, tasks_factory):
+    if args.words[:1] == ["upload"] and len(args.words) <= 2:
+        return cmd_configset_upload(args, syncer, (args.words[1:] or [syncer.settings.SOLR_CONFIGSET])[0])
+    raise UsageError("configset: use `configset upload [NAME] [--dir CONFDIR]`")
+
+
+def cmd_configset_upload(args, syncer, name):
+    """Exit 0 uploaded; 1 when this Solr has no Configsets API (before 7.0): the zkcli.sh command
+    that does it is printed instead, and nothing was uploaded."""
+    from .admin import configset_dir, solr_kind, upload_configset, zkcli_command
+    s = syncer.settings
+    conf = args.dir or configset_dir(name)
+    if not os.path.isfile(os.path.join(conf, "solrconfig.xml")):
+        raise UsageError("%s has no solrconfig.xml: give --dir CONFDIR, a configset's conf directory" % conf
+                         if args.dir else "solrsync ships no configset %r: give --dir CONFDIR" % name)
+    kind = solr_kind(s)
+    if not kind.cloud:
+        raise UsageError("Solr at %s runs standalone: a configset is a directory on its disk "
+                         "(SOLR_HOME/configsets/%s/conf), not in ZooKeeper" % (s.solr_base, name))
+    if kind.major < 7:
+        print(zkcli_command(s, name, conf, kind.zk_host))
+        print("%s: %s has no Configsets API UPLOAD (Solr 7+): run the command above in the Solr "
+              "distribution's directory" % (name, kind), file=sys.stderr)
+        return 1
+    try:
+        upload_configset(s, name, conf, overwrite=args.overwrite)
+    except SolrRequestError as exc:
+        hint = "; --overwrite replaces it" if "already exists" in str(exc) and not args.overwrite else ""
+        raise SolrRequestError(exc.status, str(exc) + hint)
+    print("uploaded configset %s from %s to %s" % (name, os.path.abspath(conf), kind))
+    return 0
 
 
 def cmd_queue(args, syncer, tasks_factory):

@@ -27,6 +27,9 @@ class Settings:
     SOLR_CONFIGSET: str = "layers"
     SOLR_USER: str = ""
     SOLR_PASSWORD: str = ""
+    SOLR_NUM_SHARDS: int = 0          # SolrCloud rebuilds: 0 = as many as the live collection has
+    SOLR_REPLICATION_FACTOR: int = 0  # SolrCloud rebuilds: 0 = as the live collection
+    SOLR_KEEP_COLLECTIONS: int = 0    # SolrCloud rebuilds: old collections kept for rollback
     COMMIT_WITHIN_MS: int = 1500
     BATCH_SIZE: int = 500
     QUEUE_URL: str = "sqlite:///solrsync-queue.sqlite3"
@@ -84,8 +87,8 @@ class Settings:
         return "%s/%s" % (self.solr_base, core)
 
 
-_INTS = ("COMMIT_WITHIN_MS", "BATCH_SIZE", "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS",
-         "TOMBSTONE_SECONDS")
+_INTS = ("SOLR_NUM_SHARDS", "SOLR_REPLICATION_FACTOR", "SOLR_KEEP_COLLECTIONS", "COMMIT_WITHIN_MS", "BATCH_SIZE",
+         "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS", "TOMBSTONE_SECONDS")
 _FLOATS = ("SOLR_TIMEOUT", "RETRY_DELAY", "RETRY_MAX_DELAY")
 
 

@@ -1,18 +1,24 @@
-"""Rebuilding a core beside the live one (``reindex --swap``), apart from the row streaming.
+"""Rebuilding an index beside the live one (``reindex --swap``), apart from the row streaming.
 
-1. ``begin``: CREATE a fresh core from the configset and register it as a rebuild: from then on
-   every batch the live sync pushes goes to it too (``Syncer.cores``), with its version -- so a
-   delete, an unpublish, an m2m change or a raw-SQL update made while the rows stream reaches the
-   new core, whatever order the writes land in.
+1. ``begin``: make a fresh index and register it as a rebuild: from then on every batch the live
+   sync pushes goes to it too (``Syncer.cores``), with its version -- so a delete, an unpublish,
+   an m2m change or a raw-SQL update made while the rows stream reaches the new index, whatever
+   order the writes land in. Standalone Solr: a core (CoreAdmin CREATE from SOLR_CONFIGSET).
+   SolrCloud: a collection (Collections API CREATE from the configset in ZooKeeper), the live
+   name being an alias.
 2. the reindex streams every row into it.
 3. ``finish``: commit it; if Solr refused documents (more than ``allow_rejected``), stop: the live
-   core is untouched and the new one kept for inspection. Otherwise SWAP it live, end the
-   registration, and UNLOAD the old core with everything it had on disk.
+   index is untouched and the new one kept for inspection. Otherwise put it live (standalone:
+   SWAP; SolrCloud: CREATEALIAS re-points the alias, atomic for searchers), end the registration,
+   and remove the old index (standalone: UNLOAD with everything on disk; SolrCloud: DELETE the
+   old collections beyond the SOLR_KEEP_COLLECTIONS newest).
 """
 import datetime as dt
 import logging
+import re
 
-from .admin import create_core, swap_cores, unload_core
+from .admin import (alias_target, cluster_status, create_collection, create_core, delete_collection, point_alias,
+                    solr_kind, swap_cores, unload_core)
 
 log = logging.getLogger("solrsync.rebuild")
 
@@ -21,24 +27,50 @@ class RebuildRefused(Exception):
     """Solr refused documents of the rebuild: it did not go live."""
 
 
+class NotAnAlias(ValueError):
+    """SolrCloud: the live name is a plain collection, which nothing can replace atomically."""
+
+
 def begin(syncer, name):
-    """-> the name of a fresh core registered to receive the live writes of pipeline ``name``."""
+    """-> the name of a fresh core (collection) registered to receive the live writes of pipeline ``name``."""
     pipeline = syncer.pipeline(name)
     stale = syncer.changelog.rebuilds(name) if syncer.changelog is not None else []
     if stale:  # an earlier rebuild that was interrupted and not resumed: stop feeding it
         log.warning("%s: an earlier rebuild into %s was not finished; starting afresh (that core is left as it is)",
                     name, ", ".join(stale))
         syncer.changelog.end_rebuild(name)
-    core = "%s_rebuild_%s" % (pipeline.core, dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f"))
-    create_core(syncer.settings, core, syncer.settings.SOLR_CONFIGSET)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
+    if solr_kind(syncer.settings).cloud:
+        core = "%s_%s" % (pipeline.core, stamp)
+        _create_collection(syncer.settings, pipeline.core, core)
+    else:
+        core = "%s_rebuild_%s" % (pipeline.core, stamp)
+        create_core(syncer.settings, core, syncer.settings.SOLR_CONFIGSET)
     if syncer.changelog is not None:
         syncer.changelog.start_rebuild(name, core)
     log.warning("%s: building into fresh core %s", name, core)
     return core
 
 
+def _create_collection(settings, alias, collection):
+    """CREATE ``collection`` for the alias ``alias``: as many shards and replicas as the collection
+    now behind it, unless SOLR_NUM_SHARDS / SOLR_REPLICATION_FACTOR say otherwise."""
+    cluster = cluster_status(settings)
+    live = alias_target(cluster, alias)
+    if live is None and alias in cluster["collections"]:
+        raise NotAnAlias(
+            "SOLR_URL names the SolrCloud collection %s, not an alias: --swap builds a new collection and points an "
+            "alias at it; put one in front once (%s/admin/collections?action=CREATEALIAS&name=%s_live&collections=%s),"
+            " set SOLR_URL to %s/%s_live and run --swap again" % (alias, settings.solr_base, alias, alias,
+                                                                  settings.solr_base, alias))
+    now = cluster["collections"].get((live or [None])[0]) or {}
+    shards = settings.SOLR_NUM_SHARDS or len(now.get("shards") or {}) or 1
+    replicas = settings.SOLR_REPLICATION_FACTOR or int(now.get("replicationFactor") or 1)
+    create_collection(settings, collection, settings.SOLR_CONFIGSET, shards, replicas)
+
+
 def finish(syncer, name, core, refused, allow_rejected=0):
-    """Swap ``core`` live unless more than ``allow_rejected`` documents were refused."""
+    """Put ``core`` live unless more than ``allow_rejected`` documents were refused."""
     pipeline = syncer.pipeline(name)
     syncer.sink(name, core=core).commit()
     if refused > allow_rejected:
@@ -47,8 +79,28 @@ def finish(syncer, name, core, refused, allow_rejected=0):
         raise RebuildRefused("%s: Solr refused %d document(s) of the rebuild (allowed: %d); core %s did not go live "
                              "and is kept for inspection, %s is untouched" % (name, refused, allow_rejected, core,
                                                                               pipeline.core))
+    if solr_kind(syncer.settings).cloud:
+        return _finish_cloud(syncer, name, pipeline.core, core)
     swap_cores(syncer.settings, pipeline.core, core)
     if syncer.changelog is not None:
         syncer.changelog.end_rebuild(name, core)  # the name `core` now holds the old index
     unload_core(syncer.settings, core)
     log.warning("%s: swapped %s live as %s; the old core is unloaded and removed", name, core, pipeline.core)
+
+
+def _finish_cloud(syncer, name, alias, collection):
+    settings = syncer.settings
+    cluster = cluster_status(settings)
+    before = alias_target(cluster, alias) or []
+    point_alias(settings, alias, collection)
+    if syncer.changelog is not None:
+        syncer.changelog.end_rebuild(name, collection)  # the alias now writes to it
+    # older collections: those the alias pointed at, then earlier rebuilds (their names sort by time)
+    ours = re.compile(re.escape(alias) + r"_\d{20}")
+    earlier = sorted((c for c in cluster["collections"] if ours.fullmatch(c) and c not in before), reverse=True)
+    old = [c for c in before + earlier if c != collection]
+    for c in old[settings.SOLR_KEEP_COLLECTIONS:]:
+        delete_collection(settings, c)
+    log.warning("%s: alias %s points at %s now; %s", name, alias, collection,
+                "deleted %s" % ", ".join(old[settings.SOLR_KEEP_COLLECTIONS:]) if old[settings.SOLR_KEEP_COLLECTIONS:]
+                else "nothing to delete")

@@ -523,10 +523,11 @@ def free_port():
 class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
-    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None):
+    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None, cloud=False):
         """``cores``: names (served from ``configset``, a conf dir; default the shipped layers one) or a
         dict {name: conf dir or None}; ``configsets``: the directory of configsets ``NAME/conf`` that
-        CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships)."""
+        CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships). ``cloud``: act
+        as a SolrCloud node, each name an alias of a collection (testing/cloud.py)."""
         self.host, self.port = host, port
         self.configsets = read_configsets(configsets or CONFIGSETS)
         self.default_conf = pathlib.Path(configset) if configset else \
@@ -535,8 +536,14 @@ class SolrEmulator:
         self.core_confs = {name: pathlib.Path(conf) if conf else self.default_conf for name, conf in confs.items()}
         self.cores = {}
         self.lock = threading.RLock()
-        for name, conf in self.core_confs.items():
-            self.add_core(name, conf)
+        self.cloud = None
+        if cloud:
+            from .cloud import Cloud
+            self.cloud = Cloud(self)
+            self.cloud.reset(list(self.core_confs))
+        else:
+            for name, conf in self.core_confs.items():
+                self.add_core(name, conf)
         self.faults = Faults()
         self.stats = {}
         self.reset_stats()
@@ -601,7 +608,10 @@ class SolrEmulator:
     def reset(self, cores=("layers",)):
         """A clean server: fresh cores, no faults, zeroed counters (what a test fixture wants)."""
         with self.lock:
-            self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf)) for name in cores}
+            if self.cloud is not None:
+                self.cloud.reset(cores)
+            else:
+                self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf)) for name in cores}
         self.faults.clear()
         self.reset_stats()
 
@@ -735,6 +745,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/solr"):
             raise SolrHTTPError(404, "Not Found: %s" % path)
         rest = path[len("/solr"):].strip("/").split("/")
+        shard = None
+        if emu.cloud is not None:
+            answer = emu.cloud.route(rest, params, body)
+            if answer is not None:
+                return answer
+            rest[0], shard = emu.cloud.resolve(rest[0])
+        elif rest[:2] in (["admin", "collections"], ["admin", "configs"]):
+            raise bad_request("Solr instance is not running in SolrCloud mode.")
         if rest[:2] == ["admin", "cores"]:
             return emu.core_admin(params)
         if rest[:3] == ["admin", "info", "system"]:
@@ -755,7 +773,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._update(emu, core, params, body, ctype, docs_only=handler == "update/json/docs")
             if handler in ("select", "query"):
                 emu.count("select_requests")
-                response, extra = core.search(core.config.handler_params("/" + handler, params))
+                search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
+                    lambda p: emu.cloud.search_shard(core, shard, p)
+                response, extra = search(core.config.handler_params("/" + handler, params))
                 return dict({"response": response}, **extra)
             if handler == "get":
                 return self._realtime_get(core, params)
@@ -1092,6 +1112,8 @@ def main(argv=None):
     parser.add_argument("--configsets", metavar="DIR",
                         help="directory of configsets (DIR/NAME/conf) for CoreAdmin CREATE configSet=NAME "
                              "(default: the ones solrsync ships)")
+    parser.add_argument("--cloud", action="store_true",
+                        help="act as a SolrCloud node: each --core an alias of a 2-shard collection CORE_1")
     args = parser.parse_args(argv)
     cores = {}
     for spec in args.core or ["layers"]:
@@ -1103,7 +1125,8 @@ def main(argv=None):
         if path and not os.path.isdir(path):
             parser.error("%s %s: no such directory" % (what, path))
     try:
-        emu = SolrEmulator(port=args.port, cores=cores, configset=args.configset, configsets=args.configsets).start()
+        emu = SolrEmulator(port=args.port, cores=cores, configset=args.configset, configsets=args.configsets,
+                           cloud=args.cloud).start()
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) or not exc.strerror:
             print("solr emulator: %s" % exc, file=sys.stderr)

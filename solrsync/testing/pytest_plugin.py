@@ -1,5 +1,7 @@
 """pytest fixtures: a clean Solr core per test, on the emulator or on the real Solr named by
-``SOLRSYNC_TEST_SOLR_URL`` (a core URL such as ``http://127.0.0.1:8983/solr/layers``).
+``SOLRSYNC_TEST_SOLR_URL`` (a core URL such as ``http://127.0.0.1:8983/solr/layers``); ``solrcloud``:
+a clean collection behind the alias ``layers``, on the emulator in SolrCloud mode or on the real
+SolrCloud named by ``SOLRSYNC_TEST_SOLRCLOUD_URL`` (an alias URL).
 
 Loaded automatically once solrsync is installed (a ``pytest11`` entry point), so projects using
 solrsync get the same ``solr`` fixture. The emulator's CoreAdmin CREATE ``configSet=NAME`` reads the
@@ -58,6 +60,29 @@ class SolrTarget:
                               headers={"Content-Type": content_type}, timeout=30)
         return resp.status_code, resp.json()
 
+    @property
+    def is_cloud(self):
+        """Does the target run SolrCloud (/admin/info/system ``mode``)?"""
+        if getattr(self, "_cloud", None) is None:
+            info = self.http.get("%s/admin/info/system" % self.base, params={"wt": "json"}, timeout=30).json()
+            self._cloud = info.get("mode") == "solrcloud"
+        return self._cloud
+
+    def rebuild_leftovers(self):
+        """What finished rebuilds left behind: cores named ``_rebuild_`` (standalone); collections
+        no alias points at (SolrCloud)."""
+        if not self.is_cloud:
+            return [name for name in self.admin(action="STATUS")[1]["status"] if "_rebuild_" in name]
+        cluster = self.collections(action="CLUSTERSTATUS")[1]["cluster"]
+        aliased = {c for target in cluster.get("aliases", {}).values() for c in target.split(",")}
+        return sorted(set(cluster["collections"]) - aliased)
+
+    def collections(self, **params):
+        """One Collections API action (SolrCloud)."""
+        params.setdefault("wt", "json")
+        resp = self.http.get("%s/admin/collections" % self.base, params=params, timeout=120)
+        return resp.status_code, resp.json()
+
     def admin(self, **params):
         params.setdefault("wt", "json")
         resp = self.http.get("%s/admin/cores" % self.base, params=params, timeout=60)
@@ -106,6 +131,29 @@ def solr(request):
         yield target
         return
     emulator = request.getfixturevalue("solr_emulator")
+    emulator.reset()
+    yield SolrTarget(emulator.core_url("layers"), emulator)
+    emulator.faults.clear()
+
+
+@pytest.fixture(scope="session")
+def solrcloud_emulator():
+    with SolrEmulator(cloud=True) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def solrcloud(request):
+    """The alias ``layers`` of a clean collection: the SolrCloud-mode emulator's (reset per test:
+    collection ``layers_1``, 2 shards) or the real SolrCloud's named by SOLRSYNC_TEST_SOLRCLOUD_URL,
+    emptied (whatever collection the alias points at)."""
+    url = os.environ.get("SOLRSYNC_TEST_SOLRCLOUD_URL")
+    if url:
+        target = SolrTarget(url)
+        target.clean()
+        yield target
+        return
+    emulator = request.getfixturevalue("solrcloud_emulator")
     emulator.reset()
     yield SolrTarget(emulator.core_url("layers"), emulator)
     emulator.faults.clear()
