@@ -113,7 +113,7 @@ def test_configset_upload_and_a_rebuild_solr_refused_never_goes_live(quiet, tmp_
     assert quiet.assert_in_step() == 20
 
 
-def test_configset_upload_refuses_what_it_cannot_do(quiet, tmp_path, monkeypatch):
+def test_configset_upload_refuses_what_it_cannot_do(quiet, tmp_path):
     assert run_cli("configset", "upload", "x", "--dir", str(tmp_path)).returncode == 2  # no solrconfig.xml
     assert run_cli("configset", "upload", "nosuch").returncode == 2  # no such shipped configset
     assert run_cli("configset", "frobnicate").returncode == 2

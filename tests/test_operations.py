@@ -124,6 +124,7 @@ def test_status_shows_consumers_queue_and_last_resync(project):
         assert data, open(proc.log_path).read()[-2000:]
         layers = data["pipelines"]["layers"]
         assert layers["db_count"] == 1 and layers["solr_count"] == 1 and layers["solr_version"]
+        assert data["solr_kind"].startswith("Solr (standalone) ") or not project.solr.emulator
         assert layers["last_resync"]["ok"] and "indexed 1" in layers["last_resync"]["summary"]
         table = run_cli("status").stdout
         assert "Consumers alive: 1" in table and "pid %d" % proc.pid in table and "ago, " in table

@@ -162,7 +162,8 @@ class Cloud:
             out["collections"][name] = dict({"replicationFactor": str(c["replicationFactor"]), "shards": shards,
                                              "router": {"name": "compositeId"}, "maxShardsPerNode": str(n),
                                              "autoAddReplicas": "false", "znodeVersion": 1,
-                                             "configName": c["configName"]}, **({"aliases": aliases} if aliases else {}))
+                                             "configName": c["configName"]},
+                                            **({"aliases": aliases} if aliases else {}))
         if self.aliases:
             out["aliases"] = {a: ",".join(c) for a, c in self.aliases.items()}
         return out
