@@ -55,14 +55,18 @@ def build_parser(prog="solrsync"):
                    help="where progress is kept for --resume (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
 
-    p = sub.add_parser("configset", help="a Solr configset for a pipeline's documents (or --apply it to its core)")
-    p.add_argument("pipeline", metavar="PIPELINE")
-    p.add_argument("dir", nargs="?", metavar="DIR",
-                   help="write DIR/conf/solrconfig.xml and DIR/conf/managed-schema (default: print the managed-schema)")
+    p = sub.add_parser("configset", help="a Solr configset for a pipeline's documents (or --apply it to its core); "
+                                         "`configset upload [NAME]` puts one into ZooKeeper (SolrCloud)")
+    p.add_argument("pipeline", metavar="PIPELINE|upload")
+    p.add_argument("target", nargs="?", metavar="DIR|NAME",
+                   help="write DIR/conf/solrconfig.xml and DIR/conf/managed-schema (default: print the managed-schema); "
+                        "with upload: the configset's name (default SOLR_CONFIGSET)")
     p.add_argument("--force", action="store_true", help="overwrite the files in DIR")
     p.add_argument("--apply", action="store_true",
                    help="add the fields, types and copyFields the pipeline's core lacks (Schema API) and name what "
                         "needs a new core")
+    p.add_argument("--dir", metavar="CONFDIR", help="with upload: this conf directory (default: the one solrsync ships)")
+    p.add_argument("--overwrite", action="store_true", help="with upload: replace a configset of that name (Solr 8.7+)")
 
     p = sub.add_parser("status", help="DB vs Solr counts, pending changes, failures")
     p.add_argument("--json", action="store_true")
@@ -81,12 +85,6 @@ def build_parser(prog="solrsync"):
     p.add_argument("ids", nargs="*", metavar="ID", help="object pks or document ids")
     p.add_argument("--all", action="store_true")
 
-    p = sub.add_parser("configset", help="`configset upload [NAME] [--dir CONFDIR]`: put a configset into "
-                                         "ZooKeeper (SolrCloud) through the Configsets API")
-    p.add_argument("words", nargs="*", metavar="upload [NAME]",
-                   help="NAME: default SOLR_CONFIGSET; the configset solrsync ships unless --dir names another")
-    p.add_argument("--dir", metavar="CONFDIR", help="upload this conf directory (solrconfig.xml, managed-schema, ...)")
-    p.add_argument("--overwrite", action="store_true", help="replace a configset of that name (Solr 8.7+)")
     return parser
 
 
@@ -246,9 +244,13 @@ def _verify(args, syncer, tasks_factory, names):
 
 
 def cmd_configset(args, syncer, tasks_factory):
+    if args.pipeline == "upload":
+        return cmd_configset_upload(args, syncer, args.target or syncer.settings.SOLR_CONFIGSET)
+    if args.dir or args.overwrite:
+        raise UsageError("configset: --dir and --overwrite go with `configset upload`")
     from . import configset
     name, = _pipelines(syncer, [args.pipeline])
-    if args.apply and args.dir:
+    if args.apply and args.target:
         raise UsageError("configset --apply changes the core in place: drop DIR")
     pipeline = syncer.pipelines[name]
     try:
@@ -267,11 +269,11 @@ def cmd_configset(args, syncer, tasks_factory):
         if not commands and not problems:
             print("core %s: has everything pipeline %s needs" % (pipeline.core, name))
         return 1 if problems else 0
-    if not args.dir:
+    if not args.target:
         sys.stdout.write(configset.managed_schema(name, fields))
         return 0
     try:
-        written = configset.write(args.dir, name, fields, force=args.force)
+        written = configset.write(args.target, name, fields, force=args.force)
     except ValueError as exc:
         raise UsageError(str(exc))
     except OSError as exc:
@@ -382,12 +384,6 @@ def cmd_status(args, syncer, tasks_factory):
                 print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
     broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
     return 1 if broken else 0
-
-
-def cmd_configset(args, syncer, tasks_factory):
-    if args.words[:1] == ["upload"] and len(args.words) <= 2:
-        return cmd_configset_upload(args, syncer, (args.words[1:] or [syncer.settings.SOLR_CONFIGSET])[0])
-    raise UsageError("configset: use `configset upload [NAME] [--dir CONFDIR]`")
 
 
 def cmd_configset_upload(args, syncer, name):

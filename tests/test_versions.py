@@ -467,7 +467,7 @@ def test_end_to_end_swap_with_consumers_while_another_process_writes(project):
                                    text=True)
         writer = subprocess.run([sys.executable, "manage.py", "shell", "-c", WRITER], cwd=str(DEMO), env=env,
                                 capture_output=True, text=True, timeout=120)
-        assert "writer done" in writer.stdout, writer.stderr[-2000:]
+        assert "writer done" in writer.stdout, writer.stderr[-2000:] + (rebuild.communicate()[1][-3000:] if rebuild.poll() is not None else "")
         assert rebuild.poll() is None or not project.solr.emulator, "the rebuild ended before the writes"
         out, err = rebuild.communicate(timeout=300)
         assert rebuild.returncode == 0, err[-2000:]
