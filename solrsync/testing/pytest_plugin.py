@@ -124,16 +124,7 @@ def solr_emulator(pytestconfig):
 @pytest.fixture
 def solr(request):
     """A clean ``layers`` core: the emulator's (reset per test) or the real one, emptied."""
-    url = os.environ.get("SOLRSYNC_TEST_SOLR_URL")
-    if url:
-        target = SolrTarget(url)
-        target.clean()
-        yield target
-        return
-    emulator = request.getfixturevalue("solr_emulator")
-    emulator.reset()
-    yield SolrTarget(emulator.core_url("layers"), emulator)
-    emulator.faults.clear()
+    yield from _clean_target(request, "SOLRSYNC_TEST_SOLR_URL", "solr_emulator")
 
 
 @pytest.fixture(scope="session")
@@ -147,13 +138,18 @@ def solrcloud(request):
     """The alias ``layers`` of a clean collection: the SolrCloud-mode emulator's (reset per test:
     collection ``layers_1``, 2 shards) or the real SolrCloud's named by SOLRSYNC_TEST_SOLRCLOUD_URL,
     emptied (whatever collection the alias points at)."""
-    url = os.environ.get("SOLRSYNC_TEST_SOLRCLOUD_URL")
+    yield from _clean_target(request, "SOLRSYNC_TEST_SOLRCLOUD_URL", "solrcloud_emulator")
+
+
+def _clean_target(request, env_var, emulator_fixture):
+    """The real Solr named by ``env_var``, emptied, or the emulator fixture's ``layers``, reset."""
+    url = os.environ.get(env_var)
     if url:
         target = SolrTarget(url)
         target.clean()
         yield target
         return
-    emulator = request.getfixturevalue("solrcloud_emulator")
+    emulator = request.getfixturevalue(emulator_fixture)
     emulator.reset()
     yield SolrTarget(emulator.core_url("layers"), emulator)
     emulator.faults.clear()
