@@ -147,8 +147,7 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
         return result
     result.dry_run = dry_run
     if dry_run and live_ids is not None:
-        keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}
-        result.deleted = sum(1 for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
+        result.deleted = sum(1 for _ in _stale_ids(sink, result, live_ids, start_version))
     if posting:
         if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
             _prune(sink, result, live_ids, start_version, batch_size)
@@ -169,17 +168,21 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
     return result
 
 
+def _stale_ids(sink, result, live_ids, start_version):
+    """The ids a prune deletes: not written by the stream (a version older than its start, or,
+    without versions, not among ``live_ids``), except those Solr refused now (their old state stays)."""
+    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}
+    if live_ids is None:
+        return (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1))
+                if doc_id not in keep)
+    return (doc_id for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
+
+
 def _prune(sink, result, live_ids, start_version, batch_size):
     """Delete the documents whose rows are gone or filtered out."""
-    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}  # refused now: keep the old state
     sink.commit()  # what the stream wrote becomes searchable: only what it did not write is old
-    if live_ids is None:  # versioned: what the stream did not write is older than its start
-        stale = (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1))
-                 if doc_id not in keep)
-    else:
-        stale = (doc_id for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
     batch = []
-    for doc_id in stale:
+    for doc_id in _stale_ids(sink, result, live_ids, start_version):
         batch.append(doc_id)
         if len(batch) >= batch_size:
             result.deleted += sink.delete_ids(batch, version=start_version)

@@ -201,11 +201,18 @@ class DjangoSource:
             return (self.read_isolating(pks[:half], errors, contiguous)
                     + self.read_isolating(pks[half:], errors, contiguous))
 
+    def _id_column(self):
+        """The model field the document id is copied from, or None when it is computed or read
+        from a related row (no row can then be found by its id)."""
+        id_field = self.pipeline.document.id
+        source = id_field.source
+        return None if id_field.fn is not None or not source or "." in source else source
+
     def holders(self, doc_ids):
         """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
         had may belong to another row now (an overwrite import), whose document must stay."""
-        source = self.pipeline.document.id.source
-        if not doc_ids or self.pipeline.document.id.fn is not None or "." in (source or ""):
+        source = self._id_column()
+        if not doc_ids or source is None:
             return []
         return self.rows(self.queryset().filter(**{source + "__in": list(doc_ids)}))
 
@@ -214,9 +221,8 @@ class DjangoSource:
         filter says; None when the id is not a column (computed, or on a related row), so a row
         cannot be found from it. An id that is not even a valid value of the column is held by
         no row."""
-        id_field = self.pipeline.document.id
-        source = id_field.source
-        if id_field.fn is not None or not source or "." in source:
+        source = self._id_column()
+        if source is None:
             return None
         column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
         wanted = []
