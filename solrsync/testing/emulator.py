@@ -523,12 +523,19 @@ def free_port():
 class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
-    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None, cloud=False):
+    def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None, cloud=False,
+                 record_updates=False):
         """``cores``: names (served from ``configset``, a conf dir; default the shipped layers one) or a
         dict {name: conf dir or None}; ``configsets``: the directory of configsets ``NAME/conf`` that
         CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships). ``cloud``: act
-        as a SolrCloud node, each name an alias of a collection (testing/cloud.py)."""
+        as a SolrCloud node, each name an alias of a collection (testing/cloud.py).
+        ``record_updates``: keep, per update request, when it arrived and ended, the client's
+        address and the ids it added (with their versions) and deleted, in ``updates`` (and at
+        GET /solr/_emulator/updates): the tests with several hosts find there whether two workers
+        pushed one document at once."""
         self.host, self.port = host, port
+        self.record_updates = record_updates
+        self.updates = []
         self.configsets = read_configsets(configsets or CONFIGSETS)
         self.default_conf = pathlib.Path(configset) if configset else \
             self.configsets.get("layers", CONFIGSETS / "layers" / "conf")
@@ -616,6 +623,8 @@ class SolrEmulator:
         self.reset_stats()
 
     def reset_stats(self):
+        with self.lock:
+            self.updates = []
         self.stats.update(requests=0, update_requests=0, select_requests=0, docs_added=0,
                           docs_dropped=0, docs_deleted=0, errors=0, faults=0)
 
@@ -687,11 +696,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(b"")
 
     def do_POST(self):
+        arrived = time.time()
         length = int(self.headers.get("Content-Length") or 0)
-        self._serve(self.rfile.read(length) if length else b"")
+        self._serve(self.rfile.read(length) if length else b"", arrived)
 
-    def _serve(self, body):
+    def _serve(self, body, arrived=None):
         emu = self.server.emulator
+        # what an update request did, when emu.record_updates (filled by _update)
+        self.record = {"added": [], "deleted": []} if emu.record_updates else None
+        arrived = arrived or time.time()
         emu.count("requests")
         fault = emu.faults.take()
         if emu.faults.latency:
@@ -727,6 +740,11 @@ class _Handler(BaseHTTPRequestHandler):
             emu.count("errors")
             status, payload = 500, {"error": {"msg": "%s: %s" % (type(exc).__name__, exc), "code": 500}}
         payload = dict(payload)
+        if self.record is not None and self.record.get("core"):
+            self.record.update(arrived=arrived, ended=time.time(), status=status, client=self.client_address[0],
+                               port=self.client_address[1])
+            with emu.lock:
+                emu.updates.append(self.record)
         header = {"status": 0 if status == 200 else status, "QTime": int((time.monotonic() - started) * 1000)}
         self._reply(status, dict({"responseHeader": header}, **payload), wt)
 
@@ -786,6 +804,8 @@ class _Handler(BaseHTTPRequestHandler):
         raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
 
     def _update(self, emu, core, params, body, ctype, docs_only=False):
+        if self.record is not None:
+            self.record["core"] = core.name
         within = params.get("commitWithin", [None])[0]
         overwrite = params.get("overwrite", ["true"])[0] != "false"
         commits = []
@@ -806,6 +826,8 @@ class _Handler(BaseHTTPRequestHandler):
             for op, arg in commands:
                 if op == "add":
                     doc, doc_within, doc_overwrite = arg
+                    if self.record is not None:
+                        self.record["added"].append((_plain(doc.get("id")), _plain(doc.get("solrsync_version"))))
                     if core.add(doc, overwrite=overwrite if doc_overwrite is None else doc_overwrite) is None:
                         emu.count("docs_dropped")
                     emu.count("docs_added")
@@ -813,6 +835,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if cw is not None and int(cw) >= 0:
                         core.commit_within(int(cw))
                 elif op == "delete_id":
+                    if self.record is not None:
+                        self.record["deleted"].append(arg)
                     if core.delete_id(arg, params):
                         emu.count("docs_deleted")
                     if within is not None:
@@ -878,9 +902,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, emu, rest, body):
         """POST /solr/_emulator/faults {"fail": {"status": 503, "seconds": 5}} (or the form
-        status=503&seconds=5); GET /solr/_emulator/stats"""
+        status=503&seconds=5); GET /solr/_emulator/stats; GET /solr/_emulator/updates (with
+        record_updates)"""
         if rest == ["stats"]:
             return {"stats": dict(emu.stats)}
+        if rest == ["updates"]:
+            if not emu.record_updates:
+                raise bad_request("updates: the emulator was started without --record-updates")
+            with emu.lock:
+                return {"updates": list(emu.updates)}
         if rest == ["faults"]:
             # JSON whatever the Content-Type says (curl -d sends JSON as a form), or a form; anything
             # else is refused rather than silently doing nothing.
@@ -1103,7 +1133,8 @@ def _to_xml(payload, status):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m solrsync.testing.emulator",
-                                     description="Serve a Solr emulator on 127.0.0.1 until interrupted.")
+                                     description="Serve a Solr emulator on 127.0.0.1 (or --host) until interrupted.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8983)
     parser.add_argument("--core", action="append", metavar="NAME[=CONFDIR]",
                         help="a core, served from CONFDIR (a configset's conf directory) or else --configset "
@@ -1112,6 +1143,8 @@ def main(argv=None):
     parser.add_argument("--configsets", metavar="DIR",
                         help="directory of configsets (DIR/NAME/conf) for CoreAdmin CREATE configSet=NAME "
                              "(default: the ones solrsync ships)")
+    parser.add_argument("--record-updates", action="store_true",
+                        help="keep each update request's arrival, end, client and ids for GET /solr/_emulator/updates")
     parser.add_argument("--cloud", action="store_true",
                         help="act as a SolrCloud node: each --core an alias of a 2-shard collection CORE_1")
     args = parser.parse_args(argv)
@@ -1125,13 +1158,13 @@ def main(argv=None):
         if path and not os.path.isdir(path):
             parser.error("%s %s: no such directory" % (what, path))
     try:
-        emu = SolrEmulator(port=args.port, cores=cores, configset=args.configset, configsets=args.configsets,
-                           cloud=args.cloud).start()
+        emu = SolrEmulator(host=args.host, port=args.port, cores=cores, configset=args.configset,
+                           configsets=args.configsets, cloud=args.cloud, record_updates=args.record_updates).start()
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) or not exc.strerror:
             print("solr emulator: %s" % exc, file=sys.stderr)
         else:
-            print("solr emulator: cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.strerror), file=sys.stderr)
+            print("solr emulator: cannot listen on %s:%d: %s" % (args.host, args.port, exc.strerror), file=sys.stderr)
         return 2
     except (SolrHTTPError, ET.ParseError) as exc:  # a configset Solr could not load either
         print("solr emulator: cannot load a core's configset: %s" % exc, file=sys.stderr)
