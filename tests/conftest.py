@@ -24,6 +24,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 def pytest_configure(config):
     config.addinivalue_line("markers", "solr: differential Solr scenarios (emulator or real Solr)")
     config.addinivalue_line("markers", "django: needs the Django demo project and its database")
+    config.addinivalue_line("markers", "hosts: consumers on several hosts (network namespaces; root only)")
 
 
 def service_up(host, port):
