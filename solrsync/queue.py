@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
@@ -99,20 +100,41 @@ HEARTBEAT_SECONDS = 10
 _beating = {"pid": None}
 
 
+def broker_time(huey):
+    """Now by the broker's clock (Redis TIME): heartbeats written by one host are aged by another,
+    and hosts' clocks disagree. Other brokers serve one host, whose clock is the one."""
+    conn = getattr(huey.storage, "conn", None)
+    if isinstance(huey.storage, RedisStorage) and conn is not None:
+        seconds, micros = conn.time()
+        return seconds + micros / 1e6
+    return time.time()
+
+
+def consumer_id():
+    """This process's name among all consumers: host and pid say where to look, the random part
+    keeps two apart that share both (containers with the same hostname, each its own pid 1)."""
+    if _identity.get("pid") != os.getpid():
+        _identity.update(pid=os.getpid(), id="%s:%d:%s" % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]))
+    return _identity["id"]
+
+
+_identity = {}
+
+
 def start_heartbeat(huey):
     """Each consumer process notes (host, pid, last seen) every few seconds for ``status``."""
     if _beating["pid"] == os.getpid():
         return
     _beating["pid"] = os.getpid()
-    me = "%s:%d" % (socket.gethostname(), os.getpid())
+    me = consumer_id()
 
     def beat():
         while True:
             try:
+                now = broker_time(huey)
                 beats = huey.get(HEARTBEATS, peek=True) or {}
-                now = time.time()
                 beats = {k: v for k, v in beats.items() if now - v["seen"] < 3600}  # forget the long dead
-                beats[me] = {"host": socket.gethostname(), "pid": os.getpid(), "seen": now}
+                beats[me] = {"id": me, "host": socket.gethostname(), "pid": os.getpid(), "seen": now}
                 huey.put(HEARTBEATS, beats)
             except Exception as exc:  # the broker is down: say so, keep beating
                 log.warning("heartbeat: %s", exc)
@@ -147,7 +169,7 @@ DEAD_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
 def consumers(huey):
     """[{host, pid, seen, age, alive}] from the heartbeats (kept an hour): a consumer is dead once
     three heartbeats are missing."""
-    now = time.time()
+    now = broker_time(huey)
     beats = huey.get(HEARTBEATS, peek=True) or {}
     return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < DEAD_AFTER_SECONDS}
                    for v in beats.values()), key=lambda v: (v["host"], v["pid"]))

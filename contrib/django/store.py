@@ -5,6 +5,7 @@ import difflib
 import zlib
 
 from django.core.exceptions import FieldDoesNotExist
+from django.conf import settings as django_settings
 from django.db import connections, router, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
@@ -385,6 +386,18 @@ class DjangoChangeLog:
             cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op] + (
                 [] if conn.vendor in NOW else [conn.ops.adapt_datetimefield_value(timezone.now())]))
 
+    def now(self):
+        """Now by the database's clock. Leases and ages written by one host are read by others,
+        whose clocks may be minutes apart: a host running ahead would take every lease for expired
+        and push objects another worker is pushing. SQLite serves one host: its clock is the one."""
+        conn = connections[self.using]
+        if conn.vendor != "postgresql":
+            return timezone.now()
+        with conn.cursor() as cur:
+            cur.execute("SELECT clock_timestamp()")
+            now = cur.fetchone()[0]
+        return now if django_settings.USE_TZ else timezone.make_naive(now)
+
     def requeue(self, pipeline, items):
         Change.objects.using(self.using).bulk_create(
             [Change(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op="save", created=self._stamp())
@@ -392,7 +405,7 @@ class DjangoChangeLog:
 
     def _stamp(self):
         """Now, as ``created`` holds it: SQLite's triggers write UTC text whatever USE_TZ says."""
-        now = timezone.now()
+        now = self.now()
         if self._vendor() == "sqlite" and timezone.is_naive(now):
             return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         return now
@@ -410,7 +423,7 @@ class DjangoChangeLog:
                 # claims are short; serialising them makes the "not leased elsewhere" test exact
                 with connections[self.using].cursor() as cur:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(pipeline.encode()) & 0x7fffffff])
-            now = timezone.now()
+            now = self.now()
             busy = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now) \
                 .values("object_pk")
             qs = self._claimable(pipeline, now).exclude(object_pk__in=busy).order_by("seq")
@@ -452,7 +465,7 @@ class DjangoChangeLog:
         """Seconds since the newest/oldest claimable change, by the clock that stamped ``created``:
         on PostgreSQL and SQLite the database's (the triggers stamp it there), so USE_TZ and
         TIME_ZONE cannot shift it; elsewhere Python's, which the signal path stamps with."""
-        now = timezone.now()
+        now = self.now()
         conn = connections[self.using]
         if conn.vendor not in AGE:
             moment = self._claimable(pipeline, now).aggregate(m=agg("created"))["m"]
@@ -472,7 +485,7 @@ class DjangoChangeLog:
 
     def next_lease_expiry(self, pipeline):
         """Seconds until the first lease held on this pipeline's rows runs out, or None."""
-        now = timezone.now()
+        now = self.now()
         moment = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now).aggregate(
             m=Min("leased_until"))["m"]
         return None if moment is None else (moment - now).total_seconds()
@@ -487,7 +500,7 @@ class DjangoChangeLog:
         return capture_mode(get_pipelines()[pipeline], self.using)
 
     def record_failures(self, pipeline, failures):
-        now = timezone.now()
+        now = self.now()
         for pk, doc_id, message in failures:
             row, created = Failure.objects.using(self.using).get_or_create(
                 pipeline=pipeline, object_pk=str(pk), defaults={"doc_id": doc_id or "", "message": message})
