@@ -15,7 +15,7 @@ import uuid
 
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
-from huey.exceptions import RetryTask, TaskLockedException
+from huey.exceptions import RetryTask
 from huey.serializer import SignedSerializer
 
 from .config import ConfigError, parse_crontab
@@ -175,6 +175,9 @@ def consumers(huey):
                    for v in beats.values()), key=lambda v: (v["host"], v["pid"]))
 
 
+RESYNC_SKIP_SECONDS = 600
+
+
 def record_resync(huey, pipeline, result, started):
     """The last full resync of a pipeline, for ``status``."""
     try:
@@ -206,8 +209,16 @@ def huey_for(values=None):
 class Tasks:
     """The task handles registered on one Huey instance."""
 
-    def __init__(self, huey, sync, sweep, resync):
+    def __init__(self, huey, sync, sweep, resync, reindex_range=None):
         self.huey, self.sync, self.sweep, self.resync = huey, sync, sweep, resync
+        self.reindex_range = reindex_range
+
+    def enqueue_range(self, pipeline, run, core, since, versioned):
+        """One task taking the next free range of a reindex through the queue (range_tasks.py)."""
+        self.reindex_range(pipeline, run, core, since.isoformat() if since is not None else None, versioned)
+
+    def consumers(self):
+        return consumers(self.huey)
 
     def enqueue_sync(self, pipeline, changes):
         """Wake a worker for these changes; never raises (the change log keeps them if this fails)."""
@@ -264,6 +275,12 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
             sync.schedule(args=(pipeline, []), kwargs={"followup": True}, delay=expiry + 0.5)
         return repr(report)
 
+    @huey.task(name="solrsync.reindex_range")
+    @wrap
+    def reindex_range(pipeline, run, core, since=None, versioned=True):
+        from .range_tasks import work
+        return work(get_syncer(), pipeline, run, core, since, versioned)
+
     @huey.on_startup("solrsync.wake")
     def wake_on_startup():
         start_heartbeat(huey)
@@ -305,18 +322,25 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
         @huey.periodic_task(parse_crontab(spec), name="solrsync.resync")
         @wrap
         def resync_task():
+            """Every consumer's scheduler sends this at the tick: the first copy to start holds the
+            pipeline's reindex in the database, the others find it held -- or, once it is done,
+            find a resync started within RESYNC_SKIP_SECONDS -- and end."""
+            from .reindex import ReindexRunning
             syncer = get_syncer()
             out = {}
             for name in syncer.pipelines:
+                last = last_resync(huey, name)
+                if last and broker_time(huey) - last["started"] < RESYNC_SKIP_SECONDS:
+                    continue
+                started = broker_time(huey)
                 try:
-                    with huey.lock_task("solrsync.resync.%s" % name):
-                        started = time.time()
-                        result = resync(name)
-                        record_resync(huey, name, result, started)
-                        out[name] = result.summary()
-                except TaskLockedException:
-                    log.warning("resync of %s already running elsewhere; skipped", name)
+                    result = resync(name)
+                except ReindexRunning as exc:
+                    log.warning("resync skipped: %s", exc)
+                    continue
+                record_resync(huey, name, result, started)
+                out[name] = result.summary()
             return out
 
-    return Tasks(huey, sync, sweep, resync_task)
+    return Tasks(huey, sync, sweep, resync_task, reindex_range)
 
