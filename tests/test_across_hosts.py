@@ -52,3 +52,45 @@ def test_consumers_with_the_same_hostname_and_pid_are_two(project, monkeypatch):
     ids = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
            for _ in range(2)}
     assert len(ids) == 2 and all(i.startswith("web:1:") for i in ids), ids
+
+
+def test_one_reindex_of_a_pipeline_at_a_time_whichever_host_starts_it(project, monkeypatch):
+    """Another host holds the pipeline's reindex: a second one refuses (exit 1, one line naming
+    the holder); once the holder's lease runs out -- it was killed -- the pipeline is free."""
+    import time
+    from conftest import use_queue
+    from solrsync.reindex import ReindexRunning, reindex
+    from test_reindex import run_cli
+    use_queue("immediate", SOLRSYNC_LEASE_SECONDS="1")
+    from solrsync.contrib.django.runtime import get_syncer
+    project.make_layer(name="one")
+    log = get_syncer().changelog
+    assert log.hold_reindex("layers", "other-host:7:abcd", 1) is None
+    with pytest.raises(ReindexRunning, match="other-host:7:abcd"):
+        reindex(get_syncer(), "layers")
+    proc = run_cli("reindex", "--quiet")
+    assert proc.returncode == 1 and "already running (other-host:7:abcd)" in proc.stderr, proc.stderr
+    time.sleep(1.2)
+    assert reindex(get_syncer(), "layers").indexed == 1
+    assert log.hold_reindex("layers", "other-host:7:abcd", 1) is None  # released at the end
+
+
+def test_the_periodic_resync_runs_once_per_tick_across_consumers(project, caplog):
+    """Every consumer's scheduler sends the tick's resync: a copy meeting a running one ends, and
+    so does a copy arriving after the first finished."""
+    from conftest import use_queue
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.queue import last_resync
+    tasks = use_queue("immediate")
+    project.make_layer(name="one")
+    log = get_syncer().changelog
+    assert log.hold_reindex("layers", "other-host:7:abcd", 60) is None
+    tasks.resync()
+    assert "resync skipped: layers: a reindex is already running (other-host:7:abcd)" in caplog.text
+    assert last_resync(tasks.huey, "layers") is None
+    log.release_reindex("layers", "other-host:7:abcd")
+    tasks.resync()
+    first = last_resync(tasks.huey, "layers")
+    assert first["ok"] and "indexed 1" in first["summary"]
+    tasks.resync()  # a later copy of the same tick
+    assert last_resync(tasks.huey, "layers") == first
