@@ -94,3 +94,18 @@ def test_the_periodic_resync_runs_once_per_tick_across_consumers(project, caplog
     assert first["ok"] and "indexed 1" in first["summary"]
     tasks.resync()  # a later copy of the same tick
     assert last_resync(tasks.huey, "layers") == first
+
+
+def test_heartbeats_are_aged_by_the_brokers_clock(project, monkeypatch):
+    """A host whose clock runs ten minutes ahead reads another's fresh heartbeat as fresh."""
+    import time
+    from conftest import require_service, use_queue
+    from solrsync import queue
+    require_service("Redis", 6379)
+    tasks = use_queue("redis://127.0.0.1:6379/14")
+    tasks.huey.storage.flush_all()
+    tasks.huey.put(queue.HEARTBEATS, {"a": {"id": "a", "host": "a", "pid": 1, "seen": queue.broker_time(tasks.huey)}})
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 600)
+    assert [c["alive"] for c in queue.consumers(tasks.huey)] == [True]
+    tasks.huey.storage.flush_all()
