@@ -51,8 +51,8 @@ def build_parser(prog="solrsync"):
     p.add_argument("--fix", action="store_true",
                    help="with --verify: queue each drifted object for the consumer (through the change log)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run after its last posted row")
-    p.add_argument("--state", default="solrsync-reindex.state.json", metavar="FILE",
-                   help="where progress is kept for --resume (default: %(default)s)")
+    p.add_argument("--via-queue", action="store_true",
+                   help="split the rows into key ranges run by every consumer on every host; wait, then prune/swap here")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
 
     p = sub.add_parser("configset", help="a Solr configset for a pipeline's documents (or --apply it to its core); "
@@ -171,7 +171,7 @@ def _pipelines(syncer, names):
 
 def cmd_reindex(args, syncer, tasks_factory):
     from .rebuild import RebuildRefused
-    from .reindex import Progress, reindex
+    from .reindex import Progress, ReindexRunning, reindex
     names = _pipelines(syncer, args.pipelines)
     exclusive = [flag for flag in ("export", "swap", "verify", "dry_run") if getattr(args, flag)]
     if len(exclusive) > 1:
@@ -184,6 +184,11 @@ def cmd_reindex(args, syncer, tasks_factory):
         raise UsageError("--fix goes with --verify")
     if args.verify:
         return _verify(args, syncer, tasks_factory, names)
+    if args.via_queue and (args.dry_run or args.export or args.ids):
+        raise UsageError("--via-queue posts whole ranges from the database: drop --dry-run/--export/--ids")
+    tasks = tasks_factory() if args.via_queue and tasks_factory else None
+    if args.via_queue and tasks is None:
+        raise UsageError("--via-queue needs the queue of a Django project (run it through manage.py or --settings)")
     failed = False
     for name in names:
         total = None if args.resume else _count(syncer, name, args)
@@ -192,10 +197,13 @@ def cmd_reindex(args, syncer, tasks_factory):
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
                              parallel="threads" if args.threads else "processes",
-                             export=args.export, state_file=None if args.export or args.dry_run else args.state,
-                             resume=args.resume, swap=args.swap, allow_rejected=args.allow_rejected)
+                             export=args.export, resume=args.resume, swap=args.swap,
+                             allow_rejected=args.allow_rejected, via_queue=tasks if args.via_queue else None)
         except ValueError as exc:
             raise UsageError(str(exc))
+        except ReindexRunning as exc:
+            print(exc, file=sys.stderr)
+            return 1
         except RebuildRefused as exc:
             print(exc, file=sys.stderr)
             failed = True
@@ -205,16 +213,19 @@ def cmd_reindex(args, syncer, tasks_factory):
         if result.interrupted:
             same = "".join(" --%s %s" % (flag.replace("_", "-"), getattr(args, flag))
                            for flag in ("batch_size", "workers") if getattr(args, flag) not in (None, 1))
-            print("%s: interrupted after %d rows (last posted pk %s); Solr is consistent. Resume with:\n"
-                  "  solrsync reindex %s --resume --state %s%s" % (name, result.seen, result.last_pk, name, args.state,
-                                                                   same))
+            same += " --via-queue" if args.via_queue else ""
+            print("%s: interrupted after %d rows (last posted pk %s); Solr is consistent. Resume with (on any host):\n"
+                  "  solrsync reindex %s --resume%s" % (name, result.seen, result.last_pk, name, same))
             return 130
         if tasks_factory and not (args.since or args.ids or args.dry_run or args.export):
-            from .queue import record_resync
-            record_resync(tasks_factory().huey, name, result, time.time() - result.elapsed)
+            from .queue import broker_time, record_resync
+            huey = tasks_factory().huey
+            record_resync(huey, name, result, broker_time(huey) - result.elapsed)
         tag = " [dry run]" if args.dry_run else " [exported to %s]" % args.export if args.export else ""
         filtered = syncer.sources[name].all_count() - syncer.sources[name].count() if not (args.since or args.ids) else 0
         print(result.summary() + tag + (" ; %d rows filtered out by the pipeline" % filtered if filtered else ""))
+        if result.ranges_by:
+            print("  ranges run by: " + ", ".join("%s (%d)" % (who or "?", n) for who, n in result.ranges_by.most_common()))
         for doc_id, pk, msg in result.rejected[:20]:
             print("  rejected %s (pk %s): %s" % (shown(doc_id or "-"), pk, msg))
         failed = failed or bool(result.rejected)

@@ -45,6 +45,7 @@ class Settings:
     SWEEP_AFTER_SECONDS: int = 60
     TOMBSTONE_SECONDS: int = 3600
     RESYNC_CRONTAB: str = "0 3 * * *"
+    RESYNC_VIA_QUEUE: bool = False    # the periodic resync's ranges run on every consumer (reindex --via-queue)
     PIPELINES: dict = field(default_factory=lambda: {"layers": {}})
 
     # -- derived
@@ -122,7 +123,7 @@ def _validate(s):
     if s.TOMBSTONE_SECONDS < 2 * s.LEASE_SECONDS:
         raise ConfigError("TOMBSTONE_SECONDS", "%d is shorter than two leases (LEASE_SECONDS %d): a delete's tombstone "
                           "must outlive any older write still in flight" % (s.TOMBSTONE_SECONDS, s.LEASE_SECONDS))
-    for name in ("SOLR_VERIFY_TLS", "QUEUE_ALLOW_UNSIGNED"):
+    for name in ("SOLR_VERIFY_TLS", "QUEUE_ALLOW_UNSIGNED", "RESYNC_VIA_QUEUE"):
         if isinstance(getattr(s, name), str):
             setattr(s, name, getattr(s, name).strip().lower() not in ("", "0", "false", "no", "off"))
     url = urlsplit(str(s.SOLR_URL))

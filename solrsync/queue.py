@@ -11,10 +11,11 @@ import socket
 import sys
 import threading
 import time
+import uuid
 
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
-from huey.exceptions import RetryTask, TaskLockedException
+from huey.exceptions import RetryTask
 from huey.serializer import SignedSerializer
 
 from .config import ConfigError, parse_crontab
@@ -99,20 +100,41 @@ HEARTBEAT_SECONDS = 10
 _beating = {"pid": None}
 
 
+def broker_time(huey):
+    """Now by the broker's clock (Redis TIME): heartbeats written by one host are aged by another,
+    and hosts' clocks disagree. Other brokers serve one host, whose clock is the one."""
+    conn = getattr(huey.storage, "conn", None)
+    if isinstance(huey.storage, RedisStorage) and conn is not None:
+        seconds, micros = conn.time()
+        return seconds + micros / 1e6
+    return time.time()
+
+
+def consumer_id():
+    """This process's name among all consumers: host and pid say where to look, the random part
+    keeps two apart that share both (containers with the same hostname, each its own pid 1)."""
+    if _identity.get("pid") != os.getpid():
+        _identity.update(pid=os.getpid(), id="%s:%d:%s" % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]))
+    return _identity["id"]
+
+
+_identity = {}
+
+
 def start_heartbeat(huey):
     """Each consumer process notes (host, pid, last seen) every few seconds for ``status``."""
     if _beating["pid"] == os.getpid():
         return
     _beating["pid"] = os.getpid()
-    me = "%s:%d" % (socket.gethostname(), os.getpid())
+    me = consumer_id()
 
     def beat():
         while True:
             try:
+                now = broker_time(huey)
                 beats = huey.get(HEARTBEATS, peek=True) or {}
-                now = time.time()
                 beats = {k: v for k, v in beats.items() if now - v["seen"] < 3600}  # forget the long dead
-                beats[me] = {"host": socket.gethostname(), "pid": os.getpid(), "seen": now}
+                beats[me] = {"id": me, "host": socket.gethostname(), "pid": os.getpid(), "seen": now}
                 huey.put(HEARTBEATS, beats)
             except Exception as exc:  # the broker is down: say so, keep beating
                 log.warning("heartbeat: %s", exc)
@@ -147,10 +169,13 @@ DEAD_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
 def consumers(huey):
     """[{host, pid, seen, age, alive}] from the heartbeats (kept an hour): a consumer is dead once
     three heartbeats are missing."""
-    now = time.time()
+    now = broker_time(huey)
     beats = huey.get(HEARTBEATS, peek=True) or {}
     return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < DEAD_AFTER_SECONDS}
                    for v in beats.values()), key=lambda v: (v["host"], v["pid"]))
+
+
+RESYNC_SKIP_SECONDS = 600
 
 
 def record_resync(huey, pipeline, result, started):
@@ -184,8 +209,16 @@ def huey_for(values=None):
 class Tasks:
     """The task handles registered on one Huey instance."""
 
-    def __init__(self, huey, sync, sweep, resync):
+    def __init__(self, huey, sync, sweep, resync, reindex_range=None):
         self.huey, self.sync, self.sweep, self.resync = huey, sync, sweep, resync
+        self.reindex_range = reindex_range
+
+    def enqueue_range(self, pipeline, run, core, since, versioned):
+        """One task taking the next free range of a reindex through the queue (range_tasks.py)."""
+        self.reindex_range(pipeline, run, core, since.isoformat() if since is not None else None, versioned)
+
+    def consumers(self):
+        return consumers(self.huey)
 
     def enqueue_sync(self, pipeline, changes):
         """Wake a worker for these changes; never raises (the change log keeps them if this fails)."""
@@ -242,6 +275,12 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
             sync.schedule(args=(pipeline, []), kwargs={"followup": True}, delay=expiry + 0.5)
         return repr(report)
 
+    @huey.task(name="solrsync.reindex_range")
+    @wrap
+    def reindex_range(pipeline, run, core, since=None, versioned=True):
+        from .range_tasks import work
+        return work(get_syncer(), pipeline, run, core, since, versioned)
+
     @huey.on_startup("solrsync.wake")
     def wake_on_startup():
         start_heartbeat(huey)
@@ -283,18 +322,25 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
         @huey.periodic_task(parse_crontab(spec), name="solrsync.resync")
         @wrap
         def resync_task():
+            """Every consumer's scheduler sends this at the tick: the first copy to start holds the
+            pipeline's reindex in the database, the others find it held -- or, once it is done,
+            find a resync started within RESYNC_SKIP_SECONDS -- and end."""
+            from .reindex import ReindexRunning
             syncer = get_syncer()
             out = {}
             for name in syncer.pipelines:
+                last = last_resync(huey, name)
+                if last and broker_time(huey) - last["started"] < RESYNC_SKIP_SECONDS:
+                    continue
+                started = broker_time(huey)
                 try:
-                    with huey.lock_task("solrsync.resync.%s" % name):
-                        started = time.time()
-                        result = resync(name)
-                        record_resync(huey, name, result, started)
-                        out[name] = result.summary()
-                except TaskLockedException:
-                    log.warning("resync of %s already running elsewhere; skipped", name)
+                    result = resync(name)
+                except ReindexRunning as exc:
+                    log.warning("resync skipped: %s", exc)
+                    continue
+                record_resync(huey, name, result, started)
+                out[name] = result.summary()
             return out
 
-    return Tasks(huey, sync, sweep, resync_task)
+    return Tasks(huey, sync, sweep, resync_task, reindex_range)
 

@@ -10,8 +10,11 @@ or built is skipped, counted in the summary and filed as a failure; the others f
   process hands out primary-key ranges and accounts for them in order. Reading and building are
   CPU-bound Python: threads (``parallel="threads"``) share one interpreter lock, processes do not
   (benchmarks/reindex_throughput.py measures both).
-* ``state_file``: after every acknowledged batch the last primary key is written there, so an
-  interrupted run can continue (``resume=True``) where it stopped.
+* ``via_queue``: the ranges go to the huey queue instead, run by every consumer on every host
+  (range_tasks.py); this process accounts for them in order as for its own workers.
+* progress: after every acknowledged batch the last primary key is written to the database
+  (``Reindex``), so an interrupted run can continue (``resume=True``) where it stopped, on any
+  host. The same row says who runs the pipeline's reindex: one at a time (``ReindexRunning``).
 * ``swap``: build into a fresh core that receives every live write meanwhile, then SWAP it with
   the live core; searchers never see a half index (rebuild.py).
 """
@@ -19,18 +22,16 @@ import collections
 import contextlib
 import datetime as dt
 import gc
-import json
 import logging
 import multiprocessing
 import multiprocessing.pool
-import os
 import signal
 import sys
 import threading
 import time
 
 from . import rebuild
-from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
+from .sink import VERSION_FIELD, Rejected, SolrRequestError, SolrUnavailable, to_json
 from .sync import Report, build_documents
 
 log = logging.getLogger("solrsync.reindex")
@@ -47,6 +48,7 @@ class ReindexResult(Report):
         self.core = None
         self.interrupted = False
         self.dry_run = False    # then indexed/deleted count what it would do
+        self.ranges_by = None   # through the queue: {consumer: ranges it ran}
 
     @property
     def rate(self):
@@ -61,60 +63,56 @@ class ReindexResult(Report):
                    len(self.rejected), delete, self.deleted, self.warnings, self.elapsed, self.rate))
 
 
-class StateFile:
-    """Where an interrupted reindex stopped: {pipeline: {"last_pk", "core", "since", ...}}."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def read(self):
-        try:
-            with open(self.path) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return {}
-        except ValueError:
-            raise ValueError("state file %s is not valid JSON" % self.path)
-
-    def get(self, pipeline):
-        return self.read().get(pipeline)
-
-    def put(self, pipeline, value):
-        data = self.read()
-        if value is None:
-            data.pop(pipeline, None)
-        else:
-            data[pipeline] = value
-        if not data:
-            if os.path.exists(self.path):
-                os.remove(self.path)
-            return
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, default=str)
-        os.replace(tmp, self.path)
+class ReindexRunning(Exception):
+    """Another process (on any host) is reindexing this pipeline."""
 
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
-            after=None, core=None, on_batch=None, commit=True, workers=1, export=None, state_file=None,
-            resume=False, swap=False, parallel="processes", allow_rejected=0):
+            after=None, core=None, on_batch=None, commit=True, workers=1, export=None, resume=False, swap=False,
+            parallel="processes", allow_rejected=0, via_queue=None):
     """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr.
 
     Each chunk carries a version taken before its rows are read, so a chunk landing after a live
     push of a newer state is dropped by Solr. ``prune`` deletes the documents that no write since
     the stream began has touched (older than its start version), with that version: a document
     created or pushed after the stream began is never pruned, and the interrupted part of a
-    resumed run counts (the start version is kept in the state file)."""
-    pipeline = syncer.pipeline(pipeline_name)
-    state = StateFile(state_file) if state_file else None
+    resumed run counts (the start version is kept with the progress). ``via_queue``: the Tasks
+    whose ``reindex_range`` the consumers run (range_tasks.py)."""
+    syncer.pipeline(pipeline_name)  # an unknown name fails here
+    changelog = syncer.changelog
     batch_size = batch_size or syncer.settings.BATCH_SIZE
+    posting = not (dry_run or export is not None)
+    if via_queue is not None and (not posting or pks is not None or changelog is None):
+        raise ValueError("--via-queue posts whole ranges from the database: it goes without --dry-run, --export "
+                         "and --ids")
+    owner = None
+    if posting and changelog is not None:
+        from .queue import consumer_id
+        owner = consumer_id()
+        other = changelog.hold_reindex(pipeline_name, owner, syncer.settings.LEASE_SECONDS)
+        if other:
+            raise ReindexRunning("%s: a reindex is already running (%s); wait for it, or, if that process is gone, "
+                                 "for its lease (LEASE_SECONDS %d) to run out" % (pipeline_name, other,
+                                                                                  syncer.settings.LEASE_SECONDS))
+    try:
+        return _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit,
+                        workers, export, resume, swap, parallel, allow_rejected, via_queue, owner)
+    finally:
+        if owner:
+            changelog.release_reindex(pipeline_name, owner)
+
+
+def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit, workers,
+             export, resume, swap, parallel, allow_rejected, via_queue, owner):
+    pipeline = syncer.pipeline(pipeline_name)
+    changelog = syncer.changelog
     started_at = dt.datetime.now(dt.timezone.utc)
     posting = not (dry_run or export is not None)
     start_version = None
     if resume:
-        saved = state.get(pipeline_name) if state else None
+        saved = changelog.reindex_state(pipeline_name) if changelog is not None else None
         if not saved:
-            raise ValueError("nothing to resume for %s (no entry in %s)" % (pipeline_name, state_file))
+            raise ValueError("nothing to resume for %s (no interrupted reindex is recorded)" % pipeline_name)
         after = saved["last_pk"]
         core = saved.get("core") or core
         swap = saved.get("swap", swap)
@@ -122,9 +120,9 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
         start_version = saved.get("version")
         started_at = dt.datetime.fromisoformat(saved["started"])
         if (prune or swap) and start_version is None:
-            raise ValueError("the state in %s has no start version (an unversioned core or an older solrsync): "
-                             "resuming with --prune/--swap would delete what was indexed before the interruption; "
-                             "run it again without --resume" % state_file)
+            raise ValueError("the interrupted reindex of %s has no start version (an unversioned core or an older "
+                             "solrsync): resuming with --prune/--swap would delete what was indexed before the "
+                             "interruption; run it again without --resume" % pipeline_name)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
     elif swap and posting:
         core = rebuild.begin(syncer, pipeline_name)
@@ -139,9 +137,14 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
     if resume and live_ids is not None and prune:
         raise ValueError("core %s has no versions: a resumed --prune cannot know what was indexed before the "
                          "interruption; run it again without --resume" % target)
+    if via_queue is not None and live_ids is not None:
+        raise ValueError("core %s has no versions: --via-queue --prune cannot know what the consumers indexed; "
+                         "run it without --via-queue, or give the core solrsync's configset" % target)
+    state = changelog if posting and changelog is not None else None
     with fewer_collections():
         result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
-                         not posting, live_ids, state, started_at, swap, parallel, prune, start_version)
+                         not posting, live_ids, state, started_at, swap, parallel, prune, start_version, via_queue,
+                         owner)
     result.core = target
     if result.interrupted:
         return result
@@ -162,8 +165,8 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
                 syncer.changelog.clear_failures(pipeline_name, keep=failed)
             else:
                 syncer.changelog.clear_failures(pipeline_name, [pk for pk in pks if str(pk) not in failed])
-    if state:
-        state.put(pipeline_name, None)
+    if state is not None:
+        state.save_reindex_state(pipeline_name, None)
     log.info(result.summary())
     return result
 
@@ -191,7 +194,7 @@ def _prune(sink, result, live_ids, start_version, batch_size):
 
 
 def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers, export, dry_run, live_ids,
-            state, started_at, swap, parallel, prune, start_version):
+            state, started_at, swap, parallel, prune, start_version, via_queue, owner):
     pipeline = syncer.pipeline(name)
     source = syncer.sources[name]
     result = ReindexResult(name)
@@ -200,7 +203,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
     posting = not dry_run and export is None
     versioned = start_version is not None
     pool = None
-    if workers > 1 and posting:
+    if workers > 1 and posting and via_queue is None:
         pool = _start_pool(syncer, name, workers, parallel)
     in_flight = collections.deque()  # (async result, last pk of that chunk), in pk order
     out = open(export, "w") if export else None
@@ -222,9 +225,10 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         if live_ids is not None:
             live_ids.update(chunk.ids)
         result.last_pk = last_pk
-        if state is not None and posting:
-            state.put(name, {"last_pk": last_pk, "core": result.core, "swap": swap, "prune": prune,
-                             "version": start_version, "started": started_at.isoformat()})
+        if state is not None:
+            state.save_reindex_state(name, {"last_pk": last_pk, "core": result.core, "swap": swap, "prune": prune,
+                                            "version": start_version, "started": started_at.isoformat()},
+                                     owner, syncer.settings.LEASE_SECONDS)
         result.elapsed = time.monotonic() - began
         if on_batch:
             on_batch(result, chunk.rows)
@@ -236,7 +240,12 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             account(pending.get(), last_pk)
 
     try:
-        if pool is None:
+        if via_queue is not None:
+            from . import range_tasks
+            window = max(2 * workers, 2 * len([c for c in via_queue.consumers() if c["alive"]]) or 4)
+            result.ranges_by = range_tasks.stream(syncer, name, batch_size, since, after, core, versioned, account,
+                               lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
+        elif pool is None:
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
             while True:
@@ -294,6 +303,23 @@ class Chunk:
         self.unreadable = [(None, pk, msg) for pk, msg in (unreadable or {}).items()]
         self.ids = [doc["id"] for doc in self.built] if keep_ids else ()
         self.refused = []
+
+    def result(self):
+        """What a range run by a consumer stores for the command accounting for it (JSON)."""
+        return {"rows": self.rows, "docs": self.docs, "warnings": self.warnings, "unbuilt": self.unbuilt,
+                "unreadable": self.unreadable, "refused": [[r.doc_id, r.message] for r in self.refused],
+                "pks": list(self.pks.items())}
+
+    @classmethod
+    def from_result(cls, data):
+        chunk = cls.__new__(cls)
+        chunk.rows, chunk.docs, chunk.warnings = data["rows"], data["docs"], data["warnings"]
+        chunk.unbuilt = [tuple(f) for f in data["unbuilt"]]
+        chunk.unreadable = [tuple(f) for f in data["unreadable"]]
+        chunk.refused = [Rejected(doc_id, msg) for doc_id, msg in data["refused"]]
+        chunk.pks = dict(data["pks"])
+        chunk.built, chunk.ids = None, ()
+        return chunk
 
     def post(self, sink, version=None):
         self.refused = sink.add_batch(self.built, version=version) if self.built else []

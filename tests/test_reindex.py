@@ -42,7 +42,8 @@ def test_reindex_with_workers_indexes_everything_once(loaded, kind):
 
 
 def test_four_queries_per_chunk(loaded):
-    """A chunk costs its rows, its two many-to-many tables and its version: no query per row."""
+    """A chunk costs its rows, its two many-to-many tables, its version and its progress (kept in
+    the database, so any host can resume): no query per row."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from solrsync.contrib.django.runtime import get_syncer
@@ -52,8 +53,9 @@ def test_four_queries_per_chunk(loaded):
         result = reindex(get_syncer(), "layers", batch_size=250)
     assert result.indexed == loaded.published
     chunks = -(-result.seen // 250)
-    # per run: the start version, the pass to find the last page, clearing old failure records
-    assert len(ctx.captured_queries) <= 4 * chunks + 3, "%d queries for %d rows" % (len(ctx.captured_queries),
+    # per run: the start version, the pass to find the last page, clearing old failure records,
+    # taking and releasing the pipeline's reindex (up to 5), the progress cleared at the end
+    assert len(ctx.captured_queries) <= 5 * chunks + 9, "%d queries for %d rows" % (len(ctx.captured_queries),
                                                                                     result.seen)
 
 
@@ -156,48 +158,46 @@ def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     from solrsync.contrib.django.runtime import get_syncer
-    from solrsync.reindex import StateFile, reindex
-    state = str(tmp_path / "state.json")
+    from solrsync.reindex import reindex
     calls = []
 
     def interrupt_on_third(result, n):
         calls.append(n)
         if len(calls) == 3:
             raise KeyboardInterrupt
-    result = reindex(get_syncer(), "layers", batch_size=100, state_file=state, on_batch=interrupt_on_third,
-                     workers=workers)
+    result = reindex(get_syncer(), "layers", batch_size=100, on_batch=interrupt_on_third, workers=workers)
     assert result.interrupted and result.last_pk is not None
-    saved = StateFile(state).get("layers")
+    saved = get_syncer().changelog.reindex_state("layers")  # in the database: any host can resume
     assert saved["last_pk"] == result.last_pk
     # Solr is consistent: exactly the rows up to the last acknowledged key are there, committed
     from layers.models import Layer
     upto = sorted(Layer.objects.filter(is_published=True, pk__lte=result.last_pk).values_list("uuid", flat=True))
     assert loaded.solr.ids(rows=5000) == upto
-    result = reindex(get_syncer(), "layers", batch_size=100, state_file=state, resume=True)
+    result = reindex(get_syncer(), "layers", batch_size=100, resume=True)
     assert not result.interrupted
     assert loaded.solr.ids(rows=5000) == published_ids()
-    assert not os.path.exists(state)
+    assert get_syncer().changelog.reindex_state("layers") is None
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_on_the_command_prints_how_to_resume(loaded, tmp_path, workers):
     loaded.solr.need_emulator("slowing Solr down")
     loaded.solr.emulator.faults.delay(0.2)
-    state = str(tmp_path / "state.json")
-    proc = subprocess.Popen([sys.executable, "manage.py", "solrsync", "reindex", "--batch-size", "50", "--state", state,
+    from solrsync.contrib.django.runtime import get_syncer
+    proc = subprocess.Popen([sys.executable, "manage.py", "solrsync", "reindex", "--batch-size", "50",
                              "--workers", workers], cwd=str(DEMO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
-    assert wait_until(lambda: os.path.exists(state), timeout=30)
+    assert wait_until(lambda: get_syncer().changelog.reindex_state("layers"), timeout=30)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "--resume" in out and "Solr is consistent" in out
     loaded.solr.emulator.faults.delay(0)
-    proc = run_cli("reindex", "--resume", "--state", state, "--quiet")
+    proc = run_cli("reindex", "--resume", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert loaded.solr.ids(rows=5000) == published_ids()
 
 
-def test_resume_without_state_is_misuse(loaded, tmp_path):
-    proc = run_cli("reindex", "--resume", "--state", str(tmp_path / "none.json"))
+def test_resume_without_state_is_misuse(loaded):
+    proc = run_cli("reindex", "--resume")
     assert proc.returncode == 2 and "nothing to resume" in proc.stderr

@@ -269,16 +269,15 @@ def test_resume_with_prune_keeps_what_was_indexed_before_the_interruption(quiet,
     from solrsync.reindex import reindex
     layers(quiet, 30)
     quiet.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
-    state = str(tmp_path / "state.json")
     calls = []
 
     def interrupt(result, n):
         calls.append(n)
         if len(calls) == 2:
             raise KeyboardInterrupt
-    result = reindex(syncer(), "layers", batch_size=10, prune=True, state_file=state, on_batch=interrupt)
+    result = reindex(syncer(), "layers", batch_size=10, prune=True, on_batch=interrupt)
     assert result.interrupted and result.seen == 20
-    result = reindex(syncer(), "layers", batch_size=10, state_file=state, resume=True)
+    result = reindex(syncer(), "layers", batch_size=10, resume=True)
     assert result.deleted == 1
     assert quiet.assert_in_step() == 30
 
@@ -443,9 +442,11 @@ print("writer done")
 """
 
 
-def test_end_to_end_swap_with_consumers_while_another_process_writes(project):
+@pytest.mark.parametrize("via_queue", [[], ["--via-queue"]], ids=["local", "via-queue"])
+def test_end_to_end_swap_with_consumers_while_another_process_writes(project, via_queue):
     """`manage.py solrsync reindex --swap` with real consumer processes, while another process
-    deletes, unpublishes, edits keywords and runs update(): every document as the database has it."""
+    deletes, unpublishes, edits keywords and runs update(): every document as the database has it.
+    With --via-queue, two consumers run the ranges, and both take part."""
     import subprocess
     import sys
     import time
@@ -459,11 +460,11 @@ def test_end_to_end_swap_with_consumers_while_another_process_writes(project):
     project.assert_in_step()
     if project.solr.emulator:
         project.solr.emulator.faults.delay(0.15)  # a rebuild long enough to write into
-    consumer = project.consumer()
+    consumers = [project.consumer() for _ in range(2 if via_queue else 1)]
     env = dict(os.environ, PYTHONPATH=str(DEMO))
     try:
         rebuild = subprocess.Popen([sys.executable, "manage.py", "solrsync", "reindex", "--swap", "--batch-size", "50",
-                                    "--quiet"], cwd=str(DEMO), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    "--quiet", *via_queue], cwd=str(DEMO), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
         writer = subprocess.run([sys.executable, "manage.py", "shell", "-c", WRITER], cwd=str(DEMO), env=env,
                                 capture_output=True, text=True, timeout=120)
@@ -473,12 +474,16 @@ def test_end_to_end_swap_with_consumers_while_another_process_writes(project):
         assert rebuild.returncode == 0, err[-2000:]
         if project.solr.emulator:
             project.solr.emulator.faults.delay(0)
-        assert wait_until(lambda: Change.objects.count() == 0, timeout=60), open(consumer.log_path).read()[-3000:]
+        assert wait_until(lambda: Change.objects.count() == 0, timeout=60), open(consumers[0].log_path).read()[-3000:]
         time.sleep(0.5)  # the last push of the consumer lands
         assert project.assert_in_step() > 1000
         assert not project.solr.rebuild_leftovers()
+        if via_queue:
+            ran = out.split("ranges run by: ")[1].splitlines()[0]
+            assert all(":%d:" % c.pid in ran for c in consumers), out
     finally:
-        stop(consumer)
+        for consumer in consumers:
+            stop(consumer)
 
 
 def test_verify_fix_goes_through_the_change_log_and_outranks_the_drift(quiet):

@@ -76,3 +76,38 @@ class Rebuild(models.Model):
 
     def __str__(self):
         return "%s -> %s" % (self.pipeline, self.core)
+
+
+class Reindex(models.Model):
+    """A pipeline's reindex, kept in the database so any host sees it: while it runs, who runs it
+    (``owner``, under a lease renewed every batch: one periodic resync at a time across every
+    consumer on every host, and a killed one frees the pipeline when its lease runs out); after an
+    interruption, where it stopped (``state``, JSON) for ``reindex --resume`` on any host."""
+    pipeline = models.CharField(max_length=64, primary_key=True)
+    state = models.TextField(blank=True)
+    owner = models.CharField(max_length=255, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return "%s reindex (%s)" % (self.pipeline, self.owner or "idle")
+
+
+class ReindexRange(models.Model):
+    """One primary-key range of a reindex through the queue (``reindex --via-queue``): a consumer
+    on any host claims it under a lease, reads, builds and posts its rows, and stores what came of
+    it in ``result`` (JSON); a range whose consumer died is claimed again once its lease runs out.
+    The command that started the run accounts for the ranges in order."""
+    run = models.CharField(max_length=64)
+    seq = models.PositiveIntegerField()
+    first = models.TextField()   # JSON: the key keeps its type
+    last = models.TextField()
+    leased_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    result = models.TextField(null=True, blank=True)
+
+    class Meta:
+        unique_together = [("run", "seq")]
+
+    def __str__(self):
+        return "%s #%d" % (self.run, self.seq)

@@ -89,11 +89,17 @@ def get_huey():
 def get_tasks():
     if "tasks" not in _state:
         from solrsync.queue import register_tasks
-        from solrsync.reindex import reindex
         from .wakeups import watch
         _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
-                                         resync=lambda name: reindex(get_syncer(), name, prune=True), watch=watch)
+                                         resync=resync, watch=watch)
     return _state["tasks"]
+
+
+def resync(name):
+    """The periodic full resync of one pipeline (RESYNC_CRONTAB): a pruning reindex, its ranges run
+    by every consumer when RESYNC_VIA_QUEUE is set."""
+    from solrsync.reindex import reindex
+    return reindex(get_syncer(), name, prune=True, via_queue=get_tasks() if get_settings().RESYNC_VIA_QUEUE else None)
 
 
 def check_consumer():

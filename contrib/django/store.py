@@ -2,16 +2,19 @@
 and the change log (``DjangoChangeLog``)."""
 import datetime as dt
 import difflib
+import json
 import zlib
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, router, transaction
-from django.db.models import F, Max, Min, Q
+from django.conf import settings as django_settings
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from solrsync.sink import local_version
 
-from .models import Change, Clock, Failure, Rebuild
+from .models import Change, Clock, Failure, Rebuild, Reindex, ReindexRange
 from .triggers import AGE, NOW
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
@@ -370,6 +373,87 @@ class DjangoChangeLog:
         qs = Rebuild.objects.using(self.using).filter(pipeline=pipeline)
         (qs.filter(core=core) if core else qs).delete()
 
+    # -- a pipeline's reindex: who runs it, where an interrupted one stopped
+    def hold_reindex(self, pipeline, owner, lease_seconds):
+        """Take (or renew) the pipeline's reindex for ``owner`` -> None, or, when another owner's
+        lease still runs, that owner: one reindex at a time, whichever host starts it."""
+        qs = Reindex.objects.using(self.using).filter(pipeline=pipeline)
+        free = Q(owner="") | Q(owner=owner) | Q(leased_until__isnull=True) | Q(leased_until__lte=self._now())
+        if qs.filter(free).update(owner=owner, leased_until=self._lease_end(lease_seconds)):
+            return None
+        try:
+            with transaction.atomic(using=self.using):
+                Reindex.objects.using(self.using).create(pipeline=pipeline, owner=owner,
+                                                         leased_until=self._lease_end(lease_seconds))
+            return None
+        except IntegrityError:  # created meanwhile by another
+            return qs.values_list("owner", flat=True).first() or "another process"
+
+    def release_reindex(self, pipeline, owner):
+        Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(owner="", leased_until=None)
+
+    def reindex_state(self, pipeline):
+        state = Reindex.objects.using(self.using).filter(pipeline=pipeline).values_list("state", flat=True).first()
+        return json.loads(state) if state else None
+
+    def save_reindex_state(self, pipeline, state, owner="", lease_seconds=0):
+        """Where the reindex got to (None: it finished), written after every acknowledged batch;
+        ``owner``'s hold is renewed with it."""
+        fields = {"state": json.dumps(state, default=str) if state is not None else ""}
+        qs = Reindex.objects.using(self.using).filter(pipeline=pipeline)
+        if owner and qs.filter(owner=owner).update(leased_until=self._lease_end(lease_seconds), **fields):
+            return
+        if not qs.update(**fields):
+            Reindex.objects.using(self.using).get_or_create(pipeline=pipeline, defaults=fields)
+
+    # -- the primary-key ranges of a reindex through the queue
+    def add_ranges(self, run, ranges):
+        """``ranges``: [(seq, first pk, last pk)], handed out in this order."""
+        ReindexRange.objects.using(self.using).bulk_create(
+            [ReindexRange(run=run, seq=seq, first=json.dumps(first), last=json.dumps(last))
+             for seq, first, last in ranges])
+
+    def claim_range(self, run, owner, lease_seconds):
+        """The first range of ``run`` nobody holds (never claimed, or its lease ran out) -> (seq,
+        first, last, lease), claimed for ``owner``; or None."""
+        with transaction.atomic(using=self.using):
+            now = self.now()
+            qs = ReindexRange.objects.using(self.using).filter(run=run, result__isnull=True).filter(
+                Q(leased_until__isnull=True) | Q(leased_until__lte=now)).order_by("seq")
+            if connections[self.using].features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True)
+            row = qs.values_list("id", "seq", "first", "last").first()
+            if row is None:
+                return None
+            lease = now + dt.timedelta(seconds=lease_seconds)
+            ReindexRange.objects.using(self.using).filter(id=row[0]).update(
+                leased_until=lease, claimed_by=owner, attempts=F("attempts") + 1)
+        return row[1], json.loads(row[2]), json.loads(row[3]), lease
+
+    def finish_range(self, run, seq, lease, result):
+        """Store a range's result -> False when its lease ran out and another claim took it (that
+        claim's result counts; this worker's posts were versioned, so they harm nothing)."""
+        return bool(ReindexRange.objects.using(self.using).filter(run=run, seq=seq, leased_until=lease,
+                                                                 result__isnull=True)
+                    .update(result=json.dumps(result, default=str)))
+
+    def ranges(self, run, after=-1):
+        """[(seq, result or None, attempts, seconds the range has waited unclaimed or None)] of
+        ``run`` after ``after``, in order."""
+        now = self.now()
+        out = []
+        for seq, result, attempts, leased in ReindexRange.objects.using(self.using).filter(
+                run=run, seq__gt=after).order_by("seq").values_list("seq", "result", "attempts", "leased_until"):
+            free = leased is None or leased <= now
+            out.append((seq, json.loads(result) if result else None, attempts, free))
+        return out
+
+    def drop_ranges(self, run, unclaimed_only=False):
+        qs = ReindexRange.objects.using(self.using).filter(run=run)
+        if unclaimed_only:
+            qs = qs.filter(result__isnull=True, attempts=0)
+        qs.delete()
+
     def record(self, pipeline, pk, doc_id, op, using=None):
         """One INSERT on the saving connection (inside the saver's transaction): this runs in every
         save, so no model instance and no extra round trip."""
@@ -385,6 +469,27 @@ class DjangoChangeLog:
             cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op] + (
                 [] if conn.vendor in NOW else [conn.ops.adapt_datetimefield_value(timezone.now())]))
 
+    def now(self):
+        """Now by the database's clock. Leases and ages written by one host are read by others,
+        whose clocks may be minutes apart: a host running ahead would take every lease for expired
+        and push objects another worker is pushing. SQLite serves one host: its clock is the one."""
+        conn = connections[self.using]
+        if conn.vendor != "postgresql":
+            return timezone.now()
+        with conn.cursor() as cur:
+            cur.execute("SELECT clock_timestamp()")
+            now = cur.fetchone()[0]
+        return now if django_settings.USE_TZ else timezone.make_naive(now)
+
+    def _now(self):
+        """``now``, as an SQL expression where the database's clock is the one (no round trip)."""
+        return Now() if self._vendor() == "postgresql" else self.now()
+
+    def _lease_end(self, seconds):
+        if self._vendor() == "postgresql":
+            return ExpressionWrapper(Now() + dt.timedelta(seconds=seconds), output_field=DateTimeField())
+        return self.now() + dt.timedelta(seconds=seconds)
+
     def requeue(self, pipeline, items):
         Change.objects.using(self.using).bulk_create(
             [Change(pipeline=pipeline, object_pk=str(pk), doc_id=doc_id or "", op="save", created=self._stamp())
@@ -392,7 +497,7 @@ class DjangoChangeLog:
 
     def _stamp(self):
         """Now, as ``created`` holds it: SQLite's triggers write UTC text whatever USE_TZ says."""
-        now = timezone.now()
+        now = self.now()
         if self._vendor() == "sqlite" and timezone.is_naive(now):
             return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         return now
@@ -410,7 +515,7 @@ class DjangoChangeLog:
                 # claims are short; serialising them makes the "not leased elsewhere" test exact
                 with connections[self.using].cursor() as cur:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(pipeline.encode()) & 0x7fffffff])
-            now = timezone.now()
+            now = self.now()
             busy = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now) \
                 .values("object_pk")
             qs = self._claimable(pipeline, now).exclude(object_pk__in=busy).order_by("seq")
@@ -452,7 +557,7 @@ class DjangoChangeLog:
         """Seconds since the newest/oldest claimable change, by the clock that stamped ``created``:
         on PostgreSQL and SQLite the database's (the triggers stamp it there), so USE_TZ and
         TIME_ZONE cannot shift it; elsewhere Python's, which the signal path stamps with."""
-        now = timezone.now()
+        now = self.now()
         conn = connections[self.using]
         if conn.vendor not in AGE:
             moment = self._claimable(pipeline, now).aggregate(m=agg("created"))["m"]
@@ -472,7 +577,7 @@ class DjangoChangeLog:
 
     def next_lease_expiry(self, pipeline):
         """Seconds until the first lease held on this pipeline's rows runs out, or None."""
-        now = timezone.now()
+        now = self.now()
         moment = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now).aggregate(
             m=Min("leased_until"))["m"]
         return None if moment is None else (moment - now).total_seconds()
@@ -487,7 +592,7 @@ class DjangoChangeLog:
         return capture_mode(get_pipelines()[pipeline], self.using)
 
     def record_failures(self, pipeline, failures):
-        now = timezone.now()
+        now = self.now()
         for pk, doc_id, message in failures:
             row, created = Failure.objects.using(self.using).get_or_create(
                 pipeline=pipeline, object_pk=str(pk), defaults={"doc_id": doc_id or "", "message": message})
