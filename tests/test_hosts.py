@@ -224,7 +224,6 @@ def test_a_host_cut_off_mid_drain_loses_nothing(hosts):
     assert not overlapping_pushes(updates(h)), overlapping_pushes(updates(h))[:5]
 
 
-@pytest.mark.xfail(strict=True, reason="leases from host clock")
 def test_a_host_whose_clock_is_minutes_ahead_neither_steals_nor_writes_stale(hosts):
     h = hosts
     write_backlog(h, 10000)
