@@ -8,7 +8,8 @@ Two witnesses of "no object pushed by two workers at once", each where it matter
   object whose holds overlap are a double claim, whatever any host's clock said;
 * Solr: the emulator records each update request's arrival, end, client and ids -- no id may be in
   two requests that overlap (a client has one request in flight at a time, so two overlapping
-  requests are two workers)."""
+  requests are two workers).
+The witnesses themselves are tested first, on made-up records, everywhere."""
 import collections
 import json
 import os
@@ -20,8 +21,6 @@ import pytest
 
 from conftest import normalized, wait_until
 from solrsync.testing import hosts as hostlib
-
-pytestmark = pytest.mark.hosts
 
 AUDIT_SQL = """
 CREATE TABLE hosts_audit (id bigserial PRIMARY KEY, op text, seq bigint, object_pk text, old_lease timestamptz,
@@ -165,7 +164,49 @@ def updates(h):
     return log
 
 
+# ------------------------------------------------------------ the witnesses can fail
+def test_the_witnesses_see_a_stolen_lease_and_overlapping_pushes():
+    from datetime import datetime, timedelta
+    t = lambda s: datetime(2026, 1, 1) + timedelta(seconds=s)  # noqa: E731
+    # worker A claims object 7 until t=120 and deletes it at t=2; B claims it at t=1 (a steal), then
+    # C claims a fresh row of object 8 after B's lease on it ran out (no steal)
+    rows = [("claim", 1, "7", None, t(120), t(0), "10.0.0.1", 11), ("claim", 1, "7", t(120), t(420), t(1), "10.0.0.2", 22),
+            ("done", 1, "7", t(420), None, t(2), "10.0.0.2", 22),
+            ("claim", 2, "8", None, t(5), t(0), "10.0.0.2", 22), ("claim", 2, "8", t(5), t(125), t(6), "10.0.0.1", 11),
+            ("done", 2, "8", t(125), None, t(7), "10.0.0.1", 11)]
+
+    class Audit:
+        dir = None
+
+        def sql(self, query):
+            return rows
+    found = double_claims(claims(Audit())[1])
+    assert [(pk, a[0], b[0]) for pk, a, b in found] == [("7", "10.0.0.1", "10.0.0.2")]
+    log = [{"added": [["x", 1], ["y", 1]], "deleted": [], "arrived": 0.0, "ended": 1.0, "client": "a"},
+           {"added": [["y", 2]], "deleted": [], "arrived": 0.5, "ended": 1.5, "client": "b"},
+           {"added": [], "deleted": ["x"], "arrived": 1.0, "ended": 2.0, "client": "b"}]
+    assert overlapping_pushes(log) == [("y", "a", "b")]
+    assert pushes_per_id(log) == {"x": 2, "y": 2}
+
+
+def test_the_emulator_records_each_update_request():
+    import requests
+    from solrsync.testing import SolrEmulator
+    with SolrEmulator(record_updates=True) as solr:
+        requests.post(solr.core_url() + "/update", json=[{"id": "a", "title": "A", "solrsync_version": 5}])
+        requests.post(solr.core_url() + "/update", params={"solrsync_version": 9}, data="<delete><id>a</id></delete>",
+                      headers={"Content-Type": "text/xml"})
+        got = requests.get(solr.url + "/_emulator/updates").json()["updates"]
+    assert [(r["added"], r["deleted"], r["client"], r["status"]) for r in got] == [
+        ([["a", 5]], [], "127.0.0.1", 200), ([], ["a"], "127.0.0.1", 200)]
+    assert all(r["arrived"] <= r["ended"] for r in got) and got[0]["ended"] <= got[1]["arrived"]
+    with SolrEmulator() as solr:
+        answer = requests.get(solr.url + "/_emulator/updates")
+    assert answer.status_code == 400 and "--record-updates" in answer.text
+
+
 # ------------------------------------------------------------ the scenarios
+@pytest.mark.hosts
 def test_two_hosts_drain_a_backlog_written_on_a_third(hosts):
     h = hosts
     objects = write_backlog(h, 20000)
@@ -187,6 +228,7 @@ def test_two_hosts_drain_a_backlog_written_on_a_third(hosts):
     assert len(pushes_per_id(request_log)) == objects
 
 
+@pytest.mark.hosts
 def test_a_host_cut_off_mid_drain_loses_nothing(hosts):
     h = hosts
     write_backlog(h, 10000)
@@ -224,6 +266,7 @@ def test_a_host_cut_off_mid_drain_loses_nothing(hosts):
     assert not overlapping_pushes(updates(h)), overlapping_pushes(updates(h))[:5]
 
 
+@pytest.mark.hosts
 def test_a_host_whose_clock_is_minutes_ahead_neither_steals_nor_writes_stale(hosts):
     h = hosts
     write_backlog(h, 10000)
@@ -254,6 +297,7 @@ def test_a_host_whose_clock_is_minutes_ahead_neither_steals_nor_writes_stale(hos
         len(doubles), len({d[0] for d in doubles}), doubles[:2], len(overlaps))
 
 
+@pytest.mark.hosts
 def test_a_rebuild_through_the_queue_survives_a_host_cut_off_halfway(hosts):
     h = hosts
     loader = h.python("w", "from solrsync.testing.hosts import write_layers; write_layers(50000, capture=False)",
