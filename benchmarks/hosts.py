@@ -3,6 +3,7 @@ Solr emulator: the drain rate of a backlog, and a rebuild through the queue.
 
     .venv/bin/python benchmarks/hosts.py                                  # 3 rounds, 2 workers per host
     .venv/bin/python benchmarks/hosts.py --rounds 5 --backlog 20000 --rebuild 50000 --workers 2
+    .venv/bin/python benchmarks/hosts.py --claims --backlog 20000     # what one claim costs PostgreSQL
 
 Each round, side by side and in a rotating order: 1 host x N workers, 1 host x 2N workers (as many
 workers as two hosts, in one process) and 2 hosts x N workers, each on fresh services (its own
@@ -132,12 +133,53 @@ def rebuild_round(layout, workers, count):
         return indexed / took, took, {k: after[k] - before[k] for k in PARTS}, summary
 
 
+CLAIM_COST = """
+import time
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from solrsync.contrib.django.store import DjangoChangeLog
+log = DjangoChangeLog()
+for i in range(5):
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        got = log.claim("layers", %d, 120)
+    claimed = time.perf_counter()
+    log.done(got)
+    print("  claim of %%d rows %%.0f ms (its SELECT ... FOR UPDATE %%.0f ms), done %%.0f ms" %% (
+        len(got), (claimed - started) * 1000, 1000 * sum(float(q["time"]) for q in queries.captured_queries
+                                                      if "FOR UPDATE" in q["sql"]),
+        (time.perf_counter() - claimed) * 1000))
+sql = next(q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"])
+with connection.cursor() as cur:
+    cur.execute("EXPLAIN ANALYZE " + sql)
+    print("\\n".join("  " + row[0] for row in cur.fetchall()))
+"""
+
+
+def claim_cost(count, batch):
+    """What one claim costs PostgreSQL with ``count`` layers pending (claims run one at a time, under
+    the pipeline's advisory lock, on every host): five claims and their deletes, and the plan."""
+    with hostlib.Hosts(["w"]) as h:
+        assert h.manage(None, "migrate", "-v0")[0] == 0
+        writer = h.python("w", "from solrsync.testing.hosts import write_layers; write_layers(%d, batch=%d)"
+                          % (count, count), log="writer")
+        if writer.wait(600):
+            raise RuntimeError(h.log(writer))
+        print("\nclaims of %d objects with %d layers pending (%d change rows)" % (
+            batch, count, h.sql("SELECT count(*) FROM solrsync_change")[0][0]))
+        probe = h.python(None, CLAIM_COST % batch, log="claims")
+        probe.wait(300)
+        print(h.log(probe, 8000).rstrip())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="workers per host (default 2)")
     parser.add_argument("--backlog", type=int, default=20000, help="layers in the backlog (0: skip)")
     parser.add_argument("--rebuild", type=int, default=50000, help="layers to rebuild (0: skip)")
+    parser.add_argument("--claims", action="store_true", help="only: what one claim costs PostgreSQL with --backlog "
+                                                                "layers pending, and its plan")
     args = parser.parse_args()
     reason = hostlib.missing()
     if reason:
@@ -145,6 +187,9 @@ def main():
         return 2
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print("machine: %d cores (%s), Python %s" % (os.cpu_count(), model, platform.python_version()))
+    if args.claims:
+        claim_cost(args.backlog, 500)
+        return 0
     kinds = [(name, fn, n) for name, fn, n in (("backlog drain", backlog_round, args.backlog),
                                                 ("rebuild --via-queue", rebuild_round, args.rebuild)) if n]
     for kind, fn, count in kinds:

@@ -169,9 +169,12 @@ def clean_leftovers():
 class Hosts:
     """The bridge, a namespace per host name, and the shared services; see the module docstring."""
 
-    def __init__(self, names, services=True):
+    def __init__(self, names, services=True, postgres=None, redis=None):
+        """``postgres``: server settings over the defaults below ({"tcp_keepalives_idle": 0});
+        ``redis``: redis-server options over them ({"tcp-keepalive": 300})."""
         self.names = list(names)
         self.services = services
+        self.postgres_settings, self.redis_options = postgres or {}, redis or {}
         self.procs = []       # everything started, in order (stopped in reverse)
         self.servers = {}     # "postgres" | "redis" | "solr" -> Popen
         self.dir = None
@@ -334,6 +337,7 @@ class Hosts:
         settings = dict(listen_addresses=ADDRESS, port=PG_PORT, unix_socket_directories=data, fsync="off",
                         synchronous_commit="off", full_page_writes="off", max_connections=200,
                         tcp_keepalives_idle=5, tcp_keepalives_interval=2, tcp_keepalives_count=2)
+        settings.update(self.postgres_settings)
         args = [os.path.join(pg_bin(), "postgres"), "-D", data]
         for k, v in settings.items():
             args += ["-c", "%s=%s" % (k, v)]
@@ -355,9 +359,13 @@ class Hosts:
     def start_redis(self):
         data = os.path.join(self.dir, "redis")
         os.makedirs(data)
-        self.servers["redis"] = self.spawn(None, [
-            "redis-server", "--bind", ADDRESS, "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no",
-            "--dir", data, "--protected-mode", "no"], log="redis")
+        options = {"bind": ADDRESS, "port": REDIS_PORT, "save": "", "appendonly": "no", "dir": data,
+                   "protected-mode": "no"}
+        options.update(self.redis_options)
+        args = ["redis-server"]
+        for k, v in options.items():
+            args += ["--" + k, str(v)]
+        self.servers["redis"] = self.spawn(None, args, log="redis")
         self._wait_for("Redis", REDIS_PORT, self.servers["redis"])
 
     def start_solr(self):
