@@ -238,9 +238,11 @@ def test_a_host_cut_off_mid_drain_loses_nothing(hosts):
     h.solr("_emulator/faults", {"delay": 0.1})  # a slow Solr: the drain lasts, and a host holds claims
     a = h.consumer("a", 2, env)
     b = h.consumer("b", 2, env)
-    a_claimed = lambda: h.sql("SELECT count(*) FROM hosts_audit WHERE op = 'claim' AND host(client) = %s",  # noqa
-                              [h.address("a")])[0][0]
-    assert wait_until(lambda: a_claimed() >= 300, timeout=60, interval=0.2), h.log(a)
+    # cut while a holds a claim (its rows still leased under the lease it took)
+    a_holds = lambda: h.sql(  # noqa: E731
+        "SELECT count(*) FROM hosts_audit a JOIN solrsync_change c ON c.seq = a.seq AND c.leased_until = a.new_lease "
+        "WHERE a.op = 'claim' AND host(a.client) = %s AND a.id > 300", [h.address("a")])[0][0]
+    assert wait_until(lambda: a_holds() > 0, timeout=60, interval=0.02), h.log(a)
     h.cut("a")
     cut_at = h.sql("SELECT clock_timestamp()")[0][0]
     time.sleep(1.0)
