@@ -340,6 +340,8 @@ def collect_status(syncer, huey=None):
             info["failures"] = log_.failures(name).count()
             if hasattr(log_, "capture"):
                 info["capture"] = log_.capture(name)
+            if hasattr(log_, "reindex_running"):
+                info["reindex"] = log_.reindex_running(name)
         if huey is not None and "queue_error" not in out:
             info["last_resync"] = last_resync(huey, name)
         out["pipelines"][name] = info
@@ -393,6 +395,13 @@ def cmd_status(args, syncer, tasks_factory):
                         for r in sh["replicas"])))
             if i.get("versioned") is False:
                 print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
+            r = i.get("reindex")
+            if r and r["owner"]:
+                print("%s: reindex running in %s, %s" % (name, r["owner"], "past pk %s" % r["last_pk"]
+                                                         if r["last_pk"] is not None else "starting"))
+            elif r and r["last_pk"] is not None:
+                print("%s: a reindex was interrupted after pk %s: solrsync reindex %s --resume" % (
+                    name, r["last_pk"], name))
     broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
     return 1 if broken else 0
 

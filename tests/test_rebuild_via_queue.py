@@ -78,6 +78,9 @@ def test_ctrl_c_stops_handing_out_and_resume_finishes(loaded, monkeypatch):
     assert result.interrupted and 200 <= result.seen < rows() and ranges_left() == 0
     assert syncer().changelog.reindex_state("layers")["last_pk"] == result.last_pk
     first = result.seen
+    from test_reindex import run_cli
+    status = run_cli("status").stdout
+    assert "a reindex was interrupted after pk %s: solrsync reindex layers --resume" % result.last_pk in status
     result = reindex(syncer(), "layers", batch_size=100, resume=True, via_queue=tasks)
     assert result.deleted == 1 and result.seen == rows() - first
     loaded.assert_in_step()

@@ -392,6 +392,15 @@ class DjangoChangeLog:
     def release_reindex(self, pipeline, owner):
         Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(owner="", leased_until=None)
 
+    def reindex_running(self, pipeline):
+        """For ``status``: {"owner": who holds the reindex now (or ""), "last_pk": where it got to}, or None."""
+        row = Reindex.objects.using(self.using).filter(pipeline=pipeline).first()
+        if row is None:
+            return None
+        held = row.owner and row.leased_until and row.leased_until > self.now()
+        state = json.loads(row.state) if row.state else {}
+        return {"owner": row.owner if held else "", "last_pk": state.get("last_pk")}
+
     def reindex_state(self, pipeline):
         state = Reindex.objects.using(self.using).filter(pipeline=pipeline).values_list("state", flat=True).first()
         return json.loads(state) if state else None
