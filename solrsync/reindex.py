@@ -242,7 +242,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
     try:
         if via_queue is not None:
             from . import range_tasks
-            window = max(2 * workers, 2 * len([c for c in via_queue.consumers() if c["alive"]]) or 4)
+            # ranges on the queue at once: enough for every consumer's workers (a live change waits
+            # behind at most these), more with --workers
+            window = max(2 * workers, 4 * len([c for c in via_queue.consumers() if c["alive"]]), 8)
             result.ranges_by = range_tasks.stream(syncer, name, batch_size, since, after, core, versioned, account,
                                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
         elif pool is None:

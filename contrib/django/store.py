@@ -447,8 +447,7 @@ class DjangoChangeLog:
                     .update(result=json.dumps(result, default=str)))
 
     def ranges(self, run, after=-1):
-        """[(seq, result or None, attempts, seconds the range has waited unclaimed or None)] of
-        ``run`` after ``after``, in order."""
+        """[(seq, result or None, times claimed, free to claim)] of ``run`` after ``after``, in order."""
         now = self.now()
         out = []
         for seq, result, attempts, leased in ReindexRange.objects.using(self.using).filter(
@@ -457,11 +456,9 @@ class DjangoChangeLog:
             out.append((seq, json.loads(result) if result else None, attempts, free))
         return out
 
-    def drop_ranges(self, run, unclaimed_only=False):
-        qs = ReindexRange.objects.using(self.using).filter(run=run)
-        if unclaimed_only:
-            qs = qs.filter(result__isnull=True, attempts=0)
-        qs.delete()
+    def drop_ranges(self, run, earlier=False):
+        """The ranges of ``run`` (``earlier``: of every run whose name starts so)."""
+        ReindexRange.objects.using(self.using).filter(**{"run__startswith" if earlier else "run": run}).delete()
 
     def record(self, pipeline, pk, doc_id, op, using=None):
         """One INSERT on the saving connection (inside the saver's transaction): this runs in every
