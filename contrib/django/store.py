@@ -485,7 +485,7 @@ class DjangoChangeLog:
         with conn.cursor() as cur:
             cur.execute("SELECT clock_timestamp()")
             now = cur.fetchone()[0]
-        return now if django_settings.USE_TZ else timezone.make_naive(now)
+        return timezone.make_naive(now) if timezone.is_aware(now) and not django_settings.USE_TZ else now
 
     def _now(self):
         """``now``, as an SQL expression where the database's clock is the one (no round trip)."""
