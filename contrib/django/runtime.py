@@ -91,9 +91,24 @@ def get_tasks():
         from solrsync.queue import register_tasks
         from solrsync.reindex import reindex
         from .wakeups import watch
-        _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
-                                         resync=lambda name: reindex(get_syncer(), name, prune=True), watch=watch)
+        def resync(name):
+            from solrsync.metrics import RebuildProgress
+            progress = RebuildProgress(get_huey(), name, get_syncer().sources[name].count())
+            try:
+                return reindex(get_syncer(), name, prune=True, on_batch=progress)
+            finally:
+                progress.close()
+        _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db, resync=resync,
+                                         watch=watch)
     return _state["tasks"]
+
+
+def get_metrics():
+    """The Prometheus registry the view serves: this process's counters and the state gauges."""
+    if "metrics" not in _state:
+        from solrsync.metrics import registry
+        _state["metrics"] = registry(get_syncer, get_tasks().huey, wrap=close_db)
+    return _state["metrics"]
 
 
 def check_consumer():
