@@ -196,7 +196,7 @@ def serve(settings, get_syncer, huey, wrap=None):
         reg = registry(get_syncer, huey, wrap)
         for port in range(settings.METRICS_PORT, settings.METRICS_PORT + PORTS_TRIED):
             try:
-                start_http_server(port, addr=settings.METRICS_ADDR, registry=reg)
+                _serving["server"] = start_http_server(port, addr=settings.METRICS_ADDR, registry=reg)[0]
             except OSError:
                 continue  # taken: by another consumer process of this host, or something else
             _serving["port"] = port
