@@ -80,8 +80,10 @@ def publish_rebuild(huey, pipeline, done, total, running=True):
     command running the rebuild is not scraped). Never raises: metrics must not stop a rebuild."""
     try:
         huey.put(_progress_key(pipeline), {"done": done, "total": total, "running": running, "updated": time.time()})
+        return True
     except Exception as exc:
-        log.warning("could not publish the rebuild progress of %s: %s", pipeline, exc)
+        log.warning("could not publish the rebuild progress of %s (not tried again in this run): %s", pipeline, exc)
+        return False
 
 
 class RebuildProgress:
@@ -91,19 +93,21 @@ class RebuildProgress:
     def __init__(self, huey, pipeline, total, then=None, every=2.0):
         self.huey, self.pipeline, self.total, self.then, self.every = huey, pipeline, total, then, every
         self.done, self.last = 0, None
-        publish_rebuild(huey, pipeline, 0, total)
+        self.publishing = publish_rebuild(huey, pipeline, 0, total)  # a broker down: one warning, not one a batch
 
     def __call__(self, result, n):
         self.done = result.seen
         now = time.monotonic()
-        if self.last is None or now - self.last >= self.every or (self.total and self.done >= self.total):
+        if self.publishing and (self.last is None or now - self.last >= self.every
+                                or (self.total and self.done >= self.total)):
             self.last = now
-            publish_rebuild(self.huey, self.pipeline, self.done, self.total)
+            self.publishing = publish_rebuild(self.huey, self.pipeline, self.done, self.total)
         if self.then is not None:
             self.then(result, n)
 
     def close(self):
-        publish_rebuild(self.huey, self.pipeline, self.done, self.total, running=False)
+        if self.publishing:
+            publish_rebuild(self.huey, self.pipeline, self.done, self.total, running=False)
         if self.then is not None and hasattr(self.then, "close"):
             self.then.close()
 

@@ -48,6 +48,30 @@ def test_a_bad_metrics_port_is_one_line():
     assert load_settings({}, environ={}).METRICS_PORT == 0
 
 
+def test_rebuild_progress_never_stops_a_rebuild_when_the_broker_is_down(caplog):
+    from solrsync.metrics import RebuildProgress
+
+    class DownBroker:
+        puts = 0
+
+        def put(self, key, value):
+            self.puts += 1
+            raise ConnectionError("redis at 127.0.0.1:1: connection refused")
+
+    class Result:
+        seen = 0
+    broker, shown = DownBroker(), []
+    progress = RebuildProgress(broker, "layers", 10, then=lambda result, n: shown.append(result.seen), every=0)
+    for _ in range(5):
+        Result.seen += 2
+        progress(Result, 2)
+    progress.close()
+    assert shown == [2, 4, 6, 8, 10] and broker.puts == 1
+    assert [r.message for r in caplog.records] == [
+        "could not publish the rebuild progress of layers (not tried again in this run): redis at 127.0.0.1:1: "
+        "connection refused"]
+
+
 @pytest.mark.django
 def test_view_reports_pending_changes_and_their_age(project):
     from solrsync.contrib.django.models import Change
@@ -157,8 +181,14 @@ def test_rebuild_progress_is_published_while_a_reindex_runs(project, monkeypatch
     assert value(samples, "solrsync_rebuild_rows_done", pipeline="layers") == 7
     assert value(samples, "solrsync_rebuild_running", pipeline="layers") == 0
     assert value(samples, "solrsync_rebuild_updated_timestamp_seconds", pipeline="layers") <= time.time()
-    assert tasks.huey is not None
     project.assert_in_step()
+    # the periodic resync publishes too (the consumer runs it; here inline)
+    tasks.huey.put("solrsync:rebuild-progress:layers", {"done": 0, "total": 0, "running": True, "updated": 0})
+    tasks.resync.call_local()
+    samples = scrape_view()
+    assert value(samples, "solrsync_rebuild_rows_done", pipeline="layers") == 7
+    assert value(samples, "solrsync_rebuild_rows_total", pipeline="layers") == 7
+    assert value(samples, "solrsync_rebuild_running", pipeline="layers") == 0
 
 
 @pytest.mark.django

@@ -107,7 +107,9 @@ def get_metrics():
     """The Prometheus registry the view serves: this process's counters and the state gauges."""
     if "metrics" not in _state:
         from solrsync.metrics import registry
-        _state["metrics"] = registry(get_syncer, get_tasks().huey, wrap=close_db)
+        # no close_db here: the request's own connection handling applies (closing it inside a view
+        # would break ATOMIC_REQUESTS); consumers' ports pass close_db, each scrape a thread of its own
+        _state["metrics"] = registry(get_syncer, get_tasks().huey)
     return _state["metrics"]
 
 
