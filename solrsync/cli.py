@@ -193,6 +193,9 @@ def cmd_reindex(args, syncer, tasks_factory):
     for name in names:
         total = None if args.resume else _count(syncer, name, args)
         progress = Progress(name, total, quiet=args.quiet)
+        if tasks_factory and not (args.dry_run or args.export):  # for the metrics endpoints of every host
+            from .metrics import RebuildProgress
+            progress = RebuildProgress(tasks_factory().huey, name, total, then=progress)
         try:
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,

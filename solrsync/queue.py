@@ -18,6 +18,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from huey.exceptions import RetryTask
 from huey.serializer import SignedSerializer
 
+from . import metrics
 from .config import ConfigError, parse_crontab
 from .sink import SolrUnavailable
 
@@ -284,6 +285,10 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
     @huey.on_startup("solrsync.wake")
     def wake_on_startup():
         start_heartbeat(huey)
+        try:  # METRICS_PORT: a Prometheus endpoint in each consumer process
+            metrics.serve(settings, get_syncer, huey, wrap)
+        except Exception as exc:
+            log.warning("could not serve metrics: %s", exc)
         try:  # a core from an older configset: say so now, once, in one line (the sink logs it)
             syncer = get_syncer()
             for name in syncer.pipelines:

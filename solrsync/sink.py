@@ -121,7 +121,8 @@ def _short(text, limit=300):
 
 
 class SolrSink:
-    def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None, auth=None):
+    def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None, auth=None,
+                 metrics=None):
         parts = urlsplit(core_url.rstrip("/"))
         if parts.username and auth is None:  # credentials travel as auth, never inside a logged URL
             auth = (parts.username, parts.password or "")
@@ -133,6 +134,7 @@ class SolrSink:
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
         self._versioned = None
+        self.metrics = metrics  # a metrics.SinkMetrics: every request is timed and counted there
 
     @property
     def versioned(self):
@@ -149,17 +151,28 @@ class SolrSink:
         return "SolrSink(%s)" % mask(self.url)
 
     def _call(self, fn, *args, **kwargs):
+        """Every request to Solr goes through here (and updates through ``_post``): the one place
+        they are timed and their errors counted."""
+        started, error = time.perf_counter(), None
         try:
             return fn(*args, **kwargs)
         except (pysolr.SolrError, requests.RequestException) as exc:
-            raise classify(exc, self.url) from None
+            error = classify(exc, self.url)
+            raise error from None
+        finally:
+            if self.metrics is not None:
+                self.metrics.request(time.perf_counter() - started, error)
 
-    def _post(self, message, commit=False, **params):
-        """POST a JSON update (pysolr's own _update takes no other request parameter)."""
+    def _post(self, message, commit=False, adds=0, deletes=0, **params):
+        """POST a JSON update (pysolr's own _update takes no other request parameter); ``adds`` and
+        ``deletes``: the documents it carries, counted once Solr took them."""
         params.update({"commit": "true"} if commit else {"commitWithin": int(self.commit_within_ms)})
         path = "update/?" + urlencode(params)
-        return self._call(self.client._send_request, "post", path, message,
-                          {"Content-type": "application/json; charset=utf-8"})
+        out = self._call(self.client._send_request, "post", path, message,
+                         {"Content-type": "application/json; charset=utf-8"})
+        if self.metrics is not None:
+            self.metrics.wrote(adds, deletes)
+        return out
 
     def add_batch(self, docs, commit=False, version=None):
         """Index ``docs`` in one request, each stamped with ``version`` when the core is versioned;
@@ -183,7 +196,7 @@ class SolrSink:
                 pending = [d for d, e in zip(pending, errors) if not e]
                 continue
             try:
-                self._post(body, commit=commit)
+                self._post(body, commit=commit, adds=len(pending))
                 return rejected
             except SolrRequestError as exc:
                 if exc.status != 400:
@@ -207,7 +220,7 @@ class SolrSink:
         ids = [str(i) for i in ids if i is not None and str(i) != ""]
         if ids:
             params = {VERSION_FIELD: version or local_version()} if self.versioned else {}
-            self._post(to_json({"delete": ids}), commit=commit, **params)
+            self._post(to_json({"delete": ids}), commit=commit, deletes=len(ids), **params)
         return len(ids)
 
     def purge_tombstones(self, before_version):
