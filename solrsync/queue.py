@@ -104,8 +104,9 @@ _beating = {"pid": None}
 def broker_time(huey):
     """Now by the broker's clock (Redis TIME): heartbeats written by one host are aged by another,
     and hosts' clocks disagree. Other brokers serve one host, whose clock is the one."""
-    conn = getattr(huey.storage, "conn", None)
-    if isinstance(huey.storage, RedisStorage) and conn is not None:
+    storage = getattr(huey, "storage", None)
+    conn = getattr(storage, "conn", None)
+    if isinstance(storage, RedisStorage) and conn is not None:
         seconds, micros = conn.time()
         return seconds + micros / 1e6
     return time.time()
