@@ -628,6 +628,8 @@ class SolrEmulator:
         action = params.get("action", ["STATUS"])[0].upper()
         name = params.get("core", params.get("name", [None]))[0]
         with self.lock:
+            if action == "STATUS" and self.cloud is not None:
+                return {"initFailures": {}, "status": self.cloud.core_status([name] if name else [])}
             if action == "STATUS":
                 names = [name] if name else sorted(self.cores)
                 return {"initFailures": {}, "status": {n: (self.cores[n].status() if n in self.cores else {})
@@ -770,7 +772,9 @@ class _Handler(BaseHTTPRequestHandler):
             core.tick()
             if handler in ("update", "update/json", "update/json/docs"):
                 emu.count("update_requests")
-                return self._update(emu, core, params, body, ctype, docs_only=handler == "update/json/docs")
+                forward = emu.cloud.forwarding(core, shard) if emu.cloud and core.name in emu.cloud.collections \
+                    else None
+                return self._update(emu, core, params, body, ctype, handler == "update/json/docs", forward)
             if handler in ("select", "query"):
                 emu.count("select_requests")
                 search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
@@ -782,10 +786,14 @@ class _Handler(BaseHTTPRequestHandler):
             if handler == "admin/ping":
                 return {"status": "OK"}
             if handler.startswith("schema"):
-                return self._schema(core, handler, body)
+                return self._schema(emu, core, handler, body, params)
         raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
 
-    def _update(self, emu, core, params, body, ctype, docs_only=False):
+    def _update(self, emu, core, params, body, ctype, docs_only=False, forward=None):
+        """``forward``: the request reached a SolrCloud collection (testing/cloud.py): each document
+        runs as on its shard's leader."""
+        run = (lambda doc_id, op: op()) if forward is None else forward.run
+        uk = core.schema.unique_key
         within = params.get("commitWithin", [None])[0]
         overwrite = params.get("overwrite", ["true"])[0] != "false"
         commits = []
@@ -806,14 +814,18 @@ class _Handler(BaseHTTPRequestHandler):
             for op, arg in commands:
                 if op == "add":
                     doc, doc_within, doc_overwrite = arg
-                    if core.add(doc, overwrite=overwrite if doc_overwrite is None else doc_overwrite) is None:
+                    ow = overwrite if doc_overwrite is None else doc_overwrite
+                    if run(doc.get(uk) if isinstance(doc, dict) else None,
+                           lambda: core.add(doc, overwrite=ow)) is None:
                         emu.count("docs_dropped")
                     emu.count("docs_added")
                     cw = doc_within if doc_within is not None else within
                     if cw is not None and int(cw) >= 0:
                         core.commit_within(int(cw))
                 elif op == "delete_id":
-                    if core.delete_id(arg, params):
+                    checked = core.version is None or core.version.delete_param is None or \
+                        params.get(core.version.delete_param)  # a missing version is refused before forwarding
+                    if run(arg if checked else None, lambda: core.delete_id(arg, params)):
                         emu.count("docs_deleted")
                     if within is not None:
                         core.commit_within(int(within))
@@ -830,6 +842,8 @@ class _Handler(BaseHTTPRequestHandler):
             commits.append(True)
         if any(commits):
             core.open_searcher()
+        if forward is not None:
+            forward.raise_failure()
         return {}
 
     def _realtime_get(self, core, params):
@@ -843,7 +857,7 @@ class _Handler(BaseHTTPRequestHandler):
             return {"doc": found[0] if found else None}
         return {"response": {"numFound": len(found), "start": 0, "docs": found}}
 
-    def _schema(self, core, handler, body):
+    def _schema(self, emu, core, handler, body, params):
         schema = core.schema
         parts = handler.split("/")
         if body:
@@ -857,6 +871,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise bad_request("Error reading input String: not a JSON object of commands")
             core.schema = _schema_commands(schema, data)
             core._sorted.clear()
+            if emu.cloud is not None:
+                emu.cloud.schema_changed(core, schema, params)
             return {}
         whole = schema.describe()
         listed = {"fields": "fields", "dynamicfields": "dynamicFields", "fieldtypes": "fieldTypes",
