@@ -97,7 +97,7 @@ class StateFile:
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
             after=None, core=None, on_batch=None, commit=True, workers=1, export=None, state_file=None,
-            resume=False, swap=False, parallel="processes", allow_rejected=0):
+            resume=False, swap=False, parallel="processes", allow_rejected=0, make_alias=False):
     """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr.
 
     Each chunk carries a version taken before its rows are read, so a chunk landing after a live
@@ -127,7 +127,7 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
                              "run it again without --resume" % state_file)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
     elif swap and posting:
-        core = rebuild.begin(syncer, pipeline_name)
+        core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias)
     target = core or pipeline.core
     sink = syncer.sink(pipeline_name, core=target)
     versioned = posting and sink.versioned

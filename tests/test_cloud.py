@@ -73,13 +73,35 @@ def test_swap_builds_a_new_collection_points_the_alias_and_keeps_the_last_n(quie
     assert set(collections) == {fifth} and not quiet.solr.rebuild_leftovers()
 
 
-def test_swap_on_a_plain_collection_says_how_to_move_to_an_alias(quiet):
-    target, _ = behind(quiet.solr)
-    out = run_cli("reindex", "--swap", env={"SOLRSYNC_SOLR_URL": "%s/%s" % (quiet.solr.base, target)})
+def test_swap_on_a_plain_collection_says_how_to_move_to_an_alias_and_make_alias_does_it(quiet):
+    solr = quiet.solr
+    live, collections = behind(solr)
+    plain = solr.unique_core_name("plain")
+    status, body = solr.collections(action="CREATE", name=plain, numShards=2, replicationFactor=1, maxShardsPerNode=2,
+                                    **{"collection.configName": collections[live]["configName"]})
+    assert status == 200, body
+    layers(quiet, 7)
+    env = {"SOLRSYNC_SOLR_URL": "%s/%s" % (solr.base, plain)}
+    out = run_cli("reindex", "--swap", env=env)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "not an alias" in lines[0] and "CREATEALIAS" in lines[0], out.stderr
-    assert behind(quiet.solr)[0] == target
+    assert "--make-alias" in lines[0]
+    assert plain in behind(solr)[1] and len(behind(solr)[1]) == 2  # nothing made, nothing deleted
+    assert run_cli("reindex", "--make-alias", env=env).returncode == 2  # only with --swap
+    out = run_cli("reindex", "--swap", "--make-alias", "--quiet", env=env)
+    assert out.returncode == 0, out.stderr
+    cluster = solr.collections(action="CLUSTERSTATUS")[1]["cluster"]
+    rebuilt = cluster["aliases"].get(plain)
+    try:
+        assert rebuilt and rebuilt.startswith(plain + "_") and plain not in cluster["collections"]
+        assert len(cluster["collections"][rebuilt]["shards"]) == 2  # as many shards as the collection replaced
+        assert cluster["aliases"]["layers"] == live  # the other alias untouched
+        solr.post("update", {"commit": {}}, core=plain)
+        assert solr.select(core=plain)["numFound"] == 7
+    finally:
+        solr.collections(action="DELETEALIAS", name=plain)
+        solr.collections(action="DELETE", name=rebuilt)
 
 
 def _strict_conf(tmp_path):

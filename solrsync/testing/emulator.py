@@ -24,8 +24,10 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -46,8 +48,9 @@ _PLAIN = {"string": str, "text": str, "int": int, "boolean": bool}  # a value of
 class Core:
     """One core: the latest state (what /get sees) and the searcher's snapshot (what /select sees)."""
 
-    def __init__(self, name, conf_dir, configset=None):
+    def __init__(self, name, conf_dir, configset=None, instance_dir=None):
         self.name, self.conf_dir, self.configset = name, str(conf_dir), configset
+        self.instance_dir = instance_dir  # a CoreAdmin-created core's directory (else the configset's)
         self.load_config()
         self.latest = {}    # id -> Doc, uncommitted changes included
         self.visible = {}   # id -> Doc, as of the last opened searcher
@@ -295,7 +298,7 @@ class Core:
         return out, extra
 
     def status(self):
-        return {"name": self.name, "instanceDir": self.conf_dir.rsplit("/conf", 1)[0] + "/",
+        return {"name": self.name, "instanceDir": (self.instance_dir or self.conf_dir.rsplit("/conf", 1)[0]) + "/",
                 "config": "solrconfig.xml", "schema": os.path.basename(self.schema.path),
                 "startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 "uptime": int((time.time() - self.started) * 1000),
@@ -547,6 +550,7 @@ class SolrEmulator:
         self.faults = Faults()
         self.stats = {}
         self.reset_stats()
+        self.home = None  # the Solr home where CoreAdmin CREATE makes instance dirs (on first use)
         self._server = None
         self._thread = None
 
@@ -639,13 +643,24 @@ class SolrEmulator:
                     raise bad_request("Missing parameter [name]")
                 if name in self.cores:
                     raise SolrHTTPError(500, "Core with name '%s' already exists." % name)
-                self.add_core(name, self._find_conf(params, name))
+                conf = self._find_conf(params, name)
+                if self.home is None:
+                    self.home = tempfile.mkdtemp(prefix="solr-emulator-home-")
+                instance = os.path.join(self.home, os.path.basename(params.get("instanceDir", [name])[0]) or name)
+                os.makedirs(instance, exist_ok=True)
+                with open(os.path.join(instance, "core.properties"), "w") as f:
+                    f.write("name=%s\n" % name)
+                with self.lock:
+                    self.cores[name] = Core(name, conf, instance_dir=instance)
                 return {"core": name}
             if name not in self.cores:
                 raise bad_request("No such core: %s" % name if action != "UNLOAD"
                                   else "Cannot unload non-existent core [%s]" % name)
             if action == "UNLOAD":
-                del self.cores[name]
+                # as Solr: the instance dir (index and transaction logs in it) goes with deleteInstanceDir
+                gone = self.cores.pop(name)
+                if params.get("deleteInstanceDir", ["false"])[0] == "true" and gone.instance_dir:
+                    shutil.rmtree(gone.instance_dir, ignore_errors=True)
             elif action == "RELOAD":
                 core = self.cores[name]
                 core.load_config()
