@@ -163,3 +163,17 @@ def test_configset_upload_on_standalone_solr_is_refused(quiet, solr_emulator):
     os.environ["SOLRSYNC_SOLR_URL"] = solr_emulator.core_url("layers")
     use_queue("memory://")
     assert cli.main(["configset", "upload"], syncer_factory=syncer) == 2
+
+
+def test_configset_apply_waits_for_every_shard(quiet):
+    """The Schema API answers once the core asked has the change; --apply waits for every shard's, so
+    the documents pushed next, whatever their shard, may use the new fields."""
+    from solrsync.configset import apply
+    solr = quiet.solr
+    added, _ = apply(syncer().settings, "layers", [("edition", "string", False)])
+    assert [f["name"] for f in added["add-field"]] == ["edition"]
+    ids = [solr.id_on(i, "ed") for i in range(len(solr.shards()))]
+    status, body = solr.post("update", [{"id": i, "edition": "1st", "solrsync_version": 1} for i in ids],
+                             commit="true")
+    assert status == 200, body
+    assert solr.ids("edition:1st") == sorted(ids)
