@@ -156,8 +156,9 @@ def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
 def test_a_swap_removes_the_old_cores_instance_dir(loaded):
     """The core swapped out is unloaded with its instance dir (index, transaction logs): a rebuild
     leaves nothing on disk (on the emulator, or on a real Solr on this machine)."""
-    def live_dir():
-        return loaded.solr.admin(action="STATUS", core=loaded.solr.core)[1]["status"][loaded.solr.core]["instanceDir"]
+    def live_dir():  # dataDir's parent: 5.3.1 reports a configSet core's instanceDir as the configset's
+        status = loaded.solr.admin(action="STATUS", core=loaded.solr.core)[1]["status"][loaded.solr.core]
+        return os.path.dirname(status["dataDir"].rstrip("/"))
     proc = run_cli("reindex", "--swap", "--quiet")  # the live core is now one a rebuild made
     if proc.returncode != 0 and loaded.solr.is_real and "configsets" in proc.stderr:
         pytest.skip("the real Solr has no 'layers' configset: " + proc.stderr.strip())

@@ -441,7 +441,7 @@ def test_core_admin_status_create_swap_unload(solr):
         assert solr.ids() == ["fresh1", "fresh2"]
         assert solr.ids(core=other) == ["old"]
     finally:
-        assert solr.admin(action="UNLOAD", core=other)[0] == 200
+        assert solr.admin(action="UNLOAD", core=other, deleteInstanceDir="true")[0] == 200
     status, body = solr.admin(action="STATUS", core=other)
     assert body["status"][other] == {}
 

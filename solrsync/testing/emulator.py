@@ -298,7 +298,8 @@ class Core:
         return out, extra
 
     def status(self):
-        return {"name": self.name, "instanceDir": (self.instance_dir or self.conf_dir.rsplit("/conf", 1)[0]) + "/",
+        instance = self.instance_dir or self.conf_dir.rsplit("/conf", 1)[0]
+        return {"name": self.name, "instanceDir": instance + "/", "dataDir": instance + "/data/",
                 "config": "solrconfig.xml", "schema": os.path.basename(self.schema.path),
                 "startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 "uptime": int((time.time() - self.started) * 1000),
