@@ -131,6 +131,8 @@ def test_configset_upload_and_a_rebuild_solr_refused_never_goes_live(quiet, tmp_
     out = run_cli("reindex", "--swap", "--quiet")
     assert out.returncode == 1 and "refused 20" in out.stderr and "untouched" in out.stderr, out.stderr
     now, collections = behind(quiet.solr)
+    kept = (set(collections) - {live}).pop()
+    assert "collection %s did not go live" % kept in out.stderr, out.stderr
     assert now == live and len(collections) == 2  # the alias as it was; the refused one kept for inspection
     assert quiet.assert_in_step() == 20
 
