@@ -599,6 +599,8 @@ class SolrEmulator:
 
     def __exit__(self, *exc):
         self.stop()
+        if self.home is not None:  # the instance dirs CoreAdmin CREATE made
+            shutil.rmtree(self.home, ignore_errors=True)
 
     @property
     def url(self):
