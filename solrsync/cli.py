@@ -43,7 +43,11 @@ def build_parser(prog="solrsync"):
     p.add_argument("--threads", action="store_true", help="make the --workers threads (slower: one interpreter lock)")
     p.add_argument("--export", metavar="FILE.jsonl", help="write the documents to FILE (one JSON per line), post nothing")
     p.add_argument("--swap", action="store_true",
-                   help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live")
+                   help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live; on "
+                        "SolrCloud into a new collection, then point the alias at it")
+    p.add_argument("--make-alias", action="store_true",
+                   help="with --swap on SolrCloud, when SOLR_URL names a plain collection: replace it by an alias "
+                        "of that name pointing at the rebuilt collection")
     p.add_argument("--allow-rejected", type=int, default=0, metavar="N",
                    help="with --swap: go live even if Solr refused up to N documents (default 0)")
     p.add_argument("--verify", action="store_true",
@@ -182,6 +186,8 @@ def cmd_reindex(args, syncer, tasks_factory):
         raise UsageError("--export writes one pipeline: name it")
     if args.fix and not args.verify:
         raise UsageError("--fix goes with --verify")
+    if args.make_alias and not args.swap:
+        raise UsageError("--make-alias goes with --swap")
     if args.verify:
         return _verify(args, syncer, tasks_factory, names)
     if args.via_queue and (args.dry_run or args.export or args.ids):
@@ -201,7 +207,8 @@ def cmd_reindex(args, syncer, tasks_factory):
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
                              parallel="threads" if args.threads else "processes",
                              export=args.export, resume=args.resume, swap=args.swap,
-                             allow_rejected=args.allow_rejected, via_queue=tasks if args.via_queue else None)
+                             allow_rejected=args.allow_rejected, via_queue=tasks if args.via_queue else None,
+                             make_alias=args.make_alias)
         except ValueError as exc:
             raise UsageError(str(exc))
         except ReindexRunning as exc:

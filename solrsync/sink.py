@@ -3,7 +3,9 @@
 * ``SolrUnavailable``: connection refused, timeout, 5xx, a missing core -- retry later.
 * a 400 caused by one document is found (Solr names it, ``[doc=ID]``; otherwise by halving the
   batch) and reported as rejected; the rest of the batch is indexed. So is a document that
-  cannot be encoded as JSON at all.
+  cannot be encoded as JSON at all. SolrCloud names neither the document nor the reason when
+  another shard's leader refused it (only that leader's URL): the isolated document is sent to
+  that leader, whose answer gives the reason the failure record keeps.
 
 Versioned writes: every add carries ``solrsync_version`` and every delete the same number as a
 request parameter; the shipped configset's DocBasedVersionConstraintsProcessor keeps, per id,
@@ -27,6 +29,7 @@ log = logging.getLogger("solrsync.sink")
 _STATUS = re.compile(r"\(HTTP (\d{3})\)")
 _DOC = re.compile(r"\[doc=([^\]]*)\]")
 _REASON = re.compile(r"\[Reason: (.*)\]\s*$", re.S)
+_FORWARDED = re.compile(r"request: (https?://\S+?)/update\?update\.distrib=TOLEADER")
 
 
 VERSION_FIELD = "solrsync_version"
@@ -207,12 +210,31 @@ class SolrSink:
                     pending = [d for d in pending if d.get("id") != bad_id.group(1)]
                     continue
                 if len(pending) == 1:
-                    rejected.append(Rejected(pending[0].get("id"), str(exc)))
+                    reason = self._leader_reason(pending[0], exc, commit)
+                    if reason is not None:
+                        rejected.append(Rejected(pending[0].get("id"), reason))
                     return rejected
                 half = len(pending) // 2
                 rejected.extend(self.add_batch(pending[:half], commit=commit))
                 pending = pending[half:]
         return rejected
+
+    def _leader_reason(self, doc, exc, commit):
+        """Solr's reason for refusing ``doc``: the error, or on SolrCloud when it says only which shard
+        leader refused, that leader's own answer to it (None if the leader takes it after all)."""
+        leader = _FORWARDED.search(str(exc))
+        if leader is None:
+            return str(exc)
+        leader_sink = SolrSink(leader.group(1), timeout=self.client.timeout, commit_within_ms=self.commit_within_ms,
+                               session=self.client.session)
+        leader_sink._versioned = self._versioned
+        try:
+            leader_sink._post(to_json([doc]), commit=commit)
+        except SolrRequestError as again:
+            return str(again)
+        except SolrUnavailable:
+            return str(exc)
+        return None
 
     def delete_ids(self, ids, commit=False, version=None):
         """Delete by id in one JSON request (pysolr's own delete is XML and drops falsy ids); on a
