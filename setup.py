@@ -17,7 +17,7 @@ setup(
                  "solrsync.contrib.django": "contrib/django"},
     package_data={"solrsync": ["configsets/*/conf/*"],
                   "solrsync.contrib.django": ["templates/admin/solrsync/failure/*.html"]},
-    install_requires=["huey>=2.5", "pysolr>=3.9", "requests>=2.20", "orjson>=3.6"],
+    install_requires=["huey>=2.5", "pysolr>=3.9", "requests>=2.20", "orjson>=3.6", "prometheus_client>=0.17"],
     extras_require={
         "django": ["django>=4.2"],
         "redis": ["redis>=4"],

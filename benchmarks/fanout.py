@@ -2,6 +2,12 @@
 Solr shows the new name on every one of them.
 
     .venv/bin/python benchmarks/fanout.py [--db sqlite|postgres] [--layers 100000] [--capture triggers|signals]
+    .venv/bin/python benchmarks/fanout.py --layers 20000 --drain-rounds 10    # metrics on / off
+
+With ``--drain-rounds N`` it measures the backlog drain instead, in this process: after one
+untimed drain, N rounds, each recording a change for every layer (one statement) and draining
+them all with ``Syncer.drain``, alternately with the Prometheus counters on and off (the sinks'
+``metrics`` set to None); it prints the medians side by side.
 
 Loads N layers linked to one keyword quietly (hooks_disabled), indexes them with a reindex,
 starts one consumer process (huey_consumer -w 2, SQLite queue) against the Solr emulator in this
@@ -29,6 +35,8 @@ def main():
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--layers", type=int, default=100000)
     ap.add_argument("--capture", choices=["triggers", "signals"], default="triggers")
+    ap.add_argument("--drain-rounds", type=int, default=0, metavar="N",
+                    help="instead: drain a backlog of every layer N times, with and without metrics")
     args = ap.parse_args()
     from save_path import setup
     from solrsync.testing import SolrEmulator
@@ -74,6 +82,8 @@ def main():
                                          for pk in Layer.objects.values_list("pk", flat=True)], batch_size=5000)
         reindex(get_syncer(), "layers")
         print("loaded and indexed %d layers in %.0fs" % (n, time.monotonic() - started))
+        if args.drain_rounds:
+            return drain_with_and_without_metrics(args, emu)
         env = dict(os.environ, PYTHONPATH=DEMO)
         consumer = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
                                      "solrsync.contrib.django.queue.huey", "-w", "2", "-d", "0.05", "-m", "0.2"],
@@ -102,6 +112,33 @@ def main():
         print("  rename of a keyword on %d layers: recorded in %.2fs (%d change-log rows, one statement); "
               "all %d documents show the new name %.1fs after the commit (%d found)"
               % (n, recorded - t0, rows, n, visible - recorded, found))
+
+
+def drain_with_and_without_metrics(args, emu):
+    import statistics
+    from layers.models import Layer
+    from solrsync import metrics
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.contrib.django.signals import enqueue
+    syncer = get_syncer()
+    rates = {"with metrics": [], "without": []}
+    enqueue("layers", Layer.objects.all())
+    syncer.drain("layers", coalesce=False)  # untimed: the first drain warms caches, the emulator's too
+    for i in range(args.drain_rounds):
+        kind = ("with metrics", "without")[i % 2]  # alternate: the machine's drift hits both alike
+        enqueue("layers", Layer.objects.all())
+        syncer.sink("layers").metrics = metrics.for_pipeline("layers") if kind == "with metrics" else None
+        t0 = time.monotonic()
+        report = syncer.drain("layers", coalesce=False)
+        took = time.monotonic() - t0
+        assert report.indexed == args.layers, report
+        rates[kind].append(args.layers / took)
+        print("  round %d, %s: %d documents in %.2fs, %.0f docs/s" % (i + 1, kind, args.layers, took, rates[kind][-1]))
+    print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in this process; drain of %d changes, "
+          "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),
+                                   args.db, args.layers, syncer.settings.BATCH_SIZE, args.drain_rounds))
+    for kind, values in rates.items():
+        print("  %-12s median %.0f docs/s (%s)" % (kind, statistics.median(values), " / ".join("%.0f" % v for v in values)))
 
 
 if __name__ == "__main__":

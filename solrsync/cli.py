@@ -43,7 +43,11 @@ def build_parser(prog="solrsync"):
     p.add_argument("--threads", action="store_true", help="make the --workers threads (slower: one interpreter lock)")
     p.add_argument("--export", metavar="FILE.jsonl", help="write the documents to FILE (one JSON per line), post nothing")
     p.add_argument("--swap", action="store_true",
-                   help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live")
+                   help="rebuild into a fresh core (CoreAdmin CREATE from SOLR_CONFIGSET), then SWAP it live; on "
+                        "SolrCloud into a new collection, then point the alias at it")
+    p.add_argument("--make-alias", action="store_true",
+                   help="with --swap on SolrCloud, when SOLR_URL names a plain collection: replace it by an alias "
+                        "of that name pointing at the rebuilt collection")
     p.add_argument("--allow-rejected", type=int, default=0, metavar="N",
                    help="with --swap: go live even if Solr refused up to N documents (default 0)")
     p.add_argument("--verify", action="store_true",
@@ -182,6 +186,8 @@ def cmd_reindex(args, syncer, tasks_factory):
         raise UsageError("--export writes one pipeline: name it")
     if args.fix and not args.verify:
         raise UsageError("--fix goes with --verify")
+    if args.make_alias and not args.swap:
+        raise UsageError("--make-alias goes with --swap")
     if args.verify:
         return _verify(args, syncer, tasks_factory, names)
     if args.via_queue and (args.dry_run or args.export or args.ids):
@@ -193,12 +199,16 @@ def cmd_reindex(args, syncer, tasks_factory):
     for name in names:
         total = None if args.resume else _count(syncer, name, args)
         progress = Progress(name, total, quiet=args.quiet)
+        if tasks_factory and not (args.dry_run or args.export):  # for the metrics endpoints of every host
+            from .metrics import RebuildProgress
+            progress = RebuildProgress(tasks_factory().huey, name, total, then=progress)
         try:
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
                              dry_run=args.dry_run, prune=args.prune, on_batch=progress, workers=args.workers,
                              parallel="threads" if args.threads else "processes",
                              export=args.export, resume=args.resume, swap=args.swap,
-                             allow_rejected=args.allow_rejected, via_queue=tasks if args.via_queue else None)
+                             allow_rejected=args.allow_rejected, via_queue=tasks if args.via_queue else None,
+                             make_alias=args.make_alias)
         except ValueError as exc:
             raise UsageError(str(exc))
         except ReindexRunning as exc:
@@ -340,6 +350,8 @@ def collect_status(syncer, huey=None):
             info["failures"] = log_.failures(name).count()
             if hasattr(log_, "capture"):
                 info["capture"] = log_.capture(name)
+            if hasattr(log_, "reindex_running"):
+                info["reindex"] = log_.reindex_running(name)
         if huey is not None and "queue_error" not in out:
             info["last_resync"] = last_resync(huey, name)
         out["pipelines"][name] = info
@@ -393,6 +405,13 @@ def cmd_status(args, syncer, tasks_factory):
                         for r in sh["replicas"])))
             if i.get("versioned") is False:
                 print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
+            r = i.get("reindex")
+            if r and r["owner"]:
+                print("%s: reindex running in %s, %s" % (name, r["owner"], "past pk %s" % r["last_pk"]
+                                                         if r["last_pk"] is not None else "starting"))
+            elif r and r["last_pk"] is not None:
+                print("%s: a reindex was interrupted after pk %s: solrsync reindex %s --resume" % (
+                    name, r["last_pk"], name))
     broken = any(i["solr"] != "ok" for i in status["pipelines"].values())
     return 1 if broken else 0
 

@@ -46,6 +46,8 @@ class Settings:
     TOMBSTONE_SECONDS: int = 3600
     RESYNC_CRONTAB: str = "0 3 * * *"
     RESYNC_VIA_QUEUE: bool = False    # the periodic resync's ranges run on every consumer (reindex --via-queue)
+    METRICS_PORT: int = 0             # each consumer serves Prometheus metrics here (0: off)
+    METRICS_ADDR: str = "0.0.0.0"     # ... on this address (Prometheus scrapes from another host)
     PIPELINES: dict = field(default_factory=lambda: {"layers": {}})
 
     # -- derived
@@ -89,7 +91,7 @@ class Settings:
 
 
 _INTS = ("SOLR_NUM_SHARDS", "SOLR_REPLICATION_FACTOR", "SOLR_KEEP_COLLECTIONS", "COMMIT_WITHIN_MS", "BATCH_SIZE",
-         "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS", "TOMBSTONE_SECONDS")
+         "COALESCE_MS", "LEASE_SECONDS", "SWEEP_AFTER_SECONDS", "TOMBSTONE_SECONDS", "METRICS_PORT")
 _FLOATS = ("SOLR_TIMEOUT", "RETRY_DELAY", "RETRY_MAX_DELAY")
 
 
@@ -123,6 +125,9 @@ def _validate(s):
     if s.TOMBSTONE_SECONDS < 2 * s.LEASE_SECONDS:
         raise ConfigError("TOMBSTONE_SECONDS", "%d is shorter than two leases (LEASE_SECONDS %d): a delete's tombstone "
                           "must outlive any older write still in flight" % (s.TOMBSTONE_SECONDS, s.LEASE_SECONDS))
+    if s.METRICS_PORT > 65535:
+        raise ConfigError("METRICS_PORT", "%r is not a TCP port (1-65535; 0 turns the consumers' metrics off)"
+                          % (s.METRICS_PORT,))
     for name in ("SOLR_VERIFY_TLS", "QUEUE_ALLOW_UNSIGNED", "RESYNC_VIA_QUEUE"):
         if isinstance(getattr(s, name), str):
             setattr(s, name, getattr(s, name).strip().lower() not in ("", "0", "false", "no", "off"))

@@ -216,8 +216,9 @@ def apply(settings, core, fields):
     url = "%s/schema" % settings.core_url(core)
     current = _call("get", url, settings, params={"wt": "json"})["schema"]
     commands, problems = schema_changes(current, fields)
-    if commands:
-        _call("post", url, settings, params={"wt": "json"}, json=commands)
+    if commands:  # SolrCloud: answer once every shard's core has the change, not only the one asked
+        _call("post", url, settings, params={"wt": "json", "updateTimeoutSecs": max(30, int(settings.SOLR_TIMEOUT))},
+              json=commands)
     return commands, problems
 
 

@@ -18,6 +18,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from huey.exceptions import RetryTask
 from huey.serializer import SignedSerializer
 
+from . import metrics
 from .config import ConfigError, parse_crontab
 from .sink import SolrUnavailable
 
@@ -103,8 +104,9 @@ _beating = {"pid": None}
 def broker_time(huey):
     """Now by the broker's clock (Redis TIME): heartbeats written by one host are aged by another,
     and hosts' clocks disagree. Other brokers serve one host, whose clock is the one."""
-    conn = getattr(huey.storage, "conn", None)
-    if isinstance(huey.storage, RedisStorage) and conn is not None:
+    storage = getattr(huey, "storage", None)
+    conn = getattr(storage, "conn", None)
+    if isinstance(storage, RedisStorage) and conn is not None:
         seconds, micros = conn.time()
         return seconds + micros / 1e6
     return time.time()
@@ -284,6 +286,10 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
     @huey.on_startup("solrsync.wake")
     def wake_on_startup():
         start_heartbeat(huey)
+        try:  # METRICS_PORT: a Prometheus endpoint in each consumer process
+            metrics.serve(settings, get_syncer, huey, wrap)
+        except Exception as exc:
+            log.warning("could not serve metrics: %s", exc)
         try:  # a core from an older configset: say so now, once, in one line (the sink logs it)
             syncer = get_syncer()
             for name in syncer.pipelines:

@@ -44,12 +44,14 @@ def work(syncer, name, run, core, since=None, versioned=True, owner=None):
 
 def stream(syncer, name, batch_size, since, after, core, versioned, account, enqueue, window):
     """Hand ``name``'s ranges to the queue (``enqueue(run)`` sends one task) and ``account(chunk,
-    last pk)`` for each in order -> {consumer: ranges it ran}. Ctrl-C stops the handing out: what finished in order is accounted
-    for, the other ranges are dropped (a consumer still on one posts it, versioned, harmlessly)
-    and the KeyboardInterrupt goes on up."""
+    last pk)`` for each in order -> {consumer: ranges it ran}. Ctrl-C stops the handing out: what
+    finished in order is accounted for, the other ranges are dropped (a consumer still on one
+    posts it, versioned, harmlessly) and the KeyboardInterrupt goes on up."""
     from .reindex import Chunk
     changelog = syncer.changelog
-    run = uuid.uuid4().hex
+    # one reindex per pipeline at a time: the ranges of an earlier run of it are a killed command's
+    changelog.drop_ranges(name + ":", earlier=True)
+    run = "%s:%s" % (name, uuid.uuid4().hex)
     ranges = syncer.sources[name].iter_ranges(batch_size, since=since, after=after)
     since_text = since.isoformat() if since is not None else None
     pending = collections.deque()  # [(seq, last pk)] handed out, not yet accounted for

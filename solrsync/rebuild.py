@@ -12,6 +12,12 @@
    SWAP; SolrCloud: CREATEALIAS re-points the alias, atomic for searchers), end the registration,
    and remove the old index (standalone: UNLOAD with everything on disk; SolrCloud: DELETE the
    old collections beyond the SOLR_KEEP_COLLECTIONS newest).
+
+SolrCloud: only the collections a rebuild made (``ALIAS_<timestamp>``) and the ones the alias
+pointed at are ever deleted; a collection of any other name is left alone. A live name that is a
+plain collection, not an alias, is refused (nothing can replace it atomically) unless
+``make_alias``: then the rebuilt collection replaces it under an alias of the same name (the old
+collection is deleted just before the alias is made: searches fail for that moment).
 """
 import datetime as dt
 import logging
@@ -31,7 +37,7 @@ class NotAnAlias(ValueError):
     """SolrCloud: the live name is a plain collection, which nothing can replace atomically."""
 
 
-def begin(syncer, name):
+def begin(syncer, name, make_alias=False):
     """-> the name of a fresh core (collection) registered to receive the live writes of pipeline ``name``."""
     pipeline = syncer.pipeline(name)
     stale = syncer.changelog.rebuilds(name) if syncer.changelog is not None else []
@@ -40,29 +46,33 @@ def begin(syncer, name):
                     name, ", ".join(stale))
         syncer.changelog.end_rebuild(name)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
-    if solr_kind(syncer.settings).cloud:
+    cloud = solr_kind(syncer.settings).cloud
+    if cloud:
         core = "%s_%s" % (pipeline.core, stamp)
-        _create_collection(syncer.settings, pipeline.core, core)
+        _create_collection(syncer.settings, pipeline.core, core, make_alias)
     else:
         core = "%s_rebuild_%s" % (pipeline.core, stamp)
         create_core(syncer.settings, core, syncer.settings.SOLR_CONFIGSET)
     if syncer.changelog is not None:
         syncer.changelog.start_rebuild(name, core)
-    log.warning("%s: building into fresh core %s", name, core)
+    log.warning("%s: building into fresh %s %s", name, "collection" if cloud else "core", core)
     return core
 
 
-def _create_collection(settings, alias, collection):
+def _create_collection(settings, alias, collection, make_alias=False):
     """CREATE ``collection`` for the alias ``alias``: as many shards and replicas as the collection
     now behind it, unless SOLR_NUM_SHARDS / SOLR_REPLICATION_FACTOR say otherwise."""
     cluster = cluster_status(settings)
     live = alias_target(cluster, alias)
     if live is None and alias in cluster["collections"]:
-        raise NotAnAlias(
-            "SOLR_URL names the SolrCloud collection %s, not an alias: --swap builds a new collection and points an "
-            "alias at it; put one in front once (%s/admin/collections?action=CREATEALIAS&name=%s_live&collections=%s),"
-            " set SOLR_URL to %s/%s_live and run --swap again" % (alias, settings.solr_base, alias, alias,
-                                                                  settings.solr_base, alias))
+        if not make_alias:
+            raise NotAnAlias(
+                "SOLR_URL names the SolrCloud collection %s, not an alias: --swap builds a new collection and points "
+                "an alias at it; either put one in front once (%s/admin/collections?action=CREATEALIAS&name=%s_live&"
+                "collections=%s), set SOLR_URL to %s/%s_live and run --swap again, or run --swap --make-alias to "
+                "replace the collection %s by an alias of that name (%s is deleted: searches fail for a moment)" % (
+                    alias, settings.solr_base, alias, alias, settings.solr_base, alias, alias, alias))
+        live = [alias]
     now = cluster["collections"].get((live or [None])[0]) or {}
     shards = settings.SOLR_NUM_SHARDS or len(now.get("shards") or {}) or 1
     replicas = settings.SOLR_REPLICATION_FACTOR or int(now.get("replicationFactor") or 1)
@@ -72,14 +82,16 @@ def _create_collection(settings, alias, collection):
 def finish(syncer, name, core, refused, allow_rejected=0):
     """Put ``core`` live unless more than ``allow_rejected`` documents were refused."""
     pipeline = syncer.pipeline(name)
+    cloud = solr_kind(syncer.settings).cloud
     syncer.sink(name, core=core).commit()
     if refused > allow_rejected:
         if syncer.changelog is not None:
             syncer.changelog.end_rebuild(name, core)
-        raise RebuildRefused("%s: Solr refused %d document(s) of the rebuild (allowed: %d); core %s did not go live "
-                             "and is kept for inspection, %s is untouched" % (name, refused, allow_rejected, core,
-                                                                              pipeline.core))
-    if solr_kind(syncer.settings).cloud:
+        raise RebuildRefused("%s: Solr refused %d document(s) of the rebuild (allowed: %d); %s %s did not go live "
+                             "and is kept for inspection, %s is untouched" % (
+                                 name, refused, allow_rejected, "collection" if cloud else "core", core,
+                                 pipeline.core))
+    if cloud:
         return _finish_cloud(syncer, name, pipeline.core, core)
     swap_cores(syncer.settings, pipeline.core, core)
     if syncer.changelog is not None:
@@ -92,6 +104,9 @@ def _finish_cloud(syncer, name, alias, collection):
     settings = syncer.settings
     cluster = cluster_status(settings)
     before = alias_target(cluster, alias) or []
+    if not before and alias in cluster["collections"]:  # --make-alias: the collection gives way to an alias
+        delete_collection(settings, alias)
+        log.warning("%s: deleted the collection %s to put an alias of that name in its place", name, alias)
     point_alias(settings, alias, collection)
     if syncer.changelog is not None:
         syncer.changelog.end_rebuild(name, collection)  # the alias now writes to it

@@ -69,7 +69,7 @@ class ReindexRunning(Exception):
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
             after=None, core=None, on_batch=None, commit=True, workers=1, export=None, resume=False, swap=False,
-            parallel="processes", allow_rejected=0, via_queue=None):
+            parallel="processes", allow_rejected=0, via_queue=None, make_alias=False):
     """Push every row of ``pipeline_name`` (or those changed ``since`` / listed in ``pks``) to Solr.
 
     Each chunk carries a version taken before its rows are read, so a chunk landing after a live
@@ -96,14 +96,14 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
                                                                                   syncer.settings.LEASE_SECONDS))
     try:
         return _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit,
-                        workers, export, resume, swap, parallel, allow_rejected, via_queue, owner)
+                        workers, export, resume, swap, parallel, allow_rejected, via_queue, owner, make_alias)
     finally:
         if owner:
             changelog.release_reindex(pipeline_name, owner)
 
 
 def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit, workers,
-             export, resume, swap, parallel, allow_rejected, via_queue, owner):
+             export, resume, swap, parallel, allow_rejected, via_queue, owner, make_alias):
     pipeline = syncer.pipeline(pipeline_name)
     changelog = syncer.changelog
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -125,7 +125,7 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
                              "interruption; run it again without --resume" % pipeline_name)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
     elif swap and posting:
-        core = rebuild.begin(syncer, pipeline_name)
+        core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias)
     target = core or pipeline.core
     sink = syncer.sink(pipeline_name, core=target)
     versioned = posting and sink.versioned
@@ -242,7 +242,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
     try:
         if via_queue is not None:
             from . import range_tasks
-            window = max(2 * workers, 2 * len([c for c in via_queue.consumers() if c["alive"]]) or 4)
+            # ranges on the queue at once: enough for every consumer's workers (a live change waits
+            # behind at most these), more with --workers
+            window = max(2 * workers, 4 * len([c for c in via_queue.consumers() if c["alive"]]), 8)
             result.ranges_by = range_tasks.stream(syncer, name, batch_size, since, after, core, versioned, account,
                                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
         elif pool is None:

@@ -3,7 +3,9 @@
 * ``SolrUnavailable``: connection refused, timeout, 5xx, a missing core -- retry later.
 * a 400 caused by one document is found (Solr names it, ``[doc=ID]``; otherwise by halving the
   batch) and reported as rejected; the rest of the batch is indexed. So is a document that
-  cannot be encoded as JSON at all.
+  cannot be encoded as JSON at all. SolrCloud names neither the document nor the reason when
+  another shard's leader refused it (only that leader's URL): the isolated document is sent to
+  that leader, whose answer gives the reason the failure record keeps.
 
 Versioned writes: every add carries ``solrsync_version`` and every delete the same number as a
 request parameter; the shipped configset's DocBasedVersionConstraintsProcessor keeps, per id,
@@ -27,6 +29,7 @@ log = logging.getLogger("solrsync.sink")
 _STATUS = re.compile(r"\(HTTP (\d{3})\)")
 _DOC = re.compile(r"\[doc=([^\]]*)\]")
 _REASON = re.compile(r"\[Reason: (.*)\]\s*$", re.S)
+_FORWARDED = re.compile(r"request: (https?://\S+?)/update\?update\.distrib=TOLEADER")
 
 
 VERSION_FIELD = "solrsync_version"
@@ -121,7 +124,8 @@ def _short(text, limit=300):
 
 
 class SolrSink:
-    def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None, auth=None):
+    def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None, auth=None,
+                 metrics=None):
         parts = urlsplit(core_url.rstrip("/"))
         if parts.username and auth is None:  # credentials travel as auth, never inside a logged URL
             auth = (parts.username, parts.password or "")
@@ -133,6 +137,7 @@ class SolrSink:
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
         self._versioned = None
+        self.metrics = metrics  # a metrics.SinkMetrics: every request is timed and counted there
 
     @property
     def versioned(self):
@@ -149,17 +154,28 @@ class SolrSink:
         return "SolrSink(%s)" % mask(self.url)
 
     def _call(self, fn, *args, **kwargs):
+        """Every request to Solr goes through here (and updates through ``_post``): the one place
+        they are timed and their errors counted."""
+        started, error = time.perf_counter(), None
         try:
             return fn(*args, **kwargs)
         except (pysolr.SolrError, requests.RequestException) as exc:
-            raise classify(exc, self.url) from None
+            error = classify(exc, self.url)
+            raise error from None
+        finally:
+            if self.metrics is not None:
+                self.metrics.request(time.perf_counter() - started, error)
 
-    def _post(self, message, commit=False, **params):
-        """POST a JSON update (pysolr's own _update takes no other request parameter)."""
+    def _post(self, message, commit=False, adds=0, deletes=0, **params):
+        """POST a JSON update (pysolr's own _update takes no other request parameter); ``adds`` and
+        ``deletes``: the documents it carries, counted once Solr took them."""
         params.update({"commit": "true"} if commit else {"commitWithin": int(self.commit_within_ms)})
         path = "update/?" + urlencode(params)
-        return self._call(self.client._send_request, "post", path, message,
-                          {"Content-type": "application/json; charset=utf-8"})
+        out = self._call(self.client._send_request, "post", path, message,
+                         {"Content-type": "application/json; charset=utf-8"})
+        if self.metrics is not None:
+            self.metrics.wrote(adds, deletes)
+        return out
 
     def add_batch(self, docs, commit=False, version=None):
         """Index ``docs`` in one request, each stamped with ``version`` when the core is versioned;
@@ -183,7 +199,7 @@ class SolrSink:
                 pending = [d for d, e in zip(pending, errors) if not e]
                 continue
             try:
-                self._post(body, commit=commit)
+                self._post(body, commit=commit, adds=len(pending))
                 return rejected
             except SolrRequestError as exc:
                 if exc.status != 400:
@@ -194,12 +210,31 @@ class SolrSink:
                     pending = [d for d in pending if d.get("id") != bad_id.group(1)]
                     continue
                 if len(pending) == 1:
-                    rejected.append(Rejected(pending[0].get("id"), str(exc)))
+                    reason = self._leader_reason(pending[0], exc, commit)
+                    if reason is not None:
+                        rejected.append(Rejected(pending[0].get("id"), reason))
                     return rejected
                 half = len(pending) // 2
                 rejected.extend(self.add_batch(pending[:half], commit=commit))
                 pending = pending[half:]
         return rejected
+
+    def _leader_reason(self, doc, exc, commit):
+        """Solr's reason for refusing ``doc``: the error, or on SolrCloud when it says only which shard
+        leader refused, that leader's own answer to it (None if the leader takes it after all)."""
+        leader = _FORWARDED.search(str(exc))
+        if leader is None:
+            return str(exc)
+        leader_sink = SolrSink(leader.group(1), timeout=self.client.timeout, commit_within_ms=self.commit_within_ms,
+                               session=self.client.session)
+        leader_sink._versioned = self._versioned
+        try:
+            leader_sink._post(to_json([doc]), commit=commit)
+        except SolrRequestError as again:
+            return str(again)
+        except SolrUnavailable:
+            return str(exc)
+        return None
 
     def delete_ids(self, ids, commit=False, version=None):
         """Delete by id in one JSON request (pysolr's own delete is XML and drops falsy ids); on a
@@ -207,7 +242,7 @@ class SolrSink:
         ids = [str(i) for i in ids if i is not None and str(i) != ""]
         if ids:
             params = {VERSION_FIELD: version or local_version()} if self.versioned else {}
-            self._post(to_json({"delete": ids}), commit=commit, **params)
+            self._post(to_json({"delete": ids}), commit=commit, deletes=len(ids), **params)
         return len(ids)
 
     def purge_tombstones(self, before_version):

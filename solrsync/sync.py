@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from . import metrics
 from .documents import clean_text
 from .sink import SolrSink, SolrUnavailable, local_version
 
@@ -91,11 +92,13 @@ class Syncer:
     def sink(self, pipeline_name, core=None):
         core = core or self.pipeline(pipeline_name).core
         sinks = self._local.__dict__.setdefault("sinks", {})
-        if core not in sinks:
+        key = (pipeline_name, core)  # per pipeline too: its requests are counted under its name
+        if key not in sinks:
             s = self.settings
-            sinks[core] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT, commit_within_ms=s.COMMIT_WITHIN_MS,
-                                   verify=s.SOLR_VERIFY_TLS, auth=s.solr_auth)
-        return sinks[core]
+            sinks[key] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT, commit_within_ms=s.COMMIT_WITHIN_MS,
+                                  verify=s.SOLR_VERIFY_TLS, auth=s.solr_auth,
+                                  metrics=metrics.for_pipeline(pipeline_name))
+        return sinks[key]
 
     def version(self):
         """A version for a batch about to be read (see ``DjangoChangeLog.next_version``)."""

@@ -57,20 +57,20 @@ def test_consumers_with_the_same_hostname_and_pid_are_two(project, monkeypatch):
 def test_one_reindex_of_a_pipeline_at_a_time_whichever_host_starts_it(project, monkeypatch):
     """Another host holds the pipeline's reindex: a second one refuses (exit 1, one line naming
     the holder); once the holder's lease runs out -- it was killed -- the pipeline is free."""
-    import time
     from conftest import use_queue
+    from solrsync.contrib.django.models import Reindex
     from solrsync.reindex import ReindexRunning, reindex
     from test_reindex import run_cli
-    use_queue("immediate", SOLRSYNC_LEASE_SECONDS="1")
+    use_queue("immediate")
     from solrsync.contrib.django.runtime import get_syncer
     project.make_layer(name="one")
     log = get_syncer().changelog
-    assert log.hold_reindex("layers", "other-host:7:abcd", 1) is None
+    assert log.hold_reindex("layers", "other-host:7:abcd", 300) is None
     with pytest.raises(ReindexRunning, match="other-host:7:abcd"):
         reindex(get_syncer(), "layers")
     proc = run_cli("reindex", "--quiet")
     assert proc.returncode == 1 and "already running (other-host:7:abcd)" in proc.stderr, proc.stderr
-    time.sleep(1.2)
+    Reindex.objects.update(leased_until=log.now() - dt.timedelta(seconds=1))  # its lease ran out
     assert reindex(get_syncer(), "layers").indexed == 1
     assert log.hold_reindex("layers", "other-host:7:abcd", 1) is None  # released at the end
 

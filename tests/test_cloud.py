@@ -73,13 +73,35 @@ def test_swap_builds_a_new_collection_points_the_alias_and_keeps_the_last_n(quie
     assert set(collections) == {fifth} and not quiet.solr.rebuild_leftovers()
 
 
-def test_swap_on_a_plain_collection_says_how_to_move_to_an_alias(quiet):
-    target, _ = behind(quiet.solr)
-    out = run_cli("reindex", "--swap", env={"SOLRSYNC_SOLR_URL": "%s/%s" % (quiet.solr.base, target)})
+def test_swap_on_a_plain_collection_says_how_to_move_to_an_alias_and_make_alias_does_it(quiet):
+    solr = quiet.solr
+    live, collections = behind(solr)
+    plain = solr.unique_core_name("plain")
+    status, body = solr.collections(action="CREATE", name=plain, numShards=2, replicationFactor=1, maxShardsPerNode=2,
+                                    **{"collection.configName": collections[live]["configName"]})
+    assert status == 200, body
+    layers(quiet, 7)
+    env = {"SOLRSYNC_SOLR_URL": "%s/%s" % (solr.base, plain)}
+    out = run_cli("reindex", "--swap", env=env)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "not an alias" in lines[0] and "CREATEALIAS" in lines[0], out.stderr
-    assert behind(quiet.solr)[0] == target
+    assert "--make-alias" in lines[0]
+    assert plain in behind(solr)[1] and len(behind(solr)[1]) == 2  # nothing made, nothing deleted
+    assert run_cli("reindex", "--make-alias", env=env).returncode == 2  # only with --swap
+    out = run_cli("reindex", "--swap", "--make-alias", "--quiet", env=env)
+    assert out.returncode == 0, out.stderr
+    cluster = solr.collections(action="CLUSTERSTATUS")[1]["cluster"]
+    rebuilt = cluster["aliases"].get(plain)
+    try:
+        assert rebuilt and rebuilt.startswith(plain + "_") and plain not in cluster["collections"]
+        assert len(cluster["collections"][rebuilt]["shards"]) == 2  # as many shards as the collection replaced
+        assert cluster["aliases"]["layers"] == live  # the other alias untouched
+        solr.post("update", {"commit": {}}, core=plain)
+        assert solr.select(core=plain)["numFound"] == 7
+    finally:
+        solr.collections(action="DELETEALIAS", name=plain)
+        solr.collections(action="DELETE", name=rebuilt)
 
 
 def _strict_conf(tmp_path):
@@ -109,6 +131,8 @@ def test_configset_upload_and_a_rebuild_solr_refused_never_goes_live(quiet, tmp_
     out = run_cli("reindex", "--swap", "--quiet")
     assert out.returncode == 1 and "refused 20" in out.stderr and "untouched" in out.stderr, out.stderr
     now, collections = behind(quiet.solr)
+    kept = (set(collections) - {live}).pop()
+    assert "collection %s did not go live" % kept in out.stderr, out.stderr
     assert now == live and len(collections) == 2  # the alias as it was; the refused one kept for inspection
     assert quiet.assert_in_step() == 20
 
@@ -141,3 +165,19 @@ def test_configset_upload_on_standalone_solr_is_refused(quiet, solr_emulator):
     os.environ["SOLRSYNC_SOLR_URL"] = solr_emulator.core_url("layers")
     use_queue("memory://")
     assert cli.main(["configset", "upload"], syncer_factory=syncer) == 2
+
+
+def test_configset_apply_waits_for_every_shard(quiet):
+    """The Schema API answers once the core asked has the change; --apply waits for every shard's, so
+    the documents pushed next, whatever their shard, may use the new fields."""
+    from solrsync.configset import apply
+    solr = quiet.solr
+    if solr.major < 7:
+        pytest.skip("configset --apply adds point field types (Solr 7+)")
+    added, _ = apply(syncer().settings, "layers", [("edition", "string", False)])
+    assert [f["name"] for f in added["add-field"]] == ["edition"]
+    ids = [solr.id_on(i, "ed") for i in range(len(solr.shards()))]
+    status, body = solr.post("update", [{"id": i, "edition": "1st", "solrsync_version": 1} for i in ids],
+                             commit="true")
+    assert status == 200, body
+    assert solr.ids("edition:1st") == sorted(ids)

@@ -73,12 +73,15 @@ def test_ctrl_c_stops_handing_out_and_resume_finishes(loaded, monkeypatch):
         calls.append(n)
         if len(calls) == 2:
             raise KeyboardInterrupt
-    result = reindex(syncer(), "layers", batch_size=100, prune=True, via_queue=tasks, on_batch=interrupt)
+    result = reindex(syncer(), "layers", batch_size=50, prune=True, via_queue=tasks, on_batch=interrupt)
     # what had finished in order is accounted for (the ranges of the window ran inline)
-    assert result.interrupted and 200 <= result.seen < rows() and ranges_left() == 0
+    assert result.interrupted and 100 <= result.seen < rows() and ranges_left() == 0
     assert syncer().changelog.reindex_state("layers")["last_pk"] == result.last_pk
     first = result.seen
-    result = reindex(syncer(), "layers", batch_size=100, resume=True, via_queue=tasks)
+    from test_reindex import run_cli
+    status = run_cli("status").stdout
+    assert "a reindex was interrupted after pk %s: solrsync reindex layers --resume" % result.last_pk in status
+    result = reindex(syncer(), "layers", batch_size=50, resume=True, via_queue=tasks)
     assert result.deleted == 1 and result.seen == rows() - first
     loaded.assert_in_step()
 

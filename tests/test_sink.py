@@ -2,6 +2,8 @@ import pytest
 
 from solrsync.sink import SolrRequestError, SolrSink, SolrUnavailable
 
+pytestmark = pytest.mark.solr  # differential: on a standalone core and on a SolrCloud alias
+
 
 def make_sink(solr):
     return SolrSink(solr.url, timeout=5, commit_within_ms=200)

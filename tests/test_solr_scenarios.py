@@ -1,6 +1,14 @@
 """Differential Solr scenarios: the same assertions run on the emulator and, with
-SOLRSYNC_TEST_SOLR_URL set, on a real Solr. Only what both must agree on is asserted: status
-codes, numFound, documents and the kind of error (not Solr's exact wording or its score order).
+SOLRSYNC_TEST_SOLR_URL (a core) or SOLRSYNC_TEST_SOLRCLOUD_URL (an alias) set, on a real Solr; each
+twice, on a standalone core and on a SolrCloud collection behind an alias (the plugin's ``solr``).
+Only what both must agree on is asserted: status codes, numFound, documents and the kind of error
+(not Solr's exact wording or its score order).
+
+Where SolrCloud answers otherwise the scenario says what each does, keyed on what the target
+reports (``solr.is_cloud``), as on the version (``solr.major``). SolrCloud hands each document to
+its shard's leader: a scenario about an error uses an id of the shard whose core answers
+(``solr.here``), because a document refused on another shard comes back without Solr's reason
+(``test_a_bad_document_in_a_batch``).
 
 The configset orders writes by ``solrsync_version`` (DocBasedVersionConstraintsProcessorFactory):
 every added document needs one and every delete by id the request parameter, so ``add`` stamps a
@@ -198,6 +206,8 @@ def test_optimistic_concurrency_gives_way_to_the_version_processor(loaded):
     ({"id": "e1", "views_i": "many"}, "bad-number"),
 ])
 def test_schema_errors(solr, doc, kind):
+    if "id" in doc:
+        doc = dict(doc, id=solr.here(doc["id"]))
     status, body = add(solr, [doc], commit="true")
     assert status == 400
     assert error_kind(body) == kind
@@ -241,12 +251,33 @@ def test_shapes_solr_accepts_and_refuses(solr, shape, ok):
 
 
 def test_a_bad_document_stops_its_batch_where_it_stands(solr):
-    """Solr applies the documents before the bad one and drops the rest; the commit does not run."""
-    status, body = add(solr, [{"id": "ok1"}, {"id": "bad", "bogus": 1}, {"id": "ok2"}], commit="true")
-    assert status == 400 and "[doc=bad]" in body["error"]["msg"]
-    assert solr.get("get", id="ok1")[1]["doc"] is not None
-    assert solr.get("get", id="ok2")[1]["doc"] is None
+    """Standalone: Solr applies the documents before the bad one and drops the rest; the commit does
+    not run. So does SolrCloud when the bad document is on the shard whose core answers; the
+    documents of other shards before it were forwarded, and are kept too."""
+    here, other = solr.here, (solr.elsewhere if solr.is_cloud else solr.here)
+    batch = [{"id": here("ok1")}, {"id": other("ok2")}, {"id": here("bad"), "bogus": 1}, {"id": other("ok3")},
+             {"id": here("ok4")}]
+    status, body = add(solr, batch, commit="true")
+    assert status == 400 and "[doc=%s]" % batch[2]["id"] in body["error"]["msg"]
+    assert sorted(get_docs(solr, *(d["id"] for d in batch))) == sorted(d["id"] for d in batch[:2])
     assert solr.select()["numFound"] == 0
+
+
+def test_a_bad_document_on_another_shard(solr):
+    """SolrCloud only: a document refused by another shard's leader stops only what was forwarded to
+    that leader; the other shards' documents, those after it included, are applied and the commit
+    runs; the answer (400) gives the leader's URL, not Solr's reason nor the document."""
+    here, other = solr.here, solr.elsewhere
+    batch = [{"id": here("ok1")}, {"id": other("ok2")}, {"id": other("bad"), "bogus": 1}, {"id": other("ok3")},
+             {"id": here("ok4")}]
+    status, body = add(solr, batch, commit="true")
+    msg = body["error"]["msg"]
+    leader = solr.shards()[solr.shard_of(batch[2]["id"])]["leader"]
+    assert status == 400 and msg.startswith("Bad Request") and "/%s/update?" % leader in msg, msg
+    assert "[doc=" not in msg and error_kind(body) == msg
+    kept = sorted(d["id"] for d in batch if d["id"] not in (batch[2]["id"], batch[3]["id"]))
+    assert sorted(get_docs(solr, *(d["id"] for d in batch))) == kept
+    assert solr.ids() == kept  # committed
 
 
 def test_stored_values_come_back_normalised(solr):
@@ -363,6 +394,10 @@ def test_cursor_mark_pages_through_everything_once(solr):
 
 # ------------------------------------------------------------ admin endpoints
 def test_ping_and_schema_api(solr):
+    """SolrCloud answers a Schema API change once the answering core has it; the other shards' cores
+    get it from ZooKeeper a little later (measured on 5.3.1: a document sent at once to another shard
+    was refused, ``unknown field``), unless the request waits for them with ``updateTimeoutSecs``
+    (which a standalone core ignores)."""
     status, body = solr.get("admin/ping")
     assert status == 200 and body["status"] == "OK"
     status, body = solr.get("schema/fields")
@@ -370,13 +405,28 @@ def test_ping_and_schema_api(solr):
     assert {"id", "title", "bbox", "keywords", "modified_date"} <= set(fields)
     assert fields["keywords"].get("multiValued") is True
     name = "added_%d" % int(time.time() * 1000)
-    status, body = solr.post("schema", {"add-field": {"name": name, "type": "string", "stored": True}})
+    status, body = solr.post("schema", {"add-field": {"name": name, "type": "string", "stored": True}},
+                             updateTimeoutSecs=30)
     assert status == 200, body
-    assert add(solr, [{"id": "sf", name: "v"}], commit="true")[0] == 200
-    assert solr.select("%s:v" % name)["numFound"] == 1
+    ids = [solr.here("sf")] + ([solr.elsewhere("sf")] if solr.is_cloud else [])
+    assert add(solr, [{"id": i, name: "v"} for i in ids], commit="true")[0] == 200
+    assert solr.select("%s:v" % name)["numFound"] == len(ids)
+
+
+def test_a_schema_change_reaches_the_other_shards_later(solr):
+    """The emulator's SolrCloud lags as real SolrCloud may: without ``updateTimeoutSecs`` a document
+    sent at once to another shard is refused (on real Solr that depends on timing: not asserted)."""
+    solr.need_emulator("a deterministic lag")
+    name = "lagging_%d" % int(time.time() * 1000)
+    assert solr.post("schema", {"add-field": {"name": name, "type": "string", "stored": True}})[0] == 200
+    assert add(solr, [{"id": solr.here("now"), name: "v"}])[0] == 200
+    status, body = add(solr, [{"id": solr.elsewhere("now"), name: "v"}])
+    assert status == 400 and body["error"]["msg"].startswith("Bad Request")
 
 
 def test_core_admin_status_create_swap_unload(solr):
+    if solr.is_cloud:
+        return cloud_admin_status_create_alias_delete(solr)
     status, body = solr.admin(action="STATUS", core=solr.core)
     assert status == 200 and body["status"][solr.core]["name"] == solr.core
     other = solr.unique_core_name()
@@ -391,9 +441,47 @@ def test_core_admin_status_create_swap_unload(solr):
         assert solr.ids() == ["fresh1", "fresh2"]
         assert solr.ids(core=other) == ["old"]
     finally:
-        assert solr.admin(action="UNLOAD", core=other)[0] == 200
+        assert solr.admin(action="UNLOAD", core=other, deleteInstanceDir="true")[0] == 200
     status, body = solr.admin(action="STATUS", core=other)
     assert body["status"][other] == {}
+
+
+def cloud_admin_status_create_alias_delete(solr):
+    """SolrCloud: CoreAdmin knows the shards' replica cores, not the alias (STATUS answers {}); its
+    CREATE is refused on 8.x (7.0 ended legacyCloud) and on 5.x makes a one-shard collection of the
+    core's name. A rebuild's swap is Collections API CREATE, CREATEALIAS (which re-points an
+    alias), DELETEALIAS and DELETE."""
+    status, body = solr.admin(action="STATUS", core=solr.core)
+    assert status == 200 and body["status"][solr.core] == {}
+    add(solr, [{"id": solr.id_on(i, "old")} for i in range(len(solr.shards()))], commit="true")
+    for shard in solr.shards():
+        status, body = solr.admin(action="STATUS", core=shard["leader"])
+        assert status == 200 and body["status"][shard["leader"]]["name"] == shard["leader"]
+        assert body["status"][shard["leader"]]["index"]["numDocs"] == 1
+    other = solr.unique_core_name()
+    status, body = solr.admin(action="CREATE", name=other, instanceDir=other, configSet="layers")
+    if solr.major >= 8:
+        assert status in (400, 500) and "non legacy mode coreNodeName missing" in body["error"]["msg"], body
+    else:
+        assert status == 200, body
+        assert other in solr.collections(action="CLUSTERSTATUS")[1]["cluster"]["collections"]
+        assert solr.collections(action="DELETE", name=other)[0] == 200
+    live = solr.collections(action="CLUSTERSTATUS")[1]["cluster"]["aliases"][solr.core]
+    configset = solr.collections(action="CLUSTERSTATUS")[1]["cluster"]["collections"][live]["configName"]
+    status, body = solr.collections(action="CREATE", name=other, numShards=1, replicationFactor=1,
+                                    maxShardsPerNode=1, **{"collection.configName": configset})
+    assert status == 200, body
+    alias = other + "_alias"
+    try:
+        assert solr.collections(action="CREATEALIAS", name=alias, collections=other)[0] == 200
+        add(solr, [{"id": "fresh1"}, {"id": "fresh2"}], core=alias, commit="true")
+        assert solr.ids(core=alias) == ["fresh1", "fresh2"]
+        assert solr.collections(action="CREATEALIAS", name=alias, collections=live)[0] == 200  # re-pointed
+        assert solr.ids(core=alias) == solr.ids()
+    finally:
+        assert solr.collections(action="DELETEALIAS", name=alias)[0] == 200
+        assert solr.collections(action="DELETE", name=other)[0] == 200
+    assert other not in solr.collections(action="CLUSTERSTATUS")[1]["cluster"]["collections"]
 
 
 # ------------------------------------------------------------ versioned writes (DocBasedVersionConstraints)
@@ -416,9 +504,10 @@ def test_older_and_equal_adds_are_dropped_and_a_newer_one_wins(solr):
 
 def test_a_dropped_document_is_not_even_checked_against_the_schema(solr):
     """The version processor runs before the schema: an older document is dropped, bad fields and all."""
-    add(solr, [{"id": "d1", V: 10}], commit="true")
-    assert add(solr, [{"id": "d1", V: 9, "bogus": 1}], commit="true")[0] == 200
-    status, body = add(solr, [{"id": "d1", V: 11, "bogus": 1}], commit="true")
+    d1 = solr.here("d1")
+    add(solr, [{"id": d1, V: 10}], commit="true")
+    assert add(solr, [{"id": d1, V: 9, "bogus": 1}], commit="true")[0] == 200
+    status, body = add(solr, [{"id": d1, V: 11, "bogus": 1}], commit="true")
     assert (status, error_kind(body)) == (400, "unknown-field")
 
 
@@ -448,11 +537,12 @@ def test_the_version_check_sees_uncommitted_updates(solr):
 def test_an_add_without_a_version_is_refused(solr):
     """400 on Solr 5.3.1; Solr 8.11 answers 500 (``Doc does not have versionField``)."""
     refused = (500 if solr.major >= 8 else 400, "no-version")
-    status, body = solr.post("update", [{"id": "nv1", "title": "no version"}], commit="true")
+    nv1, nv2, nv3, nv4 = (solr.here(i) for i in ("nv1", "nv2", "nv3", "nv4"))
+    status, body = solr.post("update", [{"id": nv1, "title": "no version"}], commit="true")
     assert (status, error_kind(body)) == refused
-    status, body = solr.post("update", [{"id": "nv2", V: stamp()}, {"id": "nv3"}, {"id": "nv4", V: stamp()}])
+    status, body = solr.post("update", [{"id": nv2, V: stamp()}, {"id": nv3}, {"id": nv4, V: stamp()}])
     assert (status, error_kind(body)) == refused
-    assert sorted(get_docs(solr, "nv1", "nv2", "nv3", "nv4")) == ["nv2"]  # stops where it stands
+    assert sorted(get_docs(solr, nv1, nv2, nv3, nv4)) == [nv2]  # stops where it stands
 
 
 def test_a_delete_by_id_needs_the_version_parameter(solr):
@@ -478,8 +568,7 @@ def test_a_delete_leaves_a_tombstone_that_only_get_sees(solr):
     assert sorted(docs) == ["never_was", "t1", "t2"]    # a delete of an unknown id leaves one too
     tomb = {k: v for k, v in docs["t1"].items() if k != "_version_"}
     assert tomb == {"id": "t1", V: 20}                 # id and version only
-    status, body = solr.admin(action="STATUS", core=solr.core)
-    assert body["status"][solr.core]["index"]["numDocs"] == 3  # the index holds them
+    assert solr.num_docs() == 3  # the index holds them
 
 
 def test_an_older_delete_is_ignored(solr):
@@ -533,12 +622,13 @@ def test_the_purge_query_removes_only_old_tombstones(solr):
 
 
 def test_atomic_updates_carry_a_version_too(solr):
-    add(solr, [{"id": "a1", "keywords": ["k1"], V: 10}], commit="true")
-    status, body = solr.post("update", [{"id": "a1", "keywords": {"add": "k2"}}], commit="true")
+    a1 = solr.here("a1")
+    add(solr, [{"id": a1, "keywords": ["k1"], V: 10}], commit="true")
+    status, body = solr.post("update", [{"id": a1, "keywords": {"add": "k2"}}], commit="true")
     assert (status, error_kind(body)) == (500 if solr.major >= 8 else 400, "no-version")
-    assert add(solr, [{"id": "a1", "keywords": {"add": "stale"}, V: 9}], commit="true")[0] == 200
-    assert add(solr, [{"id": "a1", "keywords": {"add": "k2"}, V: 11}], commit="true")[0] == 200
-    doc = solr.select("id:a1")["docs"][0]
+    assert add(solr, [{"id": a1, "keywords": {"add": "stale"}, V: 9}], commit="true")[0] == 200
+    assert add(solr, [{"id": a1, "keywords": {"add": "k2"}, V: 11}], commit="true")[0] == 200
+    doc = solr.select("id:%s" % a1)["docs"][0]
     assert doc["keywords"] == ["k1", "k2"] and doc[V] == 11
     assert solr.select("solrsync_live:true")["numFound"] == 1  # still live after the atomic update
 
@@ -601,7 +691,7 @@ def test_a_configset_without_a_chain_keeps_plain_updates(tmp_path):
 
 def test_an_immense_term_is_refused_alone(solr):
     """A string value over 32,766 UTF-8 bytes is one term Lucene refuses: 400 on 5.3.1 and 8.11."""
-    status, body = add(solr, [{"id": "big", "name": "x" * 40000}], commit="true")
+    status, body = add(solr, [{"id": solr.here("big"), "name": "x" * 40000}], commit="true")
     assert (status, error_kind(body)) == (400, "immense-term")
     assert add(solr, [{"id": "long_text", "abstract": "word " * 10000}], commit="true")[0] == 200  # tokenized
 
@@ -609,6 +699,7 @@ def test_an_immense_term_is_refused_alone(solr):
 def test_an_atomic_value_that_cannot_be_converted(loaded):
     """``{"inc": "x"}`` on an int field holding a value: 8.11 answers 400; 5.3.1 answers 500 (a
     NumberFormatException from its atomic-update merger; with no value yet it is a 400 on both)."""
+    assert loaded.shard_of("l1") == loaded.answering_shard  # else SolrCloud would not say why
     assert add(loaded, [{"id": "l1", "views_i": {"set": 1}}], commit="true")[0] == 200
     status, body = add(loaded, [{"id": "l1", "views_i": {"inc": "x"}}], commit="true")
     assert (status, error_kind(body)) == ((400, "bad-number") if loaded.major >= 8 else (500, "bad-number"))

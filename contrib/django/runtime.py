@@ -97,9 +97,25 @@ def get_tasks():
 
 def resync(name):
     """The periodic full resync of one pipeline (RESYNC_CRONTAB): a pruning reindex, its ranges run
-    by every consumer when RESYNC_VIA_QUEUE is set."""
+    by every consumer when RESYNC_VIA_QUEUE is set; its progress published for the metrics."""
+    from solrsync.metrics import RebuildProgress
     from solrsync.reindex import reindex
-    return reindex(get_syncer(), name, prune=True, via_queue=get_tasks() if get_settings().RESYNC_VIA_QUEUE else None)
+    progress = RebuildProgress(get_huey(), name, get_syncer().sources[name].count())
+    try:
+        return reindex(get_syncer(), name, prune=True, on_batch=progress,
+                       via_queue=get_tasks() if get_settings().RESYNC_VIA_QUEUE else None)
+    finally:
+        progress.close()
+
+
+def get_metrics():
+    """The Prometheus registry the view serves: this process's counters and the state gauges."""
+    if "metrics" not in _state:
+        from solrsync.metrics import registry
+        # no close_db here: the request's own connection handling applies (closing it inside a view
+        # would break ATOMIC_REQUESTS); consumers' ports pass close_db, each scrape a thread of its own
+        _state["metrics"] = registry(get_syncer, get_tasks().huey)
+    return _state["metrics"]
 
 
 def check_consumer():

@@ -392,6 +392,15 @@ class DjangoChangeLog:
     def release_reindex(self, pipeline, owner):
         Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(owner="", leased_until=None)
 
+    def reindex_running(self, pipeline):
+        """For ``status``: {"owner": who holds the reindex now (or ""), "last_pk": where it got to}, or None."""
+        row = Reindex.objects.using(self.using).filter(pipeline=pipeline).first()
+        if row is None:
+            return None
+        held = row.owner and row.leased_until and row.leased_until > self.now()
+        state = json.loads(row.state) if row.state else {}
+        return {"owner": row.owner if held else "", "last_pk": state.get("last_pk")}
+
     def reindex_state(self, pipeline):
         state = Reindex.objects.using(self.using).filter(pipeline=pipeline).values_list("state", flat=True).first()
         return json.loads(state) if state else None
@@ -438,8 +447,7 @@ class DjangoChangeLog:
                     .update(result=json.dumps(result, default=str)))
 
     def ranges(self, run, after=-1):
-        """[(seq, result or None, attempts, seconds the range has waited unclaimed or None)] of
-        ``run`` after ``after``, in order."""
+        """[(seq, result or None, times claimed, free to claim)] of ``run`` after ``after``, in order."""
         now = self.now()
         out = []
         for seq, result, attempts, leased in ReindexRange.objects.using(self.using).filter(
@@ -448,11 +456,9 @@ class DjangoChangeLog:
             out.append((seq, json.loads(result) if result else None, attempts, free))
         return out
 
-    def drop_ranges(self, run, unclaimed_only=False):
-        qs = ReindexRange.objects.using(self.using).filter(run=run)
-        if unclaimed_only:
-            qs = qs.filter(result__isnull=True, attempts=0)
-        qs.delete()
+    def drop_ranges(self, run, earlier=False):
+        """The ranges of ``run`` (``earlier``: of every run whose name starts so)."""
+        ReindexRange.objects.using(self.using).filter(**{"run__startswith" if earlier else "run": run}).delete()
 
     def record(self, pipeline, pk, doc_id, op, using=None):
         """One INSERT on the saving connection (inside the saver's transaction): this runs in every
@@ -479,7 +485,7 @@ class DjangoChangeLog:
         with conn.cursor() as cur:
             cur.execute("SELECT clock_timestamp()")
             now = cur.fetchone()[0]
-        return now if django_settings.USE_TZ else timezone.make_naive(now)
+        return timezone.make_naive(now) if timezone.is_aware(now) and not django_settings.USE_TZ else now
 
     def _now(self):
         """``now``, as an SQL expression where the database's clock is the one (no round trip)."""

@@ -3,20 +3,87 @@ DELETEALIAS, LISTALIASES, CLUSTERSTATUS), aliases resolved wherever a collection
 Configsets API (UPLOAD, LIST, DELETE), /admin/info/system saying ``solrcloud``.
 
 A collection is one emulator Core; its shards exist in what CLUSTERSTATUS reports and in the
-replica core names (``C_shard1_replica1``), which answer for the documents their shard would
-hold (ids hashed onto the shards) when asked with ``distrib=false``. The answers' shapes are
-those of a real SolrCloud 5.3.1 (measured) and 8.x (its reference guide).
+replica core names (``C_shard1_replica1``), which answer for the documents their shard holds
+(the compositeId router: MurmurHash3 of the id onto the shards' hash ranges, as Solr) when
+asked with ``distrib=false`` or by CoreAdmin STATUS. The answers' shapes are those of a real
+SolrCloud 5.3.1 (measured) and 8.x (its reference guide).
+
+Where a SolrCloud node answers differently from a standalone core, so does the emulator (each
+measured on a real SolrCloud 5.3.1, one node, 2 shards):
+
+* An update is answered by one shard's core (the node picked the last shard's) and each document
+  of another shard is forwarded to that shard's leader. A document refused there comes back as
+  ``Bad Request\n\n\n\nrequest: <leader>/update?update.distrib=TOLEADER...`` (Solr's reason is
+  lost; 500 as ``Server Error``), and the batch does not stop: the forwarded stream to that leader
+  stops at the bad document, every other document is applied and the commit runs. A document
+  refused on the answering shard stops the request where it stands, the documents forwarded
+  before it kept, without the commit (as standalone). A delete by id without its version
+  parameter is refused before any forwarding.
+* A Schema API change reaches the answering shard's core at once and the other shards' cores
+  later (ZooKeeper watches), unless the request says ``updateTimeoutSecs``: then Solr answers
+  once every core has it.
+* CoreAdmin STATUS knows the replica cores (``C_shardN_replica1``), not the alias or collection.
 """
 import io
 import re
 import tempfile
+import time
 import zipfile
-import zlib
 from pathlib import Path
 
 from .schema import SolrHTTPError, bad_request
 
 _REPLICA = re.compile(r"(.+)_shard(\d+)_replica\d+$")
+SCHEMA_LAG = 1.0  # seconds before a Schema API change reaches the other shards' cores (real: ~50 ms)
+
+
+def murmur3(data, seed=0):
+    """MurmurHash3 x86 32-bit (org.apache.solr.common.util.Hash.murmurhash3_x86_32), unsigned."""
+    c1, c2, mask = 0xcc9e2d51, 0x1b873593, 0xffffffff
+    h, n = seed, len(data)
+    end = n & ~3
+
+    def mix(k):
+        k = (k * c1) & mask
+        k = ((k << 15) | (k >> 17)) & mask
+        return (k * c2) & mask
+    for i in range(0, end, 4):
+        h ^= mix(int.from_bytes(data[i:i + 4], "little"))
+        h = ((h << 13) | (h >> 19)) & mask
+        h = (h * 5 + 0xe6546b64) & mask
+    if n & 3:
+        h ^= mix(int.from_bytes(data[end:], "little"))
+    h ^= n
+    h ^= h >> 16
+    h = (h * 0x85ebca6b) & mask
+    h ^= h >> 13
+    h = (h * 0xc2b2ae35) & mask
+    return h ^ (h >> 16)
+
+
+def shard_ranges(count):
+    """The compositeId router's hash range of each of ``count`` shards, as signed 32-bit ints
+    (shard1 starts at the smallest: 80000000-ffffffff, then 0-7fffffff for two)."""
+    return [(-(1 << 31) + (i * (1 << 32)) // count, -(1 << 31) + ((i + 1) * (1 << 32)) // count - 1)
+            for i in range(count)]
+
+
+def route_hash(doc_id):
+    """The compositeId router's hash of ``doc_id``, a signed 32-bit int (``a!b`` takes its upper
+    16 bits from ``a`` and the lower from ``b``)."""
+    doc_id = str(doc_id)
+    if "!" in doc_id:
+        a, _, b = doc_id.partition("!")
+        h = (murmur3(a.encode()) & 0xffff0000) | (murmur3(b.encode()) & 0x0000ffff)
+    else:
+        h = murmur3(doc_id.encode())
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def shard_of(doc_id, count):
+    """The index of the shard that holds ``doc_id`` among ``count``."""
+    h = route_hash(doc_id)
+    return next(i for i, (lo, hi) in enumerate(shard_ranges(count)) if lo <= h <= hi)
 
 
 class Cloud:
@@ -24,6 +91,7 @@ class Cloud:
         self.emu = emulator
         self.aliases = {}      # alias -> [collection]
         self.collections = {}  # name -> {"configName", "numShards", "replicationFactor"}
+        self.lagging = {}      # collection -> (the schema before a change, when the other shards get it)
 
     @property
     def node(self):
@@ -34,6 +102,7 @@ class Cloud:
         the configset of that name (else the default) and the alias NAME pointing at it."""
         self.aliases.clear()
         self.collections.clear()
+        self.lagging.clear()
         self.emu.cores.clear()
         for name in names:
             configset = name if name in self.emu.configsets else "layers"
@@ -78,13 +147,47 @@ class Cloud:
         """A /select on one shard's replica with distrib=false: only the documents of that shard."""
         index, count = shard
         saved = core.visible
-        core.visible = {k: v for k, v in saved.items() if zlib.crc32(k.encode()) % count == index}
+        core.visible = {k: v for k, v in saved.items() if shard_of(k, count) == index}
         core._sorted.clear()
         try:
             return core.search(params)
         finally:
             core.visible = saved
             core._sorted.clear()
+
+    def replica(self, collection, index):
+        return "%s_shard%d_replica1" % (collection, index + 1)
+
+    def core_status(self, names):
+        """CoreAdmin STATUS: the replica cores, each counting its shard's documents."""
+        if not names:
+            names = [self.replica(c, i) for c, v in sorted(self.collections.items()) for i in range(v["numShards"])]
+        out = {}
+        for name in names:
+            m = _REPLICA.match(name)
+            core = self.emu.cores.get(m.group(1)) if m and m.group(1) in self.collections else None
+            if core is None:
+                out[name] = {}
+                continue
+            index, count = int(m.group(2)) - 1, self.collections[m.group(1)]["numShards"]
+            status = core.status()
+            mine = lambda docs: [k for k in docs if shard_of(k, count) == index]  # noqa: E731
+            status["index"].update(numDocs=len(mine(core.visible)), maxDoc=len(mine(core.visible)))
+            out[name] = dict(status, name=name, instanceDir="%s/%s/" % (status["instanceDir"].rstrip("/"), name))
+        return out
+
+    # ------------------------------------------------------------ updates and schema changes on a collection
+    def forwarding(self, core, shard):
+        """How one update request to a collection runs: see the module's docstring."""
+        return _Forwarding(self, core, shard)
+
+    def schema_changed(self, core, before, params):
+        """A Schema API change through one core: the other shards' cores keep ``before`` for a while
+        unless the request waits for them (updateTimeoutSecs)."""
+        if core.name in self.collections and not params.get("updateTimeoutSecs", [""])[0]:
+            self.lagging[core.name] = (before, time.monotonic() + SCHEMA_LAG)
+        else:
+            self.lagging.pop(core.name, None)
 
     # ------------------------------------------------------------ Collections API
     def collections_api(self, params):
@@ -201,3 +304,50 @@ class Cloud:
                 del self.emu.configsets[name]
                 return {}
         raise SolrHTTPError(400, "Unknown action: %s" % action)
+
+
+class _Forwarding:
+    """One update request to a collection, as its node runs it (measured on SolrCloud 5.3.1)."""
+    _REASON = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+               500: "Server Error", 503: "Service Unavailable"}
+
+    def __init__(self, cloud, core, shard):
+        self.cloud, self.core = cloud, core
+        self.count = cloud.collections[core.name]["numShards"]
+        self.here = shard[0] if shard else self.count - 1  # the node answers from the last shard's core
+        self.failed = {}  # shard index -> the error its leader answered
+
+    def run(self, doc_id, op):
+        """Apply one document's add or delete: at once on this shard (an error stops the request),
+        else as the other shard's leader would (an error stops only that leader's stream)."""
+        if doc_id is None or isinstance(doc_id, (dict, list)):
+            return op()  # no id to route by: refused here, before any forwarding
+        index = shard_of(doc_id, self.count)
+        if index == self.here:
+            return op()
+        if index in self.failed:
+            return None
+        lagging = self.cloud.lagging.get(self.core.name)
+        saved = self.core.schema
+        if lagging and time.monotonic() < lagging[1]:
+            self.core.schema = lagging[0]  # that core has not seen the last schema change yet
+        try:
+            return op()
+        except SolrHTTPError as exc:
+            self.failed[index] = exc
+            return None
+        finally:
+            self.core.schema = saved
+
+    def raise_failure(self):
+        """After the request's commits: the first failed leader's answer, in the form a node passes on."""
+        if not self.failed:
+            return
+        index = min(self.failed)
+        code = self.failed[index].code
+        base = self.cloud.emu.url
+        raise SolrHTTPError(code, "%s\n\n\n\nrequest: %s/%s/update?update.distrib=TOLEADER&distrib.from=%s%%2F%s%%2F"
+                                  "&wt=javabin&version=2" % (
+                                      self._REASON.get(code, "Error"), base, self.cloud.replica(self.core.name, index),
+                                      base.replace(":", "%3A").replace("/", "%2F"),
+                                      self.cloud.replica(self.core.name, self.here)))

@@ -24,8 +24,10 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -46,8 +48,9 @@ _PLAIN = {"string": str, "text": str, "int": int, "boolean": bool}  # a value of
 class Core:
     """One core: the latest state (what /get sees) and the searcher's snapshot (what /select sees)."""
 
-    def __init__(self, name, conf_dir, configset=None):
+    def __init__(self, name, conf_dir, configset=None, instance_dir=None):
         self.name, self.conf_dir, self.configset = name, str(conf_dir), configset
+        self.instance_dir = instance_dir  # a CoreAdmin-created core's directory (else the configset's)
         self.load_config()
         self.latest = {}    # id -> Doc, uncommitted changes included
         self.visible = {}   # id -> Doc, as of the last opened searcher
@@ -295,7 +298,8 @@ class Core:
         return out, extra
 
     def status(self):
-        return {"name": self.name, "instanceDir": self.conf_dir.rsplit("/conf", 1)[0] + "/",
+        instance = self.instance_dir or self.conf_dir.rsplit("/conf", 1)[0]
+        return {"name": self.name, "instanceDir": instance + "/", "dataDir": instance + "/data/",
                 "config": "solrconfig.xml", "schema": os.path.basename(self.schema.path),
                 "startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 "uptime": int((time.time() - self.started) * 1000),
@@ -554,6 +558,7 @@ class SolrEmulator:
         self.faults = Faults()
         self.stats = {}
         self.reset_stats()
+        self.home = None  # the Solr home where CoreAdmin CREATE makes instance dirs (on first use)
         self._server = None
         self._thread = None
 
@@ -601,6 +606,8 @@ class SolrEmulator:
 
     def __exit__(self, *exc):
         self.stop()
+        if self.home is not None:  # the instance dirs CoreAdmin CREATE made
+            shutil.rmtree(self.home, ignore_errors=True)
 
     @property
     def url(self):
@@ -637,6 +644,8 @@ class SolrEmulator:
         action = params.get("action", ["STATUS"])[0].upper()
         name = params.get("core", params.get("name", [None]))[0]
         with self.lock:
+            if action == "STATUS" and self.cloud is not None:
+                return {"initFailures": {}, "status": self.cloud.core_status([name] if name else [])}
             if action == "STATUS":
                 names = [name] if name else sorted(self.cores)
                 return {"initFailures": {}, "status": {n: (self.cores[n].status() if n in self.cores else {})
@@ -646,13 +655,24 @@ class SolrEmulator:
                     raise bad_request("Missing parameter [name]")
                 if name in self.cores:
                     raise SolrHTTPError(500, "Core with name '%s' already exists." % name)
-                self.add_core(name, self._find_conf(params, name))
+                conf = self._find_conf(params, name)
+                if self.home is None:
+                    self.home = tempfile.mkdtemp(prefix="solr-emulator-home-")
+                instance = os.path.join(self.home, os.path.basename(params.get("instanceDir", [name])[0]) or name)
+                os.makedirs(instance, exist_ok=True)
+                with open(os.path.join(instance, "core.properties"), "w") as f:
+                    f.write("name=%s\n" % name)
+                with self.lock:
+                    self.cores[name] = Core(name, conf, instance_dir=instance)
                 return {"core": name}
             if name not in self.cores:
                 raise bad_request("No such core: %s" % name if action != "UNLOAD"
                                   else "Cannot unload non-existent core [%s]" % name)
             if action == "UNLOAD":
-                del self.cores[name]
+                # as Solr: the instance dir (index and transaction logs in it) goes with deleteInstanceDir
+                gone = self.cores.pop(name)
+                if params.get("deleteInstanceDir", ["false"])[0] == "true" and gone.instance_dir:
+                    shutil.rmtree(gone.instance_dir, ignore_errors=True)
             elif action == "RELOAD":
                 core = self.cores[name]
                 core.load_config()
@@ -788,7 +808,9 @@ class _Handler(BaseHTTPRequestHandler):
             core.tick()
             if handler in ("update", "update/json", "update/json/docs"):
                 emu.count("update_requests")
-                return self._update(emu, core, params, body, ctype, docs_only=handler == "update/json/docs")
+                forward = emu.cloud.forwarding(core, shard) if emu.cloud and core.name in emu.cloud.collections \
+                    else None
+                return self._update(emu, core, params, body, ctype, handler == "update/json/docs", forward)
             if handler in ("select", "query"):
                 emu.count("select_requests")
                 search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
@@ -800,12 +822,16 @@ class _Handler(BaseHTTPRequestHandler):
             if handler == "admin/ping":
                 return {"status": "OK"}
             if handler.startswith("schema"):
-                return self._schema(core, handler, body)
+                return self._schema(emu, core, handler, body, params)
         raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
 
-    def _update(self, emu, core, params, body, ctype, docs_only=False):
+    def _update(self, emu, core, params, body, ctype, docs_only=False, forward=None):
+        """``forward``: the request reached a SolrCloud collection (testing/cloud.py): each document
+        runs as on its shard's leader."""
         if self.record is not None:
             self.record["core"] = core.name
+        run = (lambda doc_id, op: op()) if forward is None else forward.run
+        uk = core.schema.unique_key
         within = params.get("commitWithin", [None])[0]
         overwrite = params.get("overwrite", ["true"])[0] != "false"
         commits = []
@@ -828,7 +854,9 @@ class _Handler(BaseHTTPRequestHandler):
                     doc, doc_within, doc_overwrite = arg
                     if self.record is not None:
                         self.record["added"].append((_plain(doc.get("id")), _plain(doc.get("solrsync_version"))))
-                    if core.add(doc, overwrite=overwrite if doc_overwrite is None else doc_overwrite) is None:
+                    ow = overwrite if doc_overwrite is None else doc_overwrite
+                    if run(doc.get(uk) if isinstance(doc, dict) else None,
+                           lambda: core.add(doc, overwrite=ow)) is None:
                         emu.count("docs_dropped")
                     emu.count("docs_added")
                     cw = doc_within if doc_within is not None else within
@@ -837,7 +865,9 @@ class _Handler(BaseHTTPRequestHandler):
                 elif op == "delete_id":
                     if self.record is not None:
                         self.record["deleted"].append(arg)
-                    if core.delete_id(arg, params):
+                    checked = core.version is None or core.version.delete_param is None or \
+                        params.get(core.version.delete_param)  # a missing version is refused before forwarding
+                    if run(arg if checked else None, lambda: core.delete_id(arg, params)):
                         emu.count("docs_deleted")
                     if within is not None:
                         core.commit_within(int(within))
@@ -854,6 +884,8 @@ class _Handler(BaseHTTPRequestHandler):
             commits.append(True)
         if any(commits):
             core.open_searcher()
+        if forward is not None:
+            forward.raise_failure()
         return {}
 
     def _realtime_get(self, core, params):
@@ -867,7 +899,7 @@ class _Handler(BaseHTTPRequestHandler):
             return {"doc": found[0] if found else None}
         return {"response": {"numFound": len(found), "start": 0, "docs": found}}
 
-    def _schema(self, core, handler, body):
+    def _schema(self, emu, core, handler, body, params):
         schema = core.schema
         parts = handler.split("/")
         if body:
@@ -881,6 +913,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise bad_request("Error reading input String: not a JSON object of commands")
             core.schema = _schema_commands(schema, data)
             core._sorted.clear()
+            if emu.cloud is not None:
+                emu.cloud.schema_changed(core, schema, params)
             return {}
         whole = schema.describe()
         listed = {"fields": "fields", "dynamicfields": "dynamicFields", "fieldtypes": "fieldTypes",

@@ -3,18 +3,27 @@
 a clean collection behind the alias ``layers``, on the emulator in SolrCloud mode or on the real
 SolrCloud named by ``SOLRSYNC_TEST_SOLRCLOUD_URL`` (an alias URL).
 
+A test marked ``solr`` (a differential scenario) runs twice, its ``solr`` being each kind of
+target in turn: ``[standalone]`` (as ``solr``) and ``[cloud]`` (as ``solrcloud``). With one of the
+two variables set, only the real Solr it names is tested (the other kind is skipped).
+
 Loaded automatically once solrsync is installed (a ``pytest11`` entry point), so projects using
 solrsync get the same ``solr`` fixture. The emulator's CoreAdmin CREATE ``configSet=NAME`` reads the
 configsets (``NAME/conf``) in the directory named by the ini option ``solrsync_configsets`` or
 ``--solrsync-configsets`` (default: the ones solrsync ships).
 """
+import json
 import os
 import uuid
 
 import pytest
 import requests
 
+from .cloud import route_hash
 from .emulator import SolrEmulator
+
+TARGETS = {"standalone": ("SOLRSYNC_TEST_SOLR_URL", "solr_emulator"),
+           "cloud": ("SOLRSYNC_TEST_SOLRCLOUD_URL", "solrcloud_emulator")}
 
 
 class SolrTarget:
@@ -41,7 +50,7 @@ class SolrTarget:
 
     def need_emulator(self, why="fault injection"):
         if self.emulator is None:
-            pytest.skip("%s needs the emulator (SOLRSYNC_TEST_SOLR_URL names a real Solr)" % why)
+            pytest.skip("%s needs the emulator (a real Solr is named)" % why)
 
     def core_url(self, core):
         return "%s/%s" % (self.base, core)
@@ -54,7 +63,6 @@ class SolrTarget:
     def post(self, path, body, core=None, content_type="application/json", **params):
         params.setdefault("wt", "json")
         if not isinstance(body, (str, bytes)):
-            import json
             body = json.dumps(body)
         resp = self.http.post("%s/%s" % (self.core_url(core or self.core), path), data=body, params=params,
                               headers={"Content-Type": content_type}, timeout=30)
@@ -67,6 +75,81 @@ class SolrTarget:
             info = self.http.get("%s/admin/info/system" % self.base, params={"wt": "json"}, timeout=30).json()
             self._cloud = info.get("mode") == "solrcloud"
         return self._cloud
+
+    # ------------------------------------------------------------ SolrCloud: where documents go
+    def shards(self):
+        """SolrCloud: the shards of the collection behind the alias, in hash-range order, each as
+        {"name", "leader": core name, "url": leader core URL}."""
+        if "_shards" not in self.__dict__:
+            cluster = self.collections(action="CLUSTERSTATUS")[1]["cluster"]
+            collection = cluster.get("aliases", {}).get(self.core, self.core).split(",")[0]
+            found = []
+            for name, shard in cluster["collections"][collection]["shards"].items():
+                lo, hi = (int(x, 16) for x in shard["range"].split("-"))
+                leader = next((r for r in shard["replicas"].values() if r.get("leader") == "true"),
+                              next(iter(shard["replicas"].values())))
+                found.append({"name": name, "leader": leader["core"],
+                              "url": "%s/%s" % (leader["base_url"], leader["core"]),
+                              "range": tuple(x - (1 << 32) if x >= 1 << 31 else x for x in (lo, hi))})
+            self._shards = sorted(found, key=lambda f: f["range"])
+        return self._shards
+
+    def shard_of(self, doc_id):
+        """The index (into ``shards()``) of the shard that holds ``doc_id``; 0 on standalone."""
+        if not self.is_cloud:
+            return 0
+        h = route_hash(doc_id)
+        return next(i for i, s in enumerate(self.shards()) if s["range"][0] <= h <= s["range"][1])
+
+    @property
+    def answering_shard(self):
+        """SolrCloud: the shard whose core answers an update sent to the alias (the documents of
+        the others are forwarded to their leaders): the one whose refusal of a bad document names
+        it. Probed once with a document of each shard that Solr refuses (nothing is applied)."""
+        if not self.is_cloud:
+            return 0
+        if "_answering" not in self.__dict__:
+            self._answering = None
+            for index in range(len(self.shards())):
+                doc_id = self.id_on(index, "solrsync_probe")
+                status, body = self.post("update", [{"id": doc_id, "solrsync_version": 1,
+                                                     "solrsync_probe_no_such_field": 1}])
+                if status == 400 and "[doc=%s]" % doc_id in body["error"]["msg"]:
+                    self._answering = index
+            assert self._answering is not None, "no shard's core named the refused document"
+        return self._answering
+
+    def id_on(self, index, prefix):
+        """An id starting with ``prefix`` that lands on shard ``index`` (standalone: ``prefix``)."""
+        if not self.is_cloud:
+            return prefix
+        for i in range(10000):
+            candidate = prefix if i == 0 else "%s_%d" % (prefix, i)
+            if self.shard_of(candidate) == index:
+                return candidate
+        raise AssertionError("no id for shard %d" % index)
+
+    def here(self, prefix):
+        """An id whose document the answering core handles itself (Solr's own error text comes back)."""
+        return self.id_on(self.answering_shard, prefix)
+
+    def elsewhere(self, prefix):
+        """SolrCloud: an id whose document is forwarded to another shard's leader."""
+        others = [i for i in range(len(self.shards())) if i != self.answering_shard] if self.is_cloud else []
+        if not others:
+            pytest.skip("a single shard: every document is handled by the core that answers")
+        return self.id_on(others[0], prefix)
+
+    def num_docs(self):
+        """What the index holds (CoreAdmin STATUS numDocs, tombstones included): the core's, or on
+        SolrCloud the sum over the shard leaders' cores (STATUS knows no alias)."""
+        cores = [s["leader"] for s in self.shards()] if self.is_cloud else [self.core]
+        total = 0
+        for core in cores:
+            status, body = self.admin(action="STATUS", core=core)
+            assert status == 200, body
+            total += body["status"][core]["index"]["numDocs"]
+        return total
 
     def rebuild_leftovers(self):
         """What finished rebuilds left behind: cores named ``_rebuild_`` (standalone); collections
@@ -121,10 +204,22 @@ def solr_emulator(pytestconfig):
         yield emulator
 
 
+def pytest_generate_tests(metafunc):
+    """A differential scenario (marked ``solr``) runs on both kinds of target."""
+    if "solr" in metafunc.fixturenames and metafunc.definition.get_closest_marker("solr"):
+        metafunc.parametrize("solr", list(TARGETS), indirect=True)
+
+
 @pytest.fixture
 def solr(request):
-    """A clean ``layers`` core: the emulator's (reset per test) or the real one, emptied."""
-    yield from _clean_target(request, "SOLRSYNC_TEST_SOLR_URL", "solr_emulator")
+    """A clean ``layers`` core: the emulator's (reset per test) or the real one, emptied. In a
+    differential scenario, in turn a standalone core and a SolrCloud alias (``solrcloud``)."""
+    kind = getattr(request, "param", "standalone")
+    env_var, emulator_fixture = TARGETS[kind]
+    named = [v for v, _ in TARGETS.values() if os.environ.get(v)]
+    if hasattr(request, "param") and named and env_var not in named:
+        pytest.skip("%s names the real Solr to test; no %s is named (%s)" % (named[0], kind, env_var))
+    yield from _clean_target(request, env_var, emulator_fixture)
 
 
 @pytest.fixture(scope="session")
