@@ -205,6 +205,22 @@ def test_the_emulator_records_each_update_request():
     assert answer.status_code == 400 and "--record-updates" in answer.text
 
 
+def test_a_second_run_waits_for_the_first_and_never_cleans_up_after_it(tmp_path, monkeypatch):
+    """The names, subnet and ports are the machine's: a run that cannot get the lock in time must
+    leave the running one's namespaces and processes alone (it used to clean them up)."""
+    import fcntl
+    monkeypatch.setattr(hostlib, "STATE", str(tmp_path))
+    monkeypatch.setattr(hostlib, "LOCK_WAIT_SECONDS", 0.5)
+    cleaned = []
+    monkeypatch.setattr(hostlib, "clean_leftovers", lambda: cleaned.append(True))
+    with open(tmp_path / "lock", "w") as first:
+        fcntl.flock(first, fcntl.LOCK_EX)
+        with pytest.raises(RuntimeError, match="another run"):
+            with hostlib.Hosts(["a"]):
+                pass
+    assert cleaned == []
+
+
 # ------------------------------------------------------------ the scenarios
 @pytest.mark.hosts
 def test_two_hosts_drain_a_backlog_written_on_a_third(hosts):

@@ -38,6 +38,7 @@ PREFIX = "sshost-"
 PG_PORT, REDIS_PORT, SOLR_PORT = 29601, 29602, 29603
 DBNAME = "hosts"
 STATE = "/tmp/solrsync-hosts"
+LOCK_WAIT_SECONDS = 900
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, "contrib", "django", "demo")
 
@@ -194,10 +195,18 @@ class Hosts:
     def start(self):
         os.makedirs(STATE, exist_ok=True)
         self._lock = open(os.path.join(STATE, "lock"), "w")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError("another run of the several-hosts harness holds %s/lock" % STATE)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:  # the names, subnet and ports are the machine's: one run at a time, the others wait
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._lock.close()
+                    self._lock = None
+                    raise RuntimeError("another run of the several-hosts harness has held %s/lock for %ds"
+                                       % (STATE, LOCK_WAIT_SECONDS))
+                time.sleep(0.5)
         clean_leftovers()
         self.dir = os.path.join(STATE, "run-%d" % os.getpid())
         for sub in ("logs", "var", "site"):
