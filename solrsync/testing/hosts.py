@@ -341,11 +341,13 @@ class Hosts:
                         "--no-sync", "-E", "UTF8"], check=True, capture_output=True, cwd="/", **as_postgres)
         with open(os.path.join(data, "pg_hba.conf"), "a") as f:
             f.write("host all all %s.0/24 trust\n" % SUBNET)
-        # server-side keepalives: a host cut off mid-transaction (its claim's lock held) is noticed
-        # in seconds rather than the kernel's two hours
+        # a host cut off mid-transaction (its claim's lock held) is noticed in seconds rather than the
+        # kernel's two hours: keepalives while the server waits for it, tcp_user_timeout while the
+        # server's own answer goes unacknowledged (keepalives are not sent then)
         settings = dict(listen_addresses=ADDRESS, port=PG_PORT, unix_socket_directories=data, fsync="off",
                         synchronous_commit="off", full_page_writes="off", max_connections=200,
-                        tcp_keepalives_idle=5, tcp_keepalives_interval=2, tcp_keepalives_count=2)
+                        tcp_keepalives_idle=5, tcp_keepalives_interval=2, tcp_keepalives_count=2,
+                        tcp_user_timeout=5000)
         settings.update(self.postgres_settings)
         args = [os.path.join(pg_bin(), "postgres"), "-D", data]
         for k, v in settings.items():
