@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import sys
-import time
 
 from .config import ConfigError, mask
 from .sink import UNVERSIONED, SolrRequestError, SolrUnavailable
@@ -312,7 +311,7 @@ def _count(syncer, name, args):
 
 def collect_status(syncer, huey=None):
     from .admin import describe_cloud, solr_kind
-    from .queue import consumers, last_resync
+    from .queue import broker_time, consumers, last_resync
     s = syncer.settings
     out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
            "pipelines": {}}
@@ -354,6 +353,8 @@ def collect_status(syncer, huey=None):
                 info["reindex"] = log_.reindex_running(name)
         if huey is not None and "queue_error" not in out:
             info["last_resync"] = last_resync(huey, name)
+            if info["last_resync"]:  # aged by the broker's clock, which stamped it
+                info["last_resync"]["age"] = broker_time(huey) - info["last_resync"]["started"]
         out["pipelines"][name] = info
     return out
 
@@ -385,7 +386,7 @@ def cmd_status(args, syncer, tasks_factory):
                                                                 "last full resync"))
         for name, i in status["pipelines"].items():
             r = i.get("last_resync")
-            resync = "never" if not r else "%s ago, %.0fs, %s" % (_ago(time.time() - r["started"]), r["elapsed"],
+            resync = "never" if not r else "%s ago, %.0fs, %s" % (_ago(r["age"]), r["elapsed"],
                                                                  "ok" if r["ok"] else "FAILED")
             state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else i["solr"]
             print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % (

@@ -112,15 +112,15 @@ def broker_time(huey):
     return time.time()
 
 
+_identity = {}
+
+
 def consumer_id():
     """This process's name among all consumers: host and pid say where to look, the random part
     keeps two apart that share both (containers with the same hostname, each its own pid 1)."""
     if _identity.get("pid") != os.getpid():
         _identity.update(pid=os.getpid(), id="%s:%d:%s" % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]))
     return _identity["id"]
-
-
-_identity = {}
 
 
 def start_heartbeat(huey):
@@ -217,7 +217,7 @@ class Tasks:
 
     def enqueue_range(self, pipeline, run, core, since, versioned):
         """One task taking the next free range of a reindex through the queue (range_tasks.py)."""
-        self.reindex_range(pipeline, run, core, since.isoformat() if since is not None else None, versioned)
+        self.reindex_range(pipeline, run, core, since, versioned)
 
     def consumers(self):
         return consumers(self.huey)

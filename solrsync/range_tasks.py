@@ -11,7 +11,6 @@ every consumer down, and a periodic resync running in a consumer's only worker c
 itself.
 """
 import collections
-import datetime as dt
 import logging
 import time
 import uuid
@@ -34,7 +33,6 @@ def work(syncer, name, run, core, since=None, versioned=True, owner=None):
     seq, first, last, lease = claimed
     version = syncer.version() if versioned else None  # before the rows are read
     unreadable = {}
-    since = dt.datetime.fromisoformat(since) if isinstance(since, str) else since
     rows = syncer.sources[name].chunk(first, last, since=since, errors=unreadable)
     chunk = Chunk(syncer, name, rows, False, unreadable).post(syncer.sink(name, core=core), version)
     if not syncer.changelog.finish_range(run, seq, lease, dict(chunk.result(), by=owner)):
@@ -53,7 +51,6 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
     changelog.drop_ranges(name + ":", earlier=True)
     run = "%s:%s" % (name, uuid.uuid4().hex)
     ranges = syncer.sources[name].iter_ranges(batch_size, since=since, after=after)
-    since_text = since.isoformat() if since is not None else None
     pending = collections.deque()  # [(seq, last pk)] handed out, not yet accounted for
     sent = {}                      # seq -> the claim count a task was last sent for
     by = collections.Counter()
@@ -97,7 +94,7 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
                     log.warning("%s: no consumer took a range for %.0fs; running ranges here too (is a consumer "
                                 "running? manage.py run_huey)", name, IDLE_SECONDS)
                     warned = True
-                work(syncer, name, run, core, since_text, versioned)
+                work(syncer, name, run, core, since, versioned)
                 moved = time.monotonic()
             else:
                 time.sleep(POLL_SECONDS)

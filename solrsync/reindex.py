@@ -245,8 +245,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             # ranges on the queue at once: enough for every consumer's workers (a live change waits
             # behind at most these), more with --workers
             window = max(2 * workers, 4 * len([c for c in via_queue.consumers() if c["alive"]]), 8)
-            result.ranges_by = range_tasks.stream(syncer, name, batch_size, since, after, core, versioned, account,
-                               lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
+            result.ranges_by = range_tasks.stream(
+                syncer, name, batch_size, since, after, core, versioned, account,
+                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
         elif pool is None:
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
