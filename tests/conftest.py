@@ -35,6 +35,15 @@ def service_up(host, port):
         return False
 
 
+# Redis for the tests that need one: another server or db when several runs share a machine.
+REDIS_PORT = int(os.environ.get("SOLRSYNC_TEST_REDIS_PORT", "6379"))
+REDIS_DB = int(os.environ.get("SOLRSYNC_TEST_REDIS_DB", "15"))
+
+
+def redis_url(offset=0):
+    return "redis://127.0.0.1:%d/%d" % (REDIS_PORT, REDIS_DB - offset)
+
+
 def require_service(name, port):
     if not service_up("127.0.0.1", port):
         msg = "%s is not answering on 127.0.0.1:%d" % (name, port)

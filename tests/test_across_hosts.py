@@ -99,10 +99,10 @@ def test_the_periodic_resync_runs_once_per_tick_across_consumers(project, caplog
 def test_heartbeats_are_aged_by_the_brokers_clock(project, monkeypatch):
     """A host whose clock runs ten minutes ahead reads another's fresh heartbeat as fresh."""
     import time
-    from conftest import require_service, use_queue
+    from conftest import REDIS_PORT, redis_url, require_service, use_queue
     from solrsync import queue
-    require_service("Redis", 6379)
-    tasks = use_queue("redis://127.0.0.1:6379/14")
+    require_service("Redis", REDIS_PORT)
+    tasks = use_queue(redis_url(1))
     tasks.huey.storage.flush_all()
     tasks.huey.put(queue.HEARTBEATS, {"a": {"id": "a", "host": "a", "pid": 1, "seen": queue.broker_time(tasks.huey)}})
     real = time.time

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import transaction
 
-from conftest import require_service, stop, use_queue, wait_until
+from conftest import REDIS_PORT, redis_url, require_service, stop, use_queue, wait_until
 from solrsync.testing import free_port
 
 pytestmark = pytest.mark.django
@@ -69,8 +69,8 @@ def test_huey_consumer_process_makes_a_save_searchable_within_commit_within(proj
 
 
 def test_redis_huey_consumer(project):
-    require_service("Redis", 6379)
-    tasks = use_queue("redis://127.0.0.1:6379/15")
+    require_service("Redis", REDIS_PORT)
+    tasks = use_queue(redis_url())
     tasks.huey.flush()
     consumer = project.consumer()
     try:
