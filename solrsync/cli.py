@@ -12,6 +12,7 @@ import os
 import sys
 
 from .config import ConfigError, mask
+from .lease import LeaseLost
 from .sink import UNVERSIONED, SolrRequestError, SolrUnavailable
 
 log = logging.getLogger("solrsync.cli")
@@ -149,7 +150,7 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
     except (UsageError, ConfigError) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 2
-    except SolrUnavailable as exc:
+    except (SolrUnavailable, LeaseLost) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
     except SolrRequestError as exc:
@@ -250,6 +251,8 @@ def _verify(args, syncer, tasks_factory, names):
         progress = Progress(name, _count(syncer, name, args), quiet=args.quiet)
         try:
             drift = verify(syncer, name, batch_size=args.batch_size, fix=args.fix, on_batch=progress)
+        except ValueError as exc:
+            raise UsageError(str(exc))
         finally:
             progress.close()
         print(drift.summary())
@@ -333,7 +336,11 @@ def collect_status(syncer, huey=None):
         info = {"core": p.core, "db_count": syncer.sources[name].count()}
         sink = syncer.sink(name)
         try:
-            info["solr_count"] = sink.count()
+            try:  # a pipeline counts its own documents, others may share its core
+                owned = syncer.owned_filter(name, sink)
+            except ValueError as exc:
+                owned, info["sharing"] = None, str(exc)
+            info["solr_count"] = sink.count(**{"fq": owned} if owned else {})
             info["solr"] = "ok"
             info["solr_version"] = kind.version if kind else None
             info["versioned"] = sink.versioned
@@ -406,6 +413,8 @@ def cmd_status(args, syncer, tasks_factory):
                         for r in sh["replicas"])))
             if i.get("versioned") is False:
                 print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
+            if i.get("sharing"):
+                print("%s: %s (its solr count is every document of the core)" % (name, i["sharing"]))
             r = i.get("reindex")
             if r and r["owner"]:
                 print("%s: reindex running in %s, %s" % (name, r["owner"], "past pk %s" % r["last_pk"]

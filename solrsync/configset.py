@@ -13,7 +13,7 @@ from xml.sax.saxutils import quoteattr
 import requests
 
 from .documents import BBox, Date, Multi, Text
-from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable
+from .sink import OWNER_FIELD, VERSION_FIELD, SolrRequestError, SolrUnavailable
 
 SHIPPED = Path(__file__).resolve().parent / "configsets" / "layers" / "conf"
 CATCH_ALL = "text"
@@ -41,6 +41,7 @@ BASE_FIELDS = [
     {"name": "id", "type": "string", "indexed": True, "stored": True, "required": True},
     {"name": VERSION_FIELD, "type": "plong", "indexed": True, "stored": True, "docValues": True},
     {"name": LIVE_FIELD, "type": "boolean", "indexed": True, "stored": False},
+    {"name": OWNER_FIELD, "type": "string", "indexed": True, "stored": True},
 ]
 CATCH_ALL_FIELD = {"name": CATCH_ALL, "type": "text_general", "indexed": True, "stored": False, "multiValued": True}
 DYNAMIC_FIELDS = [{"name": "*__" + part, "type": "bbox_double", "indexed": True, "stored": False}

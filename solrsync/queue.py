@@ -20,6 +20,7 @@ from huey.serializer import SignedSerializer
 
 from . import metrics
 from .config import ConfigError, parse_crontab
+from .lease import LeaseLost
 from .sink import SolrUnavailable
 
 log = logging.getLogger("solrsync.queue")
@@ -343,6 +344,9 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                     result = resync(name)
                 except ReindexRunning as exc:
                     log.warning("resync skipped: %s", exc)
+                    continue
+                except LeaseLost as exc:  # paused past its hold: the reindex that took over does it
+                    log.warning("resync stopped: %s", exc)
                     continue
                 record_resync(huey, name, result, started)
                 out[name] = result.summary()

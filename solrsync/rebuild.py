@@ -37,9 +37,13 @@ class NotAnAlias(ValueError):
     """SolrCloud: the live name is a plain collection, which nothing can replace atomically."""
 
 
-def begin(syncer, name, make_alias=False):
-    """-> the name of a fresh core (collection) registered to receive the live writes of pipeline ``name``."""
+def begin(syncer, name, make_alias=False, fence=None):
+    """-> the name of a fresh core (collection) registered to receive the live writes of pipeline ``name``,
+    holding the tombstones of the live core's recent deletes. ``fence``: the reindex's hold (lease.Lease),
+    checked before each step."""
     pipeline = syncer.pipeline(name)
+    check = fence.check if fence is not None else (lambda version=None: None)
+    check()
     stale = syncer.changelog.rebuilds(name) if syncer.changelog is not None else []
     if stale:  # an earlier rebuild that was interrupted and not resumed: stop feeding it
         log.warning("%s: an earlier rebuild into %s was not finished; starting afresh (that core is left as it is)",
@@ -53,10 +57,30 @@ def begin(syncer, name, make_alias=False):
     else:
         core = "%s_rebuild_%s" % (pipeline.core, stamp)
         create_core(syncer.settings, core, syncer.settings.SOLR_CONFIGSET)
+    check()
     if syncer.changelog is not None:
         syncer.changelog.start_rebuild(name, core)
+        _tombstones(syncer, name, core, check)
     log.warning("%s: building into fresh %s %s", name, "collection" if cloud else "core", core)
     return core
+
+
+def _tombstones(syncer, name, core, check):
+    """Give the fresh core the tombstones of the deletes sent to the live one (recorded in the
+    database: Solr never shows tombstones) since the oldest write that may still land. Run after
+    the core is registered: any later delete reaches it from the live sync itself. Without this, a
+    late add older than a delete -- a push stalled before the rebuild began -- would find nothing
+    to lose against in the fresh core and, once it is live, bring the deleted document back."""
+    sink = syncer.sink(name, core=core)
+    if not sink.versioned:
+        return
+    since = syncer.version() - int(syncer.settings.write_horizon * 1e6)
+    copied = 0
+    for version, ids in syncer.changelog.deletes(name, since).items():
+        for i in range(0, len(ids), 500):
+            copied += sink.delete_ids(ids[i:i + 500], version=version, fence=lambda v: check())
+    if copied:
+        log.info("%s: %d recent delete(s) of the live core copied into %s as tombstones", name, copied, core)
 
 
 def _create_collection(settings, alias, collection, make_alias=False):
@@ -79,10 +103,14 @@ def _create_collection(settings, alias, collection, make_alias=False):
     create_collection(settings, collection, settings.SOLR_CONFIGSET, shards, replicas)
 
 
-def finish(syncer, name, core, refused, allow_rejected=0):
-    """Put ``core`` live unless more than ``allow_rejected`` documents were refused."""
+def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
+    """Put ``core`` live unless more than ``allow_rejected`` documents were refused. ``fence``: the
+    reindex's hold, checked before the swap: a reindex that lost it never swaps (the one that took
+    it over may be building its own core, or have swapped it live already)."""
     pipeline = syncer.pipeline(name)
+    check = fence.check if fence is not None else (lambda version=None: None)
     cloud = solr_kind(syncer.settings).cloud
+    check()
     syncer.sink(name, core=core).commit()
     if refused > allow_rejected:
         if syncer.changelog is not None:
@@ -91,9 +119,11 @@ def finish(syncer, name, core, refused, allow_rejected=0):
                              "and is kept for inspection, %s is untouched" % (
                                  name, refused, allow_rejected, "collection" if cloud else "core", core,
                                  pipeline.core))
+    check()
     if cloud:
         return _finish_cloud(syncer, name, pipeline.core, core)
     swap_cores(syncer.settings, pipeline.core, core)
+    syncer.forget_cores()  # this process's sinks ask the core now live what it is
     if syncer.changelog is not None:
         syncer.changelog.end_rebuild(name, core)  # the name `core` now holds the old index
     unload_core(syncer.settings, core)
@@ -108,6 +138,7 @@ def _finish_cloud(syncer, name, alias, collection):
         delete_collection(settings, alias)
         log.warning("%s: deleted the collection %s to put an alias of that name in its place", name, alias)
     point_alias(settings, alias, collection)
+    syncer.forget_cores()
     if syncer.changelog is not None:
         syncer.changelog.end_rebuild(name, collection)  # the alias now writes to it
     # older collections: those the alias pointed at, then earlier rebuilds (their names sort by time)

@@ -31,6 +31,7 @@ import threading
 import time
 
 from . import rebuild
+from .lease import LeaseLost
 from .sink import VERSION_FIELD, Rejected, SolrRequestError, SolrUnavailable, to_json
 from .sync import Report, build_documents
 
@@ -49,6 +50,8 @@ class ReindexResult(Report):
         self.interrupted = False
         self.dry_run = False    # then indexed/deleted count what it would do
         self.ranges_by = None   # through the queue: {consumer: ranges it ran}
+        self.unread_ids = []    # document ids of the rows that could not be read (None: some unknown)
+        self.owned = None       # the filter leaving the pipeline its own documents (Syncer.owned_filter)
 
     @property
     def rate(self):
@@ -105,6 +108,8 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
 def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit, workers,
              export, resume, swap, parallel, allow_rejected, via_queue, owner, make_alias):
     pipeline = syncer.pipeline(pipeline_name)
+    # the hold is a fence: checked before each step others see (a post, progress, a registration, the swap)
+    hold = syncer.lease("reindex", pipeline_name, owner, "%s: the reindex" % pipeline_name)
     changelog = syncer.changelog
     started_at = dt.datetime.now(dt.timezone.utc)
     posting = not (dry_run or export is not None)
@@ -125,10 +130,15 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
                              "interruption; run it again without --resume" % pipeline_name)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
     elif swap and posting:
-        core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias)
+        if syncer.sharing(pipeline_name):
+            raise ValueError("core %s is shared by pipelines %s: --swap rebuilds one pipeline's documents into a fresh "
+                             "core and would drop the others'; rebuild it in place (reindex --prune)" % (
+                                 pipeline.core, ", ".join(syncer.sharing(pipeline_name))))
+        core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias, fence=hold)
     target = core or pipeline.core
     sink = syncer.sink(pipeline_name, core=target)
     versioned = posting and sink.versioned
+    owned = syncer.owned_filter(pipeline_name, sink) if prune and not swap else None  # refused before any work
     if versioned and start_version is None:
         start_version = syncer.version()  # before the first read, after a rebuild's registration
     full = since is None and pks is None
@@ -144,8 +154,9 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
     with fewer_collections():
         result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
                          not posting, live_ids, state, started_at, swap, parallel, prune, start_version, via_queue,
-                         owner)
+                         owner, hold)
     result.core = target
+    result.owned = owned
     if result.interrupted:
         return result
     result.dry_run = dry_run
@@ -153,48 +164,60 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
         result.deleted = sum(1 for _ in _stale_ids(sink, result, live_ids, start_version))
     if posting:
         if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
-            _prune(sink, result, live_ids, start_version, batch_size)
+            _prune(syncer, pipeline_name, sink, result, live_ids, start_version, batch_size, hold)
         if swap:
-            rebuild.finish(syncer, pipeline_name, target, result.skipped["rejected by Solr"], allow_rejected)
+            rebuild.finish(syncer, pipeline_name, target, result.skipped["rejected by Solr"], allow_rejected,
+                           fence=hold)
             result.core = pipeline.core
         elif commit:
             sink.commit()
+        if hold is not None:
+            hold.check()
         if syncer.changelog is not None and (full or pks):
             failed = {str(pk) for _, pk, _ in result.rejected}
             if full:
                 syncer.changelog.clear_failures(pipeline_name, keep=failed)
             else:
                 syncer.changelog.clear_failures(pipeline_name, [pk for pk in pks if str(pk) not in failed])
-    if state is not None:
-        state.save_reindex_state(pipeline_name, None)
+    if state is not None and not state.save_reindex_state(pipeline_name, None, owner, syncer.settings.LEASE_SECONDS):
+        hold.check()  # raises: the hold was lost since the check above
     log.info(result.summary())
     return result
 
 
 def _stale_ids(sink, result, live_ids, start_version):
-    """The ids a prune deletes: not written by the stream (a version older than its start, or,
-    without versions, not among ``live_ids``), except those Solr refused now (their old state stays)."""
-    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}
+    """The ids a prune deletes: this pipeline's documents (``Syncer.owned_filter``) not written by the
+    stream (a version older than its start, or, without versions, not among ``live_ids``), except
+    those Solr refused now and those of rows the stream could not read (their old state stays, as
+    on the live path)."""
+    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id} | set(result.unread_ids)
+    mine = result.owned
     if live_ids is None:
-        return (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1))
+        return (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1), fq=mine)
                 if doc_id not in keep)
-    return (doc_id for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
+    return (doc_id for doc_id in sink.iter_ids(fq=mine) if doc_id not in live_ids and doc_id not in keep)
 
 
-def _prune(sink, result, live_ids, start_version, batch_size):
-    """Delete the documents whose rows are gone or filtered out."""
+def _prune(syncer, name, sink, result, live_ids, start_version, batch_size, fence):
+    """Delete the documents whose rows are gone or filtered out (with the start version: a delete
+    of any age may land, it never beats a newer write)."""
     sink.commit()  # what the stream wrote becomes searchable: only what it did not write is old
+    if result.unread_ids is None:
+        log.warning("%s: prune skipped: %d row(s) could not be read and their document ids cannot be known, so "
+                    "their documents cannot be told from stale ones", name, result.skipped["unreadable"])
+        return
+    lease = None if fence is None else (lambda version: fence.check())
     batch = []
     for doc_id in _stale_ids(sink, result, live_ids, start_version):
         batch.append(doc_id)
         if len(batch) >= batch_size:
-            result.deleted += sink.delete_ids(batch, version=start_version)
+            result.deleted += syncer.delete_ids(name, sink, batch, start_version, lease)
             batch = []
-    result.deleted += sink.delete_ids(batch, version=start_version)
+    result.deleted += syncer.delete_ids(name, sink, batch, start_version, lease)
 
 
 def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers, export, dry_run, live_ids,
-            state, started_at, swap, parallel, prune, start_version, via_queue, owner):
+            state, started_at, swap, parallel, prune, start_version, via_queue, owner, hold):
     pipeline = syncer.pipeline(name)
     source = syncer.sources[name]
     result = ReindexResult(name)
@@ -224,11 +247,15 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             syncer.changelog.record_failures(name, [(pk, doc_id, msg) for doc_id, pk, msg in chunk.failures()])
         if live_ids is not None:
             live_ids.update(chunk.ids)
+        if chunk.unreadable and result.unread_ids is not None:
+            ids = source.doc_ids([pk for _, pk, _ in chunk.unreadable])
+            result.unread_ids = None if ids is None else result.unread_ids + ids
         result.last_pk = last_pk
-        if state is not None:
-            state.save_reindex_state(name, {"last_pk": last_pk, "core": result.core, "swap": swap, "prune": prune,
-                                            "version": start_version, "started": started_at.isoformat()},
-                                     owner, syncer.settings.LEASE_SECONDS)
+        if state is not None and not state.save_reindex_state(
+                name, {"last_pk": last_pk, "core": result.core, "swap": swap, "prune": prune,
+                       "version": start_version, "started": started_at.isoformat()},
+                owner, syncer.settings.LEASE_SECONDS):
+            hold.check()  # raises: progress is recorded only by the holder
         result.elapsed = time.monotonic() - began
         if on_batch:
             on_batch(result, chunk.rows)
@@ -247,7 +274,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             window = max(2 * workers, 4 * len([c for c in via_queue.consumers() if c["alive"]]), 8)
             result.ranges_by = range_tasks.stream(
                 syncer, name, batch_size, since, after, core, versioned, account,
-                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
+                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window, hold)
         elif pool is None:
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
@@ -261,7 +288,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 if out is not None:
                     out.writelines(to_json(doc) + "\n" for doc in chunk.built)
                 elif not dry_run:
-                    chunk.post(syncer.sink(name, core=core), version)
+                    chunk.post(syncer.sink(name, core=core), version, hold)
                 account(chunk, source.pk_of(rows[-1]) if rows else result.last_pk)
         else:
             for first, last, _ in source.iter_ranges(batch_size, since=since, pks=pks, after=after):
@@ -269,7 +296,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 # write to the database (on SQLite, forked writers lock each other out)
                 version = syncer.version() if versioned else None
                 in_flight.append((pool.apply_async(_work, (name, first, last, since, pks, core,
-                                                           live_ids is not None, version)), last))
+                                                           live_ids is not None, version, hold)), last))
                 acknowledge(limit=workers * 2)
             acknowledge(limit=0)
     except KeyboardInterrupt:
@@ -324,8 +351,8 @@ class Chunk:
         chunk.built, chunk.ids = None, ()
         return chunk
 
-    def post(self, sink, version=None):
-        self.refused = sink.add_batch(self.built, version=version) if self.built else []
+    def post(self, sink, version=None, fence=None):
+        self.refused = sink.add_batch(self.built, version=version, fence=fence) if self.built else []
         self.built = None  # not sent back from a worker process
         if not self.refused:
             self.pks = {}  # only needed to name the pk of a refused document
@@ -339,11 +366,11 @@ class Chunk:
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
 
 
-def _work(name, first, last, since, pks, core, keep_ids, version):
+def _work(name, first, last, since, pks, core, keep_ids, version, fence):
     syncer = _worker["syncer"]
     unreadable = {}
     rows = syncer.sources[name].chunk(first, last, since=since, pks=pks, errors=unreadable)
-    return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version)
+    return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version, fence)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from solrsync.sink import local_version
 
-from .models import Change, Clock, Failure, Rebuild, Reindex, ReindexRange
+from .models import Change, Clock, Deleted, Failure, Rebuild, Reindex, ReindexRange
 from .triggers import AGE, NOW
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
@@ -211,6 +211,20 @@ class DjangoSource:
         source = id_field.source
         return None if id_field.fn is not None or not source or "." in source else source
 
+    def doc_ids(self, pks):
+        """The document ids of these rows, whatever the filter says, read from the id column alone
+        (a row whose other columns cannot be read) -> [ids], or None when the id is not a column or
+        cannot be read either."""
+        source = self._id_column()
+        if source is None or not pks:
+            return None if source is None else []
+        try:
+            return [str(v) for v in self.model._default_manager.filter(pk__in=pks).values_list(source, flat=True)]
+        except Exception as exc:
+            if not _isolatable(exc, {}):
+                raise
+            return None
+
     def holders(self, doc_ids):
         """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
         had may belong to another row now (an overwrite import), whose document must stay."""
@@ -373,6 +387,22 @@ class DjangoChangeLog:
         qs = Rebuild.objects.using(self.using).filter(pipeline=pipeline)
         (qs.filter(core=core) if core else qs).delete()
 
+    # -- the deletes whose tombstones Solr still keeps: a rebuilt core starts with them
+    def record_deletes(self, pipeline, doc_ids, version):
+        Deleted.objects.using(self.using).bulk_create(
+            [Deleted(pipeline=pipeline, doc_id=doc_id, version=version) for doc_id in doc_ids], batch_size=500)
+
+    def deletes(self, pipeline, since_version):
+        """{version: [doc ids]} of the deletes sent for ``pipeline`` at ``since_version`` or later."""
+        out = {}
+        for version, doc_id in Deleted.objects.using(self.using).filter(
+                pipeline=pipeline, version__gte=since_version).order_by("version").values_list("version", "doc_id"):
+            out.setdefault(version, []).append(doc_id)
+        return out
+
+    def forget_deletes(self, before_version):
+        Deleted.objects.using(self.using).filter(version__lt=before_version).delete()
+
     # -- a pipeline's reindex: who runs it, where an interrupted one stopped
     def hold_reindex(self, pipeline, owner, lease_seconds):
         """Take (or renew) the pipeline's reindex for ``owner`` -> None, or, when another owner's
@@ -406,14 +436,39 @@ class DjangoChangeLog:
         return json.loads(state) if state else None
 
     def save_reindex_state(self, pipeline, state, owner="", lease_seconds=0):
-        """Where the reindex got to (None: it finished), written after every acknowledged batch;
-        ``owner``'s hold is renewed with it."""
+        """Where the reindex got to (None: it finished), written after every acknowledged batch.
+        With ``owner``, only while that owner still holds the pipeline (its hold renewed with it)
+        -> False when it no longer does: progress is never written by a reindex that lost its hold."""
         fields = {"state": json.dumps(state, default=str) if state is not None else ""}
         qs = Reindex.objects.using(self.using).filter(pipeline=pipeline)
-        if owner and qs.filter(owner=owner).update(leased_until=self._lease_end(lease_seconds), **fields):
-            return
+        if owner:
+            return bool(qs.filter(owner=owner, leased_until__gt=self._now()).update(
+                leased_until=self._lease_end(lease_seconds), **fields))
         if not qs.update(**fields):
             Reindex.objects.using(self.using).get_or_create(pipeline=pipeline, defaults=fields)
+        return True
+
+    # -- leases as fences (solrsync.lease): checked before each step others can see
+    def lease_left(self, kind, key, token):
+        """-> (seconds the lease still runs, now in microseconds), both by the database's clock, or
+        None when it ran out or another holder has it. ``kind``: "changes" (key: a claimed change's
+        seq, token: the lease end it was claimed with), "reindex" (key: the pipeline, token: the
+        owner), "range" (key: (run, seq), token: the lease end it was claimed with)."""
+        now = self.now()
+        if kind == "changes":
+            qs = Change.objects.using(self.using).filter(seq=key, leased_until=token)
+        elif kind == "reindex":
+            qs = Reindex.objects.using(self.using).filter(pipeline=key, owner=token)
+        elif kind == "range":
+            qs = ReindexRange.objects.using(self.using).filter(run=key[0], seq=key[1], leased_until=token,
+                                                               result__isnull=True)
+        else:
+            raise ValueError("no lease of kind %r" % kind)
+        until = qs.filter(leased_until__gt=now).values_list("leased_until", flat=True).first()
+        if until is None:
+            return None
+        aware = now if timezone.is_aware(now) else timezone.make_aware(now)
+        return (until - now).total_seconds(), int(aware.timestamp() * 1e6)
 
     # -- the primary-key ranges of a reindex through the queue
     def add_ranges(self, run, ranges):
@@ -440,10 +495,10 @@ class DjangoChangeLog:
         return row[1], json.loads(row[2]), json.loads(row[3]), lease
 
     def finish_range(self, run, seq, lease, result):
-        """Store a range's result -> False when its lease ran out and another claim took it (that
-        claim's result counts; this worker's posts were versioned, so they harm nothing)."""
+        """Store a range's result -> False when its lease ran out (another claim's result counts;
+        this worker's posts were versioned and fenced, so they harm nothing)."""
         return bool(ReindexRange.objects.using(self.using).filter(run=run, seq=seq, leased_until=lease,
-                                                                 result__isnull=True)
+                                                                 leased_until__gt=self._now(), result__isnull=True)
                     .update(result=json.dumps(result, default=str)))
 
     def ranges(self, run, after=-1):

@@ -488,6 +488,8 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, addr, emulator):
+        if ":" in addr[0]:  # an IPv6 address (::1)
+            self.address_family = socket.AF_INET6
         self.emulator = emulator
         self.open_sockets = set()
         super().__init__(addr, _Handler)
@@ -611,7 +613,7 @@ class SolrEmulator:
 
     @property
     def url(self):
-        return "http://%s:%d/solr" % (self.host, self.port)
+        return "http://%s:%d/solr" % ("[%s]" % self.host if ":" in self.host else self.host, self.port)
 
     def core_url(self, name="layers"):
         return "%s/%s" % (self.url, name)
