@@ -67,14 +67,15 @@ def begin(syncer, name, make_alias=False, fence=None):
 
 def _tombstones(syncer, name, core, check):
     """Give the fresh core the tombstones of the deletes sent to the live one (recorded in the
-    database: Solr never shows tombstones) since the oldest write that may still land. Run after
+    database: Solr never shows tombstones) that the live core still keeps -- every delete newer than
+    the oldest write that may still land (Settings.write_horizon < TOMBSTONE_SECONDS). Run after
     the core is registered: any later delete reaches it from the live sync itself. Without this, a
     late add older than a delete -- a push stalled before the rebuild began -- would find nothing
     to lose against in the fresh core and, once it is live, bring the deleted document back."""
     sink = syncer.sink(name, core=core)
     if not sink.versioned:
         return
-    since = syncer.version() - int(syncer.settings.write_horizon * 1e6)
+    since = syncer.version() - int(syncer.settings.TOMBSTONE_SECONDS * 1e6)  # the tombstones the live core keeps
     copied = 0
     for version, ids in syncer.changelog.deletes(name, since).items():
         for i in range(0, len(ids), 500):

@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 from . import rebuild
 from .lease import LeaseLost
@@ -91,7 +92,8 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
     owner = None
     if posting and changelog is not None:
         from .queue import consumer_id
-        owner = consumer_id()
+        # the process, and this reindex in it: two in one process (a consumer's worker threads) are two holders
+        owner = "%s/%s" % (consumer_id(), uuid.uuid4().hex[:6])
         other = changelog.hold_reindex(pipeline_name, owner, syncer.settings.LEASE_SECONDS)
         if other:
             raise ReindexRunning("%s: a reindex is already running (%s); wait for it, or, if that process is gone, "

@@ -454,7 +454,6 @@ class DjangoChangeLog:
         None when it ran out or another holder has it. ``kind``: "changes" (key: a claimed change's
         seq, token: the lease end it was claimed with), "reindex" (key: the pipeline, token: the
         owner), "range" (key: (run, seq), token: the lease end it was claimed with)."""
-        now = self.now()
         if kind == "changes":
             qs = Change.objects.using(self.using).filter(seq=key, leased_until=token)
         elif kind == "reindex":
@@ -464,9 +463,17 @@ class DjangoChangeLog:
                                                                result__isnull=True)
         else:
             raise ValueError("no lease of kind %r" % kind)
-        until = qs.filter(leased_until__gt=now).values_list("leased_until", flat=True).first()
-        if until is None:
+        if self._vendor() == "postgresql":  # one round trip: the database's clock read in the same statement
+            row = qs.filter(leased_until__gt=Now()).annotate(db_now=Now()).values_list("leased_until", "db_now").first()
+        else:
+            now = self.now()
+            row = qs.filter(leased_until__gt=now).values_list("leased_until", flat=True).first()
+            row = row and (row, now)
+        if not row:
             return None
+        until, now = row
+        if timezone.is_aware(until) != timezone.is_aware(now):  # USE_TZ = False: Now() comes back aware
+            now = timezone.make_naive(now)
         aware = now if timezone.is_aware(now) else timezone.make_aware(now)
         return (until - now).total_seconds(), int(aware.timestamp() * 1e6)
 
