@@ -54,8 +54,8 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
     last pk)`` for each in order -> {consumer: ranges it ran}. Ctrl-C stops the handing out: what
     finished in order is accounted for, the other ranges are dropped (a consumer still on one
     posts it, versioned, harmlessly) and the KeyboardInterrupt goes on up. ``hold``: the reindex's
-    lease, checked at every look at the ranges: a command paused past it stops (LeaseLost) -- the
-    reindex that took the pipeline over dropped these ranges."""
+    lease, renewed at every look at the ranges while it still runs: a command paused past it stops
+    (LeaseLost) -- the reindex that took the pipeline over dropped these ranges."""
     from .reindex import Chunk
     changelog = syncer.changelog
     # one reindex per pipeline at a time: the ranges of an earlier run of it are a killed command's
@@ -91,8 +91,8 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
                 seq += 1
             if not pending:
                 return by
-            if hold is not None:
-                hold.check()
+            if hold is not None and not changelog.renew_reindex(name, hold.token, syncer.settings.LEASE_SECONDS):
+                hold.check()  # raises: the hold ran out while this command was paused, or was taken over
             waiting = settle()
             snapshot = [(s, attempts) for s, _, attempts, _ in waiting]
             if snapshot != seen:

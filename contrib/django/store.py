@@ -231,7 +231,14 @@ class DjangoSource:
         source = self._id_column()
         if not doc_ids or source is None:
             return []
-        return self.rows(self.queryset().filter(**{source + "__in": list(doc_ids)}))
+        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
+        wanted = []
+        for doc_id in doc_ids:
+            try:
+                wanted.append(column.to_python(doc_id))
+            except Exception:
+                pass  # not even a value of the column (an orphan "ghost" in a UUID-keyed pipeline): no row holds it
+        return self.rows(self.queryset().filter(**{source + "__in": wanted})) if wanted else []
 
     def locate(self, doc_ids):
         """{doc_id: (pk, passes the filter)} for the rows holding these document ids, whatever the
@@ -447,6 +454,13 @@ class DjangoChangeLog:
         if not qs.update(**fields):
             Reindex.objects.using(self.using).get_or_create(pipeline=pipeline, defaults=fields)
         return True
+
+    def renew_reindex(self, pipeline, owner, lease_seconds):
+        """Renew ``owner``'s hold -> False when it no longer holds it (ran out, or taken over): a
+        hold is renewed only by its holder, before it runs out, never taken back."""
+        return bool(Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner,
+                                                             leased_until__gt=self._now())
+                    .update(leased_until=self._lease_end(lease_seconds)))
 
     # -- leases as fences (solrsync.lease): checked before each step others can see
     def lease_left(self, kind, key, token):
