@@ -26,7 +26,7 @@ def drain():
 
 
 @pytest.fixture
-def quiet(project):
+def scaled(project):
     """No inline push on commit; leases of 2 s (tombstones kept 4 s: the start-up rule holds with
     SOLR_TIMEOUT 0.4)."""
     use_queue("memory://", **SCALED)
@@ -92,12 +92,12 @@ def tombstone(project, doc_id):
 
 
 # ------------------------------------------------------------ a claimed batch of changes
-def test_a_push_stalled_past_the_tombstone_horizon_is_not_sent(quiet, monkeypatch):
+def test_a_push_stalled_past_the_tombstone_horizon_is_not_sent(scaled, monkeypatch):
     """A worker takes its version and reads the row, then stalls in the sink past its lease and
     past TOMBSTONE_SECONDS; meanwhile the row is deleted, the delete pushed, its tombstone purged.
     Resumed, the stalled add must not land: the layer stays deleted."""
     from solrsync.sink import SolrSink
-    doomed, kept = layers(quiet, 2)
+    doomed, kept = layers(scaled, 2)
     drain()
     doomed.title = "Edited, then stalled"
     doomed.save()
@@ -108,23 +108,23 @@ def test_a_push_stalled_past_the_tombstone_horizon_is_not_sent(quiet, monkeypatc
         past_lease()
         doomed.delete()
         assert drain().deleted == 1  # another worker: the stalled one's rows came free with its lease
-        assert tombstone(quiet, doomed.uuid) is not None
+        assert tombstone(scaled, doomed.uuid) is not None
         time.sleep(TOMBSTONE + 0.1)
         syncer().purge_tombstones()
-        quiet.solr.post("update", {"commit": {}})
-        assert tombstone(quiet, doomed.uuid) is None  # nothing left for a late add to lose against
+        scaled.solr.post("update", {"commit": {}})
+        assert tombstone(scaled, doomed.uuid) is None  # nothing left for a late add to lose against
         worker.resume()
     assert worker.error is None and worker.result.indexed == 0
     assert syncer().changelog.pending_count("layers") == 0
-    assert quiet.doc(doomed) is None
-    assert quiet.assert_in_step() == 1
+    assert scaled.doc(doomed) is None
+    assert scaled.assert_in_step() == 1
 
 
-def test_a_sweeper_paused_past_its_lease_leaves_the_newer_push_standing(quiet, monkeypatch):
+def test_a_sweeper_paused_past_its_lease_leaves_the_newer_push_standing(scaled, monkeypatch):
     """The sweeper drains under the same leases: paused in its push, it sends nothing once a worker
     took the changes over and pushed the newer state."""
     from solrsync.sink import SolrSink
-    layer, = layers(quiet, 1)
+    layer, = layers(scaled, 1)
     drain()
     layer.title = "Swept late"
     layer.save()
@@ -139,15 +139,15 @@ def test_a_sweeper_paused_past_its_lease_leaves_the_newer_push_standing(quiet, m
         drain()
         sweeper.resume()
     assert sweeper.error is None
-    assert quiet.doc(layer)["title"] == "Newest"
+    assert scaled.doc(layer)["title"] == "Newest"
     assert syncer().changelog.pending_count("layers") == 0
-    quiet.assert_in_step()
+    scaled.assert_in_step()
 
 
-def test_a_tombstone_purge_paused_deletes_only_older_tombstones(quiet, monkeypatch):
+def test_a_tombstone_purge_paused_deletes_only_older_tombstones(scaled, monkeypatch):
     """The purge takes its horizon, then stalls; deletes made meanwhile keep their tombstones."""
     from solrsync.sink import SolrSink
-    old, young, kept = layers(quiet, 3)
+    old, young, kept = layers(scaled, 3)
     drain()
     old.delete()
     drain()
@@ -161,24 +161,24 @@ def test_a_tombstone_purge_paused_deletes_only_older_tombstones(quiet, monkeypat
         drain()
         purge.resume()
     assert purge.error is None
-    quiet.solr.post("update", {"commit": {}})
-    assert tombstone(quiet, old.uuid) is None and tombstone(quiet, young.uuid) is not None
-    assert quiet.assert_in_step() == 1
+    scaled.solr.post("update", {"commit": {}})
+    assert tombstone(scaled, old.uuid) is None and tombstone(scaled, young.uuid) is not None
+    assert scaled.assert_in_step() == 1
 
 
-def test_verify_fix_paused_before_it_queues_repairs_nothing_wrongly(quiet, monkeypatch):
+def test_verify_fix_paused_before_it_queues_repairs_nothing_wrongly(scaled, monkeypatch):
     """--verify --fix finds drift, stalls before queueing it; meanwhile the rows change and are
     pushed. What it queues is re-read from the database by the consumer: Solr ends as the
     database is, whatever it saw."""
     from solrsync.verify import _Repair, verify
-    stale, deleted, kept = layers(quiet, 3)
+    stale, deleted, kept = layers(scaled, 3)
     drain()
-    quiet.solr.post("update", {"commit": {}})
+    scaled.solr.post("update", {"commit": {}})
     for layer in (stale, deleted):  # titles Solr holds that the database never had
-        doc = quiet.solr.select("id:%s" % layer.uuid, fl="*")["docs"][0]
+        doc = scaled.solr.select("id:%s" % layer.uuid, fl="*")["docs"][0]
         doc.update(title="Drifted", solrsync_version=syncer().version())
         doc.pop("_version_", None)
-        quiet.solr.post("update", [doc], commit="true")
+        scaled.solr.post("update", [doc], commit="true")
     fixer = Paused(lambda: verify(syncer(), "layers", fix=True))
     with pausing(monkeypatch, fixer, _Repair, "flush"):
         fixer.start()
@@ -189,12 +189,12 @@ def test_verify_fix_paused_before_it_queues_repairs_nothing_wrongly(quiet, monke
         fixer.resume()
     assert fixer.error is None and fixer.result.drifted == 2
     drain()
-    assert quiet.doc(deleted) is None
-    assert quiet.assert_in_step() == 2
+    assert scaled.doc(deleted) is None
+    assert scaled.assert_in_step() == 2
 
 
 # ------------------------------------------------------------ a reindex's hold
-def test_a_reindex_paused_past_its_lease_stops_without_swapping(quiet, monkeypatch):
+def test_a_reindex_paused_past_its_lease_stops_without_swapping(scaled, monkeypatch):
     """Reindex A (--swap) stops after its first chunk; while it holds the pipeline a second one
     refuses; past its lease, reindex B takes the pipeline over, and edits, a delete and an
     unpublish of rows A streamed are pushed; B swaps live. A, resumed, finds its hold gone at its
@@ -202,7 +202,7 @@ def test_a_reindex_paused_past_its_lease_stops_without_swapping(quiet, monkeypat
     from solrsync import reindex as reindex_module
     from solrsync.lease import LeaseLost
     from solrsync.reindex import ReindexRunning, reindex
-    victims = layers(quiet, 30)
+    victims = layers(scaled, 30)
     drain()
     first = Paused(lambda: reindex(syncer(), "layers", batch_size=10, swap=True))
     with pausing(monkeypatch, first, reindex_module.Chunk, "post"):
@@ -229,13 +229,13 @@ def test_a_reindex_paused_past_its_lease_stops_without_swapping(quiet, monkeypat
         first.resume()
     assert isinstance(first.error, LeaseLost), first.error
     assert "the reindex: its lease" in str(first.error)
-    assert quiet.doc(victims[0])["title"] == "Edited while A was paused"
-    assert quiet.assert_in_step() == 28
+    assert scaled.doc(victims[0])["title"] == "Edited while A was paused"
+    assert scaled.assert_in_step() == 28
     from solrsync.contrib.django.models import Rebuild
     assert not Rebuild.objects.exists()
 
 
-def test_a_via_queue_command_paused_past_its_lease_stops(quiet, monkeypatch):
+def test_a_via_queue_command_paused_past_its_lease_stops(scaled, monkeypatch):
     """A `--via-queue` command stops while ranges are out; past its lease a second run takes the
     pipeline over (dropping the first's ranges) and finishes. The first, resumed, stops at its
     next look at the ranges instead of waiting for them forever."""
@@ -245,7 +245,7 @@ def test_a_via_queue_command_paused_past_its_lease_stops(quiet, monkeypatch):
     from solrsync.reindex import reindex
     tasks = use_queue("memory://", **SCALED)  # no consumer: each command runs its ranges itself
     monkeypatch.setattr(range_tasks, "IDLE_SECONDS", 0.3)
-    victims = layers(quiet, 30)
+    victims = layers(scaled, 30)
     drain()
     first = Paused(lambda: reindex(syncer(), "layers", batch_size=10, prune=True, via_queue=tasks))
     with pausing(monkeypatch, first, DjangoChangeLog, "ranges"):
@@ -260,19 +260,19 @@ def test_a_via_queue_command_paused_past_its_lease_stops(quiet, monkeypatch):
         assert second.indexed == 29
         first.resume()
     assert isinstance(first.error, LeaseLost), first.error
-    assert quiet.assert_in_step() == 29
+    assert scaled.assert_in_step() == 29
     from solrsync.contrib.django.models import ReindexRange
     assert not ReindexRange.objects.exists()
 
 
-def test_a_resync_tick_paused_past_its_lease_ends_in_one_line(quiet, monkeypatch, caplog):
+def test_a_resync_tick_paused_past_its_lease_ends_in_one_line(scaled, monkeypatch, caplog):
     """The periodic resync holds the pipeline like any reindex: paused past its lease while another
     resync ran, it stops (logged in one line) instead of pruning with what it saw."""
     from solrsync import reindex as reindex_module
     from solrsync.contrib.django import runtime
-    victims = layers(quiet, 20)
+    victims = layers(scaled, 20)
     drain()
-    quiet.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    scaled.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
     first = Paused(lambda: runtime.get_tasks().resync.call_local())
     with pausing(monkeypatch, first, reindex_module.Chunk, "post"):
         first.start()
@@ -286,18 +286,18 @@ def test_a_resync_tick_paused_past_its_lease_ends_in_one_line(quiet, monkeypatch
     assert [r.message for r in caplog.records if "resync stopped" in r.message] == [
         "resync stopped: layers: the reindex: its lease (LEASE_SECONDS 2) ran out or another process took it over; "
         "stopped here, the new holder does the rest"]
-    assert quiet.assert_in_step() == 19
+    assert scaled.assert_in_step() == 19
 
 
 # ------------------------------------------------------------ across a swap
-def test_a_late_add_lands_after_a_swap_and_finds_the_tombstone(quiet, monkeypatch):
+def test_a_late_add_lands_after_a_swap_and_finds_the_tombstone(scaled, monkeypatch):
     """A push sent before a rebuild began is executed by Solr late, after the swap, on the live
     name (now the fresh core); the layer was deleted before the rebuild registered. The fresh core
     started with the live core's recent tombstones: the late add is dropped."""
     from solrsync.reindex import reindex
     from solrsync.sink import SolrSink
     use_queue("memory://", **dict(SCALED, SOLRSYNC_TOMBSTONE_SECONDS="60"))  # a slow machine keeps it
-    doomed, kept = layers(quiet, 2)
+    doomed, kept = layers(scaled, 2)
     drain()
     doomed.title = "Sent, then executed late"
     doomed.save()
@@ -318,17 +318,17 @@ def test_a_late_add_lands_after_a_swap_and_finds_the_tombstone(quiet, monkeypatc
     sink, message, params = held[0]
     params.pop("fence", None)  # checked when it was sent
     real_post(sink, message, commit=True, **params)  # lands now, on the core live after the swap
-    assert quiet.doc(doomed) is None
-    assert quiet.assert_in_step() == 1
-    assert not quiet.solr.rebuild_leftovers()
+    assert scaled.doc(doomed) is None
+    assert scaled.assert_in_step() == 1
+    assert not scaled.solr.rebuild_leftovers()
 
 
-def test_a_push_stalled_across_a_swap_is_not_sent(quiet, monkeypatch):
+def test_a_push_stalled_across_a_swap_is_not_sent(scaled, monkeypatch):
     """A worker stalls in the sink before its post while a rebuild registers and swaps; the layer
     is deleted meanwhile. Resumed past its lease, it sends nothing."""
     from solrsync.reindex import reindex
     from solrsync.sink import SolrSink
-    doomed, kept = layers(quiet, 2)
+    doomed, kept = layers(scaled, 2)
     drain()
     doomed.title = "Stalled across the swap"
     doomed.save()
@@ -342,5 +342,5 @@ def test_a_push_stalled_across_a_swap_is_not_sent(quiet, monkeypatch):
         reindex(syncer(), "layers", swap=True)
         worker.resume()
     assert worker.error is None and worker.result.indexed == 0
-    assert quiet.doc(doomed) is None
-    assert quiet.assert_in_step() == 1
+    assert scaled.doc(doomed) is None
+    assert scaled.assert_in_step() == 1
