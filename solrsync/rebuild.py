@@ -6,7 +6,8 @@
    order the writes land in. Standalone Solr: a core (CoreAdmin CREATE from SOLR_CONFIGSET).
    SolrCloud: a collection (Collections API CREATE from the configset in ZooKeeper), the live
    name being an alias.
-2. the reindex streams every row into it.
+2. the reindex streams every row into it -- and those of the other pipelines sharing the core, so
+   the core is rebuilt whole (README: Pipelines sharing a core).
 3. ``finish``: commit it; if Solr refused documents (more than ``allow_rejected``), stop: the live
    index is untouched and the new one kept for inspection. Otherwise put it live (standalone:
    SWAP; SolrCloud: CREATEALIAS re-points the alias, atomic for searchers), end the registration,
@@ -59,10 +60,22 @@ def begin(syncer, name, make_alias=False, fence=None):
         create_core(syncer.settings, core, syncer.settings.SOLR_CONFIGSET)
     check()
     if syncer.changelog is not None:
-        syncer.changelog.start_rebuild(name, core)
-        _tombstones(syncer, name, core, check)
+        for n in (name,) + mates(syncer, name):  # the pipelines sharing the core write to the fresh one too
+            syncer.changelog.start_rebuild(n, core)
+            _tombstones(syncer, n, core, check)
     log.warning("%s: building into fresh %s %s", name, "collection" if cloud else "core", core)
     return core
+
+
+def mates(syncer, name):
+    """The other pipelines writing to ``name``'s core: a rebuild of the core streams them too."""
+    return tuple(n for n in syncer.sharing(name) if n != name)
+
+
+def _end(syncer, name, core):
+    if syncer.changelog is not None:
+        for n in (name,) + mates(syncer, name):
+            syncer.changelog.end_rebuild(n, core)
 
 
 def _tombstones(syncer, name, core, check):
@@ -114,8 +127,7 @@ def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
     check()
     syncer.sink(name, core=core).commit()
     if refused > allow_rejected:
-        if syncer.changelog is not None:
-            syncer.changelog.end_rebuild(name, core)
+        _end(syncer, name, core)
         raise RebuildRefused("%s: Solr refused %d document(s) of the rebuild (allowed: %d); %s %s did not go live "
                              "and is kept for inspection, %s is untouched" % (
                                  name, refused, allow_rejected, "collection" if cloud else "core", core,
@@ -125,8 +137,7 @@ def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
         return _finish_cloud(syncer, name, pipeline.core, core)
     swap_cores(syncer.settings, pipeline.core, core)
     syncer.forget_cores()  # this process's sinks ask the core now live what it is
-    if syncer.changelog is not None:
-        syncer.changelog.end_rebuild(name, core)  # the name `core` now holds the old index
+    _end(syncer, name, core)  # the name `core` now holds the old index
     unload_core(syncer.settings, core)
     log.warning("%s: swapped %s live as %s; the old core is unloaded and removed", name, core, pipeline.core)
 
@@ -140,8 +151,7 @@ def _finish_cloud(syncer, name, alias, collection):
         log.warning("%s: deleted the collection %s to put an alias of that name in its place", name, alias)
     point_alias(settings, alias, collection)
     syncer.forget_cores()
-    if syncer.changelog is not None:
-        syncer.changelog.end_rebuild(name, collection)  # the alias now writes to it
+    _end(syncer, name, collection)  # the alias now writes to it
     # older collections: those the alias pointed at, then earlier rebuilds (their names sort by time)
     ours = re.compile(re.escape(alias) + r"_\d{20}")
     earlier = sorted((c for c in cluster["collections"] if ours.fullmatch(c) and c not in before), reverse=True)

@@ -132,10 +132,6 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
                              "interruption; run it again without --resume" % pipeline_name)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
     elif swap and posting:
-        if syncer.sharing(pipeline_name):
-            raise ValueError("core %s is shared by pipelines %s: --swap rebuilds one pipeline's documents into a fresh "
-                             "core and would drop the others'; rebuild it in place (reindex --prune)" % (
-                                 pipeline.core, ", ".join(syncer.sharing(pipeline_name))))
         core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias, fence=hold)
     target = core or pipeline.core
     sink = syncer.sink(pipeline_name, core=target)
@@ -168,8 +164,13 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
         if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
             _prune(syncer, pipeline_name, sink, result, live_ids, start_version, batch_size, hold)
         if swap:
-            rebuild.finish(syncer, pipeline_name, target, result.skipped["rejected by Solr"], allow_rejected,
-                           fence=hold)
+            refused = result.skipped["rejected by Solr"]
+            for mate in rebuild.mates(syncer, pipeline_name):  # a core is rebuilt whole: the others sharing it too
+                mate_result = _stream(syncer, mate, batch_size, None, None, None, target, None, 1, None, False, None,
+                                      None, started_at, False, parallel, False, start_version, None, owner, hold)
+                log.warning("%s, into the rebuilt core of %s: %s", mate, pipeline_name, mate_result.summary())
+                refused += mate_result.skipped["rejected by Solr"]
+            rebuild.finish(syncer, pipeline_name, target, refused, allow_rejected, fence=hold)
             result.core = pipeline.core
         elif commit:
             sink.commit()

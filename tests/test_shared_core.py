@@ -87,8 +87,17 @@ def test_two_pipelines_in_one_core_own_their_documents(project, maps):
     # the README's upgrade step for documents written before the field: delete what no pipeline claims
     project.solr.post("update", {"delete": {"query": "*:* -solrsync_pipeline:[* TO *]"}}, commit="true")
     assert assert_core_holds(project, "layers", "maps") == 5
-    with pytest.raises(ValueError, match="shared by pipelines layers, maps"):
-        reindex(syncer(), "layers", swap=True)
+    # a swap rebuilds the core whole: every pipeline's documents, each stamped with its own
+    layers[1].title = "Edited before the swap"
+    layers[1].save()
+    assert reindex(syncer(), "layers", swap=True).indexed == 3
+    assert assert_core_holds(project, "layers", "maps") == 5
+    assert not project.solr.rebuild_leftovers()
+    atlases[1].title = "Edited after the swap"
+    atlases[1].save()
+    project.solr.post("update", {"commit": {}})
+    assert (collect_status(syncer())["pipelines"]["maps"]["solr_count"], assert_core_holds(project, "layers", "maps")) \
+        == (2, 5)
 
 
 def test_a_pipeline_alone_in_its_core_owns_the_documents_written_before_the_field(project):
