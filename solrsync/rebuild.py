@@ -26,6 +26,7 @@ import re
 
 from .admin import (alias_target, cluster_status, create_collection, create_core, delete_collection, point_alias,
                     solr_kind, swap_cores, unload_core)
+from .sink import SolrRequestError, SolrUnavailable
 
 log = logging.getLogger("solrsync.rebuild")
 
@@ -46,10 +47,15 @@ def begin(syncer, name, make_alias=False, fence=None):
     check = fence.check if fence is not None else (lambda version=None: None)
     check()
     stale = syncer.changelog.rebuilds(name) if syncer.changelog is not None else []
-    if stale:  # an earlier rebuild that was interrupted and not resumed: stop feeding it
-        log.warning("%s: an earlier rebuild into %s was not finished; starting afresh (that core is left as it is)",
-                    name, ", ".join(stale))
-        syncer.changelog.end_rebuild(name)
+    if stale:  # an earlier rebuild interrupted and not resumed, or one whose reindex lost its hold: drop it
+        log.warning("%s: an earlier rebuild into %s was not finished; starting afresh and removing it", name,
+                    ", ".join(stale))
+        for core in stale:
+            _end(syncer, name, core)
+            try:
+                (delete_collection if solr_kind(syncer.settings).cloud else unload_core)(syncer.settings, core)
+            except (SolrRequestError, SolrUnavailable) as exc:
+                log.warning("%s: could not remove %s: %s", name, core, exc)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
     cloud = solr_kind(syncer.settings).cloud
     if cloud:

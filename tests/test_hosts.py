@@ -249,8 +249,8 @@ def test_a_host_cut_off_mid_drain_loses_nothing(hosts):
     h = hosts
     write_backlog(h, 10000)
     lease = 5
-    env = h.env(SOLRSYNC_BATCH_SIZE=100, SOLRSYNC_LEASE_SECONDS=lease, SOLRSYNC_TOMBSTONE_SECONDS=4 * lease, SOLRSYNC_SOLR_TIMEOUT=5,
-                SOLRSYNC_SWEEP_AFTER_SECONDS=15)
+    env = h.env(SOLRSYNC_BATCH_SIZE=100, SOLRSYNC_LEASE_SECONDS=lease, SOLRSYNC_TOMBSTONE_SECONDS=4 * lease,
+                SOLRSYNC_SOLR_TIMEOUT=5, SOLRSYNC_SWEEP_AFTER_SECONDS=15)
     h.solr("_emulator/faults", {"delay": 0.1})  # a slow Solr: the drain lasts, and a host holds claims
     a = h.consumer("a", 2, env)
     b = h.consumer("b", 2, env)

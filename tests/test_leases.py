@@ -272,7 +272,7 @@ def test_a_resync_tick_paused_past_its_lease_ends_in_one_line(scaled, monkeypatc
     from solrsync.contrib.django import runtime
     victims = layers(scaled, 20)
     drain()
-    scaled.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    scaled.solr.post("update", [{"id": "ghost", "solrsync_version": 1, "solrsync_pipeline": "layers"}], commit="true")
     first = Paused(lambda: runtime.get_tasks().resync.call_local())
     with pausing(monkeypatch, first, reindex_module.Chunk, "post"):
         first.start()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import DEMO, wait_until
+from conftest import DEMO, GHOST, wait_until
 
 pytestmark = pytest.mark.django
 
@@ -33,7 +33,7 @@ def published_ids():
 
 @pytest.mark.parametrize("kind", [[], ["--threads"]], ids=["processes", "threads"])
 def test_reindex_with_workers_indexes_everything_once(loaded, kind):
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     proc = run_cli("reindex", "--workers", "3", "--batch-size", "200", "--prune", "--quiet", *kind)
     assert proc.returncode == 0, proc.stderr
     assert "indexed %d" % loaded.published in proc.stdout and "rows filtered out" in proc.stdout
@@ -115,8 +115,9 @@ def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):
     stale.update(title="An old title", solrsync_version=now)
     stale.pop("_version_", None)
     hidden = Layer.objects.filter(is_published=False).first()
-    loaded.solr.post("update", [stale, {"id": "ghost", "solrsync_version": now},
-                                {"id": str(hidden.uuid), "title": "unpublished", "solrsync_version": now}])
+    loaded.solr.post("update", [stale, {"id": "ghost", "solrsync_pipeline": "layers", "solrsync_version": now},
+                                {"id": str(hidden.uuid), "title": "unpublished", "solrsync_pipeline": "layers",
+                                 "solrsync_version": now}])
     loaded.solr.post("update", {"delete": ids[0]}, commit="true", solrsync_version=now)
     proc = run_cli("reindex", "--verify", "--quiet")
     assert proc.returncode == 1
@@ -135,7 +136,7 @@ def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):
 
 def test_prune_dry_run_counts_what_it_would_delete_and_deletes_nothing(loaded):
     assert run_cli("reindex", "--quiet").returncode == 0
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     proc = run_cli("reindex", "--prune", "--dry-run", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "would index %d" % loaded.published in proc.stdout and "would delete 1" in proc.stdout, proc.stdout
@@ -146,7 +147,7 @@ def test_prune_dry_run_counts_what_it_would_delete_and_deletes_nothing(loaded):
 
 
 def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     proc = run_cli("reindex", "--swap", "--quiet")
     if proc.returncode != 0 and loaded.solr.is_real and "configsets" in proc.stderr:
         pytest.skip("the real Solr has no 'layers' configset: " + proc.stderr.strip())

@@ -102,6 +102,7 @@ def test_two_pipelines_in_one_core_own_their_documents(project, maps):
 
 def test_a_pipeline_alone_in_its_core_owns_the_documents_written_before_the_field(project):
     from solrsync.reindex import reindex
+    use_queue("immediate", SOLRSYNC_PIPELINES="layers")  # the demo's maps pipeline left out
     layer = project.make_layer()
     project.solr.post("update", [{"id": "written-before-the-field", "title": "old", "solrsync_version": 1}],
                       commit="true")

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.db import connection, transaction
 
-from conftest import use_capture
+from conftest import GHOST, use_capture
 
 pytestmark = pytest.mark.django
 
@@ -116,7 +116,7 @@ def test_prune_never_deletes_what_was_created_after_the_stream_began(quiet, monk
     from solrsync import reindex as reindex_module
     layers(quiet, 3)
     drain()
-    quiet.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    quiet.solr.post("update", [GHOST], commit="true")
     real_prune = reindex_module._prune
     late = []
 
@@ -269,7 +269,7 @@ def test_a_document_solr_refuses_is_a_failure_cleared_when_it_indexes_later(quie
 def test_resume_with_prune_keeps_what_was_indexed_before_the_interruption(quiet, tmp_path):
     from solrsync.reindex import reindex
     layers(quiet, 30)
-    quiet.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    quiet.solr.post("update", [GHOST], commit="true")
     calls = []
 
     def interrupt(result, n):
