@@ -196,7 +196,12 @@ def cmd_reindex(args, syncer, tasks_factory):
     if args.via_queue and tasks is None:
         raise UsageError("--via-queue needs the queue of a Django project (run it through manage.py or --settings)")
     failed = False
+    rebuilt = set()  # a swap rebuilds a core whole, with every pipeline sharing it
     for name in names:
+        if args.swap and name in rebuilt:
+            print("%s: rebuilt with %s (they share core %s)" % (name, ", ".join(sorted(rebuilt - {name})),
+                                                                syncer.pipelines[name].core))
+            continue
         total = None if args.resume else _count(syncer, name, args)
         progress = Progress(name, total, quiet=args.quiet)
         if tasks_factory and not (args.dry_run or args.export):  # for the metrics endpoints of every host
@@ -220,6 +225,8 @@ def cmd_reindex(args, syncer, tasks_factory):
             continue
         finally:
             progress.close()
+        if args.swap:
+            rebuilt.update(syncer.sharing(name))
         if result.interrupted:
             same = "".join(" --%s %s" % (flag.replace("_", "-"), getattr(args, flag))
                            for flag in ("batch_size", "workers") if getattr(args, flag) not in (None, 1))

@@ -169,9 +169,12 @@ class SolrSink:
         """Does this core say which pipeline wrote each document (OWNER_FIELD)?"""
         return OWNER_FIELD in self._schema()
 
-    def reread(self):
+    def forget(self):
         """Forget what the core was: a swap may have put another one behind its name."""
         self._fields = None
+
+    def reread(self):
+        self.forget()
         return self.versioned
 
     def __repr__(self):

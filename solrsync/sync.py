@@ -104,7 +104,7 @@ class Syncer:
     def forget_cores(self):
         """Ask each core again what it is (versions, owner field): a swap put another core live."""
         for sink in self._local.__dict__.get("sinks", {}).values():
-            sink.reread()
+            sink.forget()  # asked at its next write: the rebuild's old name may be gone by then
 
     def sharing(self, name):
         """The pipelines writing to ``name``'s core, when it is not alone there (else ())."""

@@ -127,12 +127,11 @@ def test_the_prune_keeps_the_document_of_an_unreadable_row(project):
     assert project.assert_in_step() == 2
 
 
-def _old_configset(tmp_path):
-    """The layers configset as it was before versioned writes: no version fields, no chain."""
+def _old_configset(tmp_path, base):
+    """The configset ``base`` as it was before versioned writes: no solrsync fields, no chain."""
     import re
-    from solrsync.admin import configset_dir
     conf = tmp_path / "old" / "conf"
-    shutil.copytree(configset_dir("layers"), conf)
+    shutil.copytree(base, conf)
     schema = conf / "managed-schema"
     schema.write_text(re.sub(r'\s*<field name="solrsync_[a-z]+"[^>]*/>', "", schema.read_text()))
     config = conf / "solrconfig.xml"
@@ -146,10 +145,18 @@ def test_the_readme_upgrade_with_consumers_running(project, tmp_path):
     README says, while the consumers keep pushing edits and deletes. Their sinks find out from
     Solr's answers that the core now versions writes, and write again; nothing is filed as
     refused, nothing is lost."""
-    project.solr.need_emulator("a core made from an older configset")
+    from solrsync.admin import configset_dir
     from solrsync.contrib.django.models import Change, Failure
     emulator = project.solr.emulator
-    emulator.add_core("layers", _old_configset(tmp_path))
+    if emulator is not None:
+        emulator.add_core("layers", _old_configset(tmp_path, configset_dir("layers")))
+    else:  # a real Solr: the conf it runs (SOLRSYNC_TEST_SOLR_CONF) without versions, swapped in as `layers`
+        if not os.environ.get("SOLRSYNC_TEST_SOLR_CONF"):
+            pytest.skip("name the conf dir the real Solr's layers core was made from in SOLRSYNC_TEST_SOLR_CONF")
+        old = _old_configset(tmp_path, os.environ["SOLRSYNC_TEST_SOLR_CONF"])
+        project.solr.admin(action="CREATE", name="layers_unversioned", instanceDir=str(old.parent))
+        project.solr.admin(action="SWAP", core="layers", other="layers_unversioned")
+        project.solr.admin(action="UNLOAD", core="layers_unversioned", deleteIndex="true")
     use_queue("sqlite:///%s/upgrade-%d.sqlite3" % (project.info["var"], time.monotonic_ns()))
     victims = [project.make_layer(name="v%d" % i, title="Before the upgrade %d" % i) for i in range(6)]
     consumers = [project.consumer() for _ in range(2)]
@@ -159,7 +166,7 @@ def test_the_readme_upgrade_with_consumers_running(project, tmp_path):
         proc = subprocess.run([sys.executable, "manage.py", "solrsync", "reindex", "--swap", "--quiet"], cwd=str(DEMO),
                               env=dict(os.environ, PYTHONPATH=str(DEMO)), capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert emulator.core("layers").version is not None  # the live name now versions writes
+        assert "solrsync_version" in project.solr.get("schema/fields")[1]["fields"].__repr__()  # now versioned
         victims[0].title = "Edited after the upgrade"
         victims[0].save()
         victims[1].delete()
@@ -171,6 +178,8 @@ def test_the_readme_upgrade_with_consumers_running(project, tmp_path):
         time.sleep(0.5)
         assert not Failure.objects.exists(), list(Failure.objects.values_list("message", flat=True))
         assert project.assert_in_step() == 5
+        logs = [open(c.log_path).read() for c in consumers]
+        assert any("versioned writes now" in log for log in logs), logs[0][-3000:]  # a worker that saw the old core
     finally:
         for consumer in consumers:
             stop(consumer)
