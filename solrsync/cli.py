@@ -177,6 +177,8 @@ def cmd_reindex(args, syncer, tasks_factory):
     from .rebuild import RebuildRefused
     from .reindex import Progress, ReindexRunning, reindex
     names = _pipelines(syncer, args.pipelines)
+    if args.resume and not args.pipelines and syncer.changelog is not None:  # those that were interrupted
+        names = [n for n in names if syncer.changelog.reindex_state(n)] or names
     exclusive = [flag for flag in ("export", "swap", "verify", "dry_run") if getattr(args, flag)]
     if len(exclusive) > 1:
         raise UsageError("--%s cannot be combined" % " and --".join(f.replace("_", "-") for f in exclusive))

@@ -80,7 +80,7 @@ def test_flat_rows_build_the_documents_model_instances_do(loaded):
 
 def test_export_writes_jsonl_and_posts_nothing(loaded, tmp_path):
     out = tmp_path / "layers.jsonl"
-    proc = run_cli("reindex", "--export", str(out), "--quiet")
+    proc = run_cli("reindex", "layers", "--export", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
     assert len(lines) == loaded.published
@@ -92,12 +92,15 @@ def test_export_writes_jsonl_and_posts_nothing(loaded, tmp_path):
 def test_since_and_ids_are_partial(loaded):
     from layers.models import Layer
     first = Layer.objects.filter(is_published=True).order_by("pk")[:3]
-    proc = run_cli("reindex", "--ids", ",".join(str(l.pk) for l in first), "--quiet")
+    proc = run_cli("reindex", "layers", "--ids", ",".join(str(l.pk) for l in first), "--quiet")
     assert proc.returncode == 0 and "indexed 3" in proc.stdout, proc.stdout + proc.stderr
-    proc = run_cli("reindex", "--since", "2999-01-01T00:00:00Z", "--quiet")
+    proc = run_cli("reindex", "layers", "--since", "2999-01-01T00:00:00Z", "--quiet")
     assert proc.returncode == 0 and "indexed 0" in proc.stdout
     proc = run_cli("reindex", "--since", "yesterday")
     assert proc.returncode == 2
+    proc = run_cli("reindex", "--ids", "1", "--quiet")  # the maps pipeline's keys are UUIDs
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith(
+        "manage.py solrsync: pipeline maps: --ids: "), proc.stderr
 
 
 def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):

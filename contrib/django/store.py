@@ -269,7 +269,11 @@ class DjangoSource:
                 raise ValueError("pipeline %s has no modified_field for --since" % self.pipeline.name)
             qs = qs.filter(**{self.pipeline.modified_field + "__gte": since})
         if pks is not None:
-            qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+            try:
+                qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+            except Exception as exc:  # a ValidationError: "abc" for an integer key, "1" for a UUID
+                raise ValueError("pipeline %s: --ids: %s" % (self.pipeline.name, " ".join(
+                    getattr(exc, "messages", [str(exc)])))) from None
         return qs
 
     def _pages(self, size, since, pks, after, read):
