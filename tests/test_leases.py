@@ -5,6 +5,7 @@ stands; a rebuilt core starts with the live core's recent tombstones. Each test 
 with an event, forces the interleaving and ends comparing every document, field by field, with
 what the database builds now. Leases are scaled down (LEASE_SECONDS 2)."""
 import contextlib
+import os
 import threading
 import time
 
@@ -33,8 +34,12 @@ def scaled(project):
     return project
 
 
-SCALED = dict(SOLRSYNC_LEASE_SECONDS="2", SOLRSYNC_SOLR_TIMEOUT="0.4", SOLRSYNC_TOMBSTONE_SECONDS="4")
-TOMBSTONE = 4
+# a real SolrCloud takes seconds to create a collection, longer than a 2 s lease (renewal while one step
+# runs is not the fence's): SOLRSYNC_TEST_LEASE_SECONDS gives those runs longer leases
+LEASE = float(os.environ.get("SOLRSYNC_TEST_LEASE_SECONDS", "2"))
+TOMBSTONE = 2 * LEASE
+SCALED = dict(SOLRSYNC_LEASE_SECONDS=str(int(LEASE)), SOLRSYNC_SOLR_TIMEOUT="0.4",
+              SOLRSYNC_TOMBSTONE_SECONDS=str(int(TOMBSTONE)))
 
 
 def layers(project, n, **fields):
@@ -83,8 +88,8 @@ def pausing(monkeypatch, paused, owner, name):
     yield
 
 
-def past_lease(seconds=2.3):
-    time.sleep(seconds)
+def past_lease(seconds=None):
+    time.sleep(seconds or LEASE + 0.3)
 
 
 def tombstone(project, doc_id):
@@ -285,8 +290,8 @@ def test_a_resync_tick_paused_past_its_lease_ends_in_one_line(scaled, monkeypatc
         first.resume()
     assert first.error is None and "layers" not in first.result
     assert [r.message for r in caplog.records if "resync stopped" in r.message] == [
-        "resync stopped: layers: the reindex: its lease (LEASE_SECONDS 2) ran out or another process took it over; "
-        "stopped here, the new holder does the rest"]
+        "resync stopped: layers: the reindex: its lease (LEASE_SECONDS %d) ran out or another process took it over; "
+        "stopped here, the new holder does the rest" % LEASE]
     assert scaled.assert_in_step() == 19
 
 
