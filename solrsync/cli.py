@@ -204,6 +204,8 @@ def cmd_reindex(args, syncer, tasks_factory):
             print("%s: rebuilt with %s (they share core %s)" % (name, ", ".join(sorted(rebuilt - {name})),
                                                                 syncer.pipelines[name].core))
             continue
+        if args.swap:
+            rebuilt.update(syncer.sharing(name))
         total = None if args.resume else _count(syncer, name, args)
         progress = Progress(name, total, quiet=args.quiet)
         if tasks_factory and not (args.dry_run or args.export):  # for the metrics endpoints of every host
@@ -227,8 +229,6 @@ def cmd_reindex(args, syncer, tasks_factory):
             continue
         finally:
             progress.close()
-        if args.swap:
-            rebuilt.update(syncer.sharing(name))
         if result.interrupted:
             same = "".join(" --%s %s" % (flag.replace("_", "-"), getattr(args, flag))
                            for flag in ("batch_size", "workers") if getattr(args, flag) not in (None, 1))
