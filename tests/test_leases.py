@@ -350,3 +350,18 @@ def test_a_push_stalled_across_a_swap_is_not_sent(scaled, monkeypatch):
     assert worker.error is None and worker.result.indexed == 0
     assert scaled.doc(doomed) is None
     assert scaled.assert_in_step() == 1
+
+
+def test_progress_is_recorded_only_by_the_holder(scaled):
+    """A reindex that lost its hold writes no progress over the one that took over (a --resume
+    would start from the wrong key)."""
+    log = syncer().changelog
+    assert log.hold_reindex("layers", "host-a:1:x/paused", 1) is None
+    past_lease(1.2)
+    assert log.hold_reindex("layers", "host-b:2:y/next", 60) is None  # took over
+    log.save_reindex_state("layers", {"last_pk": 500}, "host-b:2:y/next", 60)
+    assert not log.save_reindex_state("layers", {"last_pk": 10}, "host-a:1:x/paused", 60)
+    assert log.reindex_state("layers") == {"last_pk": 500}
+    assert log.lease_left("reindex", "layers", "host-a:1:x/paused") is None
+    left, now = log.lease_left("reindex", "layers", "host-b:2:y/next")
+    assert 50 < left <= 60 and abs(now / 1e6 - time.time()) < 60
