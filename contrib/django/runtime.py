@@ -5,7 +5,9 @@ import threading
 
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
+from django.db import close_old_connections
 
 from solrsync import metrics
 from solrsync.config import ConfigError, load_settings
@@ -15,6 +17,7 @@ from solrsync.reindex import reindex
 from solrsync.sync import Syncer
 from solrsync.tasks import register_tasks
 
+from . import triggers, wakeups
 from .store import DjangoChangeLog, DjangoSource
 
 _lock = threading.Lock()
@@ -57,7 +60,6 @@ def get_pipelines():
 def check(app_configs=None, **kwargs):
     """The system check (``manage.py check``, and before runserver and migrate): settings and every
     name the pipelines declare, checked against the models."""
-    from django.core.checks import Error
     try:
         get_pipelines()
     except ImproperlyConfigured as exc:
@@ -70,7 +72,7 @@ def get_syncer():
     with _lock:
         if "syncer" not in _state:
             pipelines = get_pipelines()
-            _state["syncer"] = Syncer(get_settings(), pipelines, _state["sources"], DjangoChangeLog(),
+            _state["syncer"] = Syncer(get_settings(), pipelines, _state["sources"], DjangoChangeLog(pipelines=pipelines),
                                      metrics=metrics.for_pipeline)
         return _state["syncer"]
 
@@ -85,6 +87,7 @@ def get_huey():
         if huey is None and not apps.is_installed("huey.contrib.djhuey"):
             huey = make_huey(get_settings())
         elif huey is None or isinstance(huey, dict):
+            # Django app loading: djhuey builds its Huey from settings.HUEY when imported, so only if installed
             from huey.contrib.djhuey import HUEY as huey
         _state["huey"] = huey
     return _state["huey"]
@@ -92,9 +95,9 @@ def get_huey():
 
 def get_tasks():
     if "tasks" not in _state:
-        from .wakeups import watch
         _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
-                                         resync=resync, watch=watch)
+                                         resync=resync,
+                                         watch=lambda wake: wakeups.watch(get_syncer(), wake))
     return _state["tasks"]
 
 
@@ -132,7 +135,6 @@ def check_consumer():
 
 def close_db(fn):
     """What djhuey's db_task does: no stale connection survives between tasks."""
-    from django.db import close_old_connections
 
     @functools.wraps(fn)
     def inner(*args, **kwargs):
@@ -146,7 +148,9 @@ def close_db(fn):
 
 def reset():
     """Forget everything read (tests that change settings)."""
-    from . import triggers
     with _lock:
         _state.clear()
     triggers.forget()
+
+
+triggers.assemble(get_pipelines, get_settings)

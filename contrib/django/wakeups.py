@@ -22,10 +22,9 @@ POLL_SECONDS = 0.2
 MERGE_SECONDS = 0.02
 
 
-def watch(wake):
-    """Block forever, calling ``wake({pipeline, ...})`` when changes are recorded."""
-    from .runtime import get_syncer
-    syncer = get_syncer()
+def watch(syncer, wake):
+    """Block forever, calling ``wake({pipeline, ...})`` when changes are recorded in ``syncer``'s
+    change log."""
     using, names = syncer.changelog.using, set(syncer.pipelines)
     conn = connections[using]
     if conn.vendor == "postgresql":
