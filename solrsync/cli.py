@@ -11,8 +11,7 @@ import logging
 import os
 import sys
 
-from . import configset
-from .admin import configset_dir, describe_cloud, solr_kind, upload_configset, zkcli_command
+from . import admin, configset
 from .config import ConfigError, mask
 from .fleet import broker_time, consumers, last_resync, record_resync
 from .metrics import RebuildProgress
@@ -314,7 +313,7 @@ def collect_status(syncer, huey=None):
     out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
            "pipelines": {}}
     try:
-        kind = solr_kind(s)
+        kind = admin.solr_kind(s)
         out["solr_kind"] = str(kind)
     except (SolrUnavailable, SolrRequestError) as exc:
         kind, out["solr_kind"] = None, "unknown (%s)" % exc
@@ -336,7 +335,7 @@ def collect_status(syncer, huey=None):
             info["solr_version"] = kind.version if kind else None
             info["versioned"] = sink.versioned
             if kind is not None and kind.cloud:
-                info["cloud"] = describe_cloud(s, p.core)
+                info["cloud"] = admin.describe_cloud(s, p.core)
         except (SolrUnavailable, SolrRequestError) as exc:
             info["solr_count"] = None
             info["solr"] = str(exc)
@@ -419,21 +418,21 @@ def cmd_configset_upload(args, syncer, name):
     """Exit 0 uploaded; 1 when this Solr has no Configsets API (before 7.0): the zkcli.sh command
     that does it is printed instead, and nothing was uploaded."""
     s = syncer.settings
-    conf = args.dir or configset_dir(name)
+    conf = args.dir or admin.configset_dir(name)
     if not os.path.isfile(os.path.join(conf, "solrconfig.xml")):
         raise UsageError("%s has no solrconfig.xml: give --dir CONFDIR, a configset's conf directory" % conf
                          if args.dir else "solrsync ships no configset %r: give --dir CONFDIR" % name)
-    kind = solr_kind(s)
+    kind = admin.solr_kind(s)
     if not kind.cloud:
         raise UsageError("Solr at %s runs standalone: a configset is a directory on its disk "
                          "(SOLR_HOME/configsets/%s/conf), not in ZooKeeper" % (s.solr_base, name))
     if kind.major < 7:
-        print(zkcli_command(s, name, conf, kind.zk_host))
+        print(admin.zkcli_command(s, name, conf, kind.zk_host))
         print("%s: %s has no Configsets API UPLOAD (Solr 7+): run the command above in the Solr "
               "distribution's directory" % (name, kind), file=sys.stderr)
         return 1
     try:
-        upload_configset(s, name, conf, overwrite=args.overwrite)
+        admin.upload_configset(s, name, conf, overwrite=args.overwrite)
     except SolrRequestError as exc:
         hint = "; --overwrite replaces it" if "already exists" in str(exc) and not args.overwrite else ""
         raise SolrRequestError(exc.status, str(exc) + hint)
