@@ -11,6 +11,8 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
+VERSION = "8.11.3"  # the Solr the emulator answers as
+
 _KINDS = [
     ("BBoxField", "bbox"),
     ("SpatialRecursivePrefixTree", "bbox"),
