@@ -5,7 +5,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from ..schema import SolrHTTPError
+from .schema import SolrHTTPError
 from . import SolrEmulator
 
 
