@@ -15,6 +15,8 @@ import logging
 import time
 import uuid
 
+from .chunk import Chunk
+from .fleet import consumer_id
 from .lease import LeaseLost
 
 log = logging.getLogger("solrsync.reindex")
@@ -26,8 +28,6 @@ POLL_SECONDS = 0.2
 def work(syncer, name, run, core, since=None, versioned=True, owner=None):
     """Claim one free range of ``run``, read, build and post its rows into ``core``, store the
     result -> its sequence number, or None when no range was free. The consumers' task body."""
-    from .queue import consumer_id
-    from .reindex import Chunk
     owner = owner or consumer_id()
     claimed = syncer.changelog.claim_range(run, owner, syncer.settings.LEASE_SECONDS)
     if claimed is None:
@@ -56,7 +56,6 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
     posts it, versioned, harmlessly) and the KeyboardInterrupt goes on up. ``hold``: the reindex's
     lease, renewed at every look at the ranges while it still runs: a command paused past it stops
     (LeaseLost) -- the reindex that took the pipeline over dropped these ranges."""
-    from .reindex import Chunk
     changelog = syncer.changelog
     # one reindex per pipeline at a time: the ranges of an earlier run of it are a killed command's
     changelog.drop_ranges(name + ":", earlier=True)
