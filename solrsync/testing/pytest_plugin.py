@@ -77,10 +77,11 @@ class SolrTarget:
         return self._cloud
 
     # ------------------------------------------------------------ SolrCloud: where documents go
-    def shards(self):
+    def shards(self, fresh=False):
         """SolrCloud: the shards of the collection behind the alias, in hash-range order, each as
-        {"name", "leader": core name, "url": leader core URL}."""
-        if "_shards" not in self.__dict__:
+        {"name", "leader": core name, "url": leader core URL}; ``fresh``: read again (after a
+        swap re-pointed the alias)."""
+        if fresh or "_shards" not in self.__dict__:
             cluster = self.collections(action="CLUSTERSTATUS")[1]["cluster"]
             collection = cluster.get("aliases", {}).get(self.core, self.core).split(",")[0]
             found = []
@@ -103,21 +104,21 @@ class SolrTarget:
 
     @property
     def answering_shard(self):
-        """SolrCloud: the shard whose core answers an update sent to the alias (the documents of
-        the others are forwarded to their leaders): the one whose refusal of a bad document names
-        it. Probed once with a document of each shard that Solr refuses (nothing is applied)."""
-        if not self.is_cloud:
-            return 0
-        if "_answering" not in self.__dict__:
-            self._answering = None
-            for index in range(len(self.shards())):
-                doc_id = self.id_on(index, "solrsync_probe")
-                status, body = self.post("update", [{"id": doc_id, "solrsync_version": 1,
-                                                     "solrsync_probe_no_such_field": 1}])
-                if status == 400 and "[doc=%s]" % doc_id in body["error"]["msg"]:
-                    self._answering = index
-            assert self._answering is not None, "no shard's core named the refused document"
-        return self._answering
+        """SolrCloud: the shard whose leader core answers the updates sent with ``update()`` (the
+        documents of the other shards are forwarded to their leaders): the last one, as the
+        emulator's node answers a request to the alias. Named, never probed: real SolrCloud 8.x/9.x
+        answers a request to an alias from a core that changes from request to request."""
+        return len(self.shards()) - 1 if self.is_cloud else 0
+
+    @property
+    def answering_core(self):
+        """The core ``update()`` addresses: on SolrCloud the answering shard's leader, by name."""
+        return self.shards()[self.answering_shard]["leader"] if self.is_cloud else self.core
+
+    def update(self, body, core=None, **params):
+        """POST /update, answered by ``answering_core`` (or ``core``): a scenario whose answer
+        depends on which core answers (an error's text, where a batch stops) knows which does."""
+        return self.post("update", body, core=core or self.answering_core, **params)
 
     def id_on(self, index, prefix):
         """An id starting with ``prefix`` that lands on shard ``index`` (standalone: ``prefix``)."""
