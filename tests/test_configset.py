@@ -187,12 +187,22 @@ def test_the_generated_layers_configset_indexes_and_finds_the_demo(project, tmp_
 def test_configset_cli_prints_refuses_and_applies(project, tmp_path):
     code, out, _ = configset_cli("layers")
     assert code == 0 and '<field name="title" type="text_general"' in out and "<copyField" in out
-    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR")):
+    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR"),
+                      (["layers", "--solr-version", "5"], "configset --solr-version 5: solrsync's configsets are "
+                                                          "for Solr 8.11 and 9.x")):
         code, _, err = configset_cli(*args)
         assert code == 2 and msg in err and len(err.splitlines()) == 1, err
+    assert configset_cli("layers", "--solr-version", "8")[1] == configset_cli("layers")[1]  # 8.11 and 9.x alike
     assert configset_cli("layers", str(tmp_path))[0] == 0
     code, _, err = configset_cli("layers", str(tmp_path))
     assert code == 2 and "already exist" in err
+    if project.solr.major < configset.MIN_MAJOR:  # 5.x: refused in one line, the core left alone
+        before = project.solr.get("schema")[1]["schema"]
+        code, out, err = configset_cli("layers", "--apply")
+        assert (code, out) == (2, "") and "configset --apply: the core runs " in err and \
+            "for Solr 8.11 and 9.x" in err and len(err.splitlines()) == 1, err
+        assert project.solr.get("schema")[1]["schema"] == before
+        return
     # the shipped layers schema does not copy username into the catch-all field; the generated one does
     code, out, _ = configset_cli("layers", "--apply")
     assert (code, out.strip()) == (0, "core layers: add-copy-field username -> text")
