@@ -37,9 +37,9 @@ from xml.sax.saxutils import escape
 
 from .query import Doc, parse
 from .schema import MAX_TERM_BYTES, Schema, SolrConfig, SolrHTTPError, bad_request, parse_date
+from .versions import DEFAULT_MAJOR, SPEC, SolrVersion
 
 CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent / "configsets"
-VERSION = "8.11.3"
 _ATOMIC = ("set", "add", "add-distinct", "remove", "removeregex", "inc")
 _TEXTUAL = ("string", "text")
 _PLAIN = {"string": str, "text": str, "int": int, "boolean": bool}  # a value of this type is stored as is
@@ -48,8 +48,9 @@ _PLAIN = {"string": str, "text": str, "int": int, "boolean": bool}  # a value of
 class Core:
     """One core: the latest state (what /get sees) and the searcher's snapshot (what /select sees)."""
 
-    def __init__(self, name, conf_dir, configset=None, instance_dir=None):
+    def __init__(self, name, conf_dir, configset=None, instance_dir=None, solr_version=None):
         self.name, self.conf_dir, self.configset = name, str(conf_dir), configset
+        self.solr_version = solr_version or SolrVersion()  # the Solr it answers as
         self.instance_dir = instance_dir  # a CoreAdmin-created core's directory (else the configset's)
         self.load_config()
         self.latest = {}    # id -> Doc, uncommitted changes included
@@ -112,8 +113,9 @@ class Core:
             new_version = raw.get(rule.field)
             if type(new_version) is list:  # Solr reads the first value; the schema refuses the rest later
                 new_version = new_version[0] if new_version else None
-            if new_version is None:  # Solr 8.11 answers 500 here (5.3.1: 400)
-                raise SolrHTTPError(500, "Doc does not have versionField: %s" % rule.field)
+            if new_version is None:
+                raise SolrHTTPError(self.solr_version.no_version_status,
+                                    "Doc does not have versionField: %s" % rule.field)
         doc_id = raw.get(uk)
         if isinstance(doc_id, dict):
             doc_id = doc_id.get("set")
@@ -160,10 +162,10 @@ class Core:
                 continue
             values = value if isinstance(value, list) else [value]
             if f.kind in _TEXTUAL:
-                values = [v if type(v) is str and not _long_string(v) else f.coerce(v, doc_id)
+                values = [v if type(v) is str and not _long_string(v) else f.coerce(v, doc_id, self.solr_version)
                           for v in values if v is not None]
             else:
-                values = [f.coerce(v, doc_id) for v in values if v is not None]
+                values = [f.coerce(v, doc_id, self.solr_version) for v in values if v is not None]
             if not values:
                 continue
             if f.multi:
@@ -212,8 +214,9 @@ class Core:
                 f = self.schema.field(name)
                 try:
                     num = float(arg) if f is not None and f.kind == "float" else int(arg)
-                except (TypeError, ValueError):  # Solr 8.11: 400 (5.3.1: 500, a NumberFormatException)
-                    raise bad_request("Error converting field '%s'='%s' to native type" % (name, arg))
+                except (TypeError, ValueError):
+                    raise SolrHTTPError(self.solr_version.bad_inc_status,
+                                        "Error converting field '%s'='%s' to native type" % (name, arg))
                 base[name] = (cur[0] if cur else 0) + num
             if base.get(name) == []:
                 base.pop(name)
@@ -257,7 +260,7 @@ class Core:
         rows = int(params.get("rows", ["10"])[0])
         start = int(params.get("start", ["0"])[0])
         cursor = params.get("cursorMark", [None])[0]
-        keys = _parse_sort(sort, schema)
+        keys = _parse_sort(sort, schema, self.solr_version)
         if cursor is not None:
             if start != 0:
                 raise bad_request("Cursor functionality requires start=0")
@@ -284,8 +287,9 @@ class Core:
             page_from = _after_cursor(hits, keys, after, schema)
         page = hits[page_from:page_from + rows]
         fl = params.get("fl", ["*"])
-        out = {"numFound": len(hits), "start": start, "numFoundExact": True,
-               "docs": [_project(d, fl, schema) for d in page]}
+        out = {"numFound": len(hits), "start": start, "docs": [_project(d, fl, schema) for d in page]}
+        if self.solr_version.counts_exactly:
+            out["numFoundExact"] = True
         if any("score" in entry for entry in fl):
             out["maxScore"] = 1.0
         extra = {}
@@ -364,7 +368,7 @@ def _long_string(value):
     return type(value) is str and len(value) > MAX_TERM_BYTES // 4
 
 
-def _parse_sort(sort, schema):
+def _parse_sort(sort, schema, solr_version):
     keys = []
     for part in [p.strip() for p in sort.split(",") if p.strip()]:
         bits = part.split()
@@ -376,7 +380,9 @@ def _parse_sort(sort, schema):
         f = schema.field(name)
         if f is None:
             raise bad_request("sort param field can't be found: %s" % name)
-        keys.append((name, desc))  # a multi-valued field (docValues) sorts by its min / max, as Solr 8
+        if f.multi and not solr_version.sorts_multivalued:
+            raise bad_request("can not sort on multivalued field: %s" % name)
+        keys.append((name, desc))  # a multi-valued field (docValues) sorts by its min / max, as Solr 8+
     return keys
 
 
@@ -528,7 +534,7 @@ class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
     def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None, cloud=False,
-                 record_updates=False):
+                 record_updates=False, solr_version=DEFAULT_MAJOR):
         """``cores``: names (served from ``configset``, a conf dir; default the shipped layers one) or a
         dict {name: conf dir or None}; ``configsets``: the directory of configsets ``NAME/conf`` that
         CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships). ``cloud``: act
@@ -536,8 +542,10 @@ class SolrEmulator:
         ``record_updates``: keep, per update request, when it arrived and ended, the client's
         address and the ids it added (with their versions) and deleted, in ``updates`` (and at
         GET /solr/_emulator/updates): the tests with several hosts find there whether two workers
-        pushed one document at once."""
+        pushed one document at once. ``solr_version``: the major version (5, 8 or 9) it answers as,
+        where those differ (testing/versions.py)."""
         self.host, self.port = host, port
+        self.solr_version = SolrVersion(solr_version)
         self.record_updates = record_updates
         self.updates = []
         self.configsets = read_configsets(configsets or CONFIGSETS)
@@ -564,7 +572,7 @@ class SolrEmulator:
 
     def add_core(self, name, conf_dir):
         """A new core ``name`` served from the configset in ``conf_dir`` (replacing any core so named)."""
-        core = Core(name, conf_dir)
+        core = Core(name, conf_dir, solr_version=self.solr_version)
         with self.lock:
             self.cores[name] = core
         return core
@@ -625,7 +633,8 @@ class SolrEmulator:
             if self.cloud is not None:
                 self.cloud.reset(cores)
             else:
-                self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf)) for name in cores}
+                self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf),
+                                         solr_version=self.solr_version) for name in cores}
         self.faults.clear()
         self.reset_stats()
 
@@ -663,7 +672,7 @@ class SolrEmulator:
                 with open(os.path.join(instance, "core.properties"), "w") as f:
                     f.write("name=%s\n" % name)
                 with self.lock:
-                    self.cores[name] = Core(name, conf, instance_dir=instance)
+                    self.cores[name] = Core(name, conf, instance_dir=instance, solr_version=self.solr_version)
                 return {"core": name}
             if name not in self.cores:
                 raise bad_request("No such core: %s" % name if action != "UNLOAD"
@@ -707,7 +716,7 @@ class SolrEmulator:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-    server_version = "SolrEmulator/" + VERSION
+    server_version = "SolrEmulator"
 
     def log_message(self, *args):
         pass
@@ -794,8 +803,7 @@ class _Handler(BaseHTTPRequestHandler):
         if rest[:2] == ["admin", "cores"]:
             return emu.core_admin(params)
         if rest[:3] == ["admin", "info", "system"]:
-            return {"mode": "std", "lucene": {"solr-spec-version": VERSION,
-                                               "solr-impl-version": VERSION + " solrsync-emulator"}}
+            return emu.solr_version.info("std")
         if rest[0] == "_emulator":
             return self._control(emu, rest[1:], body)
         with emu.lock:
@@ -1181,6 +1189,9 @@ def main(argv=None):
                         help="keep each update request's arrival, end, client and ids for GET /solr/_emulator/updates")
     parser.add_argument("--cloud", action="store_true",
                         help="act as a SolrCloud node: each --core an alias of a 2-shard collection CORE_1")
+    parser.add_argument("--solr-version", type=int, choices=sorted(SPEC), default=DEFAULT_MAJOR,
+                        help="answer as this Solr major version where they differ: %s (default %d)" % (
+                            ", ".join("%d (%s)" % kv for kv in sorted(SPEC.items())), DEFAULT_MAJOR))
     args = parser.parse_args(argv)
     cores = {}
     for spec in args.core or ["layers"]:
@@ -1193,7 +1204,8 @@ def main(argv=None):
             parser.error("%s %s: no such directory" % (what, path))
     try:
         emu = SolrEmulator(host=args.host, port=args.port, cores=cores, configset=args.configset,
-                           configsets=args.configsets, cloud=args.cloud, record_updates=args.record_updates).start()
+                           configsets=args.configsets, cloud=args.cloud, record_updates=args.record_updates,
+                           solr_version=args.solr_version).start()
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) or not exc.strerror:
             print("solr emulator: %s" % exc, file=sys.stderr)
@@ -1203,7 +1215,8 @@ def main(argv=None):
     except (SolrHTTPError, ET.ParseError) as exc:  # a configset Solr could not load either
         print("solr emulator: cannot load a core's configset: %s" % exc, file=sys.stderr)
         return 2
-    print("Solr emulator listening: %s (cores: %s)" % (emu.url, ", ".join(emu.cores)), flush=True)
+    print("Solr emulator listening: %s (cores: %s; answering as Solr %s)" % (
+        emu.url, ", ".join(emu.cores), emu.solr_version.spec), flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -21,6 +21,7 @@ import requests
 
 from .cloud import route_hash
 from .emulator import SolrEmulator
+from .versions import DEFAULT_MAJOR, SPEC
 
 TARGETS = {"standalone": ("SOLRSYNC_TEST_SOLR_URL", "solr_emulator"),
            "cloud": ("SOLRSYNC_TEST_SOLRCLOUD_URL", "solrcloud_emulator")}
@@ -38,7 +39,8 @@ class SolrTarget:
     @property
     def major(self):
         """The major version the target reports (/admin/info/system): scenarios where Solr versions
-        differ state what each does, keyed on it. The emulator reports 8 and behaves as 8.11."""
+        differ state what each does, keyed on it. The emulator answers as the version it is told
+        (``--solrsync-solr-version``: 5, 8 or 9, default 9) and reports it."""
         if "_major" not in self.__dict__:
             resp = self.http.get("%s/admin/info/system" % self.base, params={"wt": "json"}, timeout=30)
             self._major = int(resp.json()["lucene"]["solr-spec-version"].split(".")[0])
@@ -193,6 +195,14 @@ def pytest_addoption(parser):
     help = "directory of configsets (NAME/conf) the Solr emulator serves (default: solrsync's own)"
     parser.addini("solrsync_configsets", help)
     parser.addoption("--solrsync-configsets", metavar="DIR", help=help)
+    help = "the Solr major version the emulator answers as: %s (default %d)" % (
+        ", ".join(str(m) for m in sorted(SPEC)), DEFAULT_MAJOR)
+    parser.addini("solrsync_solr_version", help)
+    parser.addoption("--solrsync-solr-version", type=int, choices=sorted(SPEC), metavar="MAJOR", help=help)
+
+
+def _emulated_version(config):
+    return config.getoption("solrsync_solr_version") or int(config.getini("solrsync_solr_version") or DEFAULT_MAJOR)
 
 
 @pytest.fixture(scope="session")
@@ -201,7 +211,7 @@ def solr_emulator(pytestconfig):
     if configsets and pytestconfig.inipath and not os.path.isabs(configsets) and \
             not pytestconfig.getoption("solrsync_configsets"):
         configsets = os.path.join(os.path.dirname(str(pytestconfig.inipath)), configsets)  # ini: from its file
-    with SolrEmulator(configsets=configsets or None) as emulator:
+    with SolrEmulator(configsets=configsets or None, solr_version=_emulated_version(pytestconfig)) as emulator:
         yield emulator
 
 
@@ -224,8 +234,8 @@ def solr(request):
 
 
 @pytest.fixture(scope="session")
-def solrcloud_emulator():
-    with SolrEmulator(cloud=True) as emulator:
+def solrcloud_emulator(pytestconfig):
+    with SolrEmulator(cloud=True, solr_version=_emulated_version(pytestconfig)) as emulator:
         yield emulator
 
 
