@@ -19,9 +19,9 @@ import uuid
 import pytest
 import requests
 
-from .cloud import route_hash
 from .emulator import SolrEmulator
-from .versions import DEFAULT_MAJOR, SPEC
+from .emulator.cloud import route_hash
+from .emulator.versions import DEFAULT_MAJOR, SPEC
 
 TARGETS = {"standalone": ("SOLRSYNC_TEST_SOLR_URL", "solr_emulator"),
            "cloud": ("SOLRSYNC_TEST_SOLRCLOUD_URL", "solrcloud_emulator")}

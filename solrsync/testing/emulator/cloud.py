@@ -15,7 +15,7 @@ measured on a real SolrCloud, one node, 2 shards):
   that shard's leader. Which core answers a request to an alias: on 5.3.1 always the same one (the
   emulator: the last shard's), on 8.x/9.x one that changes from request to request (the emulator:
   each shard's in turn); a request to a replica core's name is answered by that core. A document
-  refused by another leader comes back (testing/versions.py) on 8.x/9.x as ``Async exception during
+  refused by another leader comes back (versions.py) on 8.x/9.x as ``Async exception during
   distributed update: Error from server at <leader>/: ... Remote error message: <its reason>``, on
   5.3.1 as ``Bad Request\n\n\n\nrequest: <leader>/update?update.distrib=TOLEADER...`` (the reason
   lost; 500 as ``Server Error``), and the batch does not stop: the forwarded stream to that leader

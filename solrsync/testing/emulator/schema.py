@@ -9,9 +9,12 @@ import fnmatch
 import math
 import os
 import re
+import pathlib
 import xml.etree.ElementTree as ET
 
 from .versions import SolrVersion
+
+CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent.parent / "configsets"  # the ones solrsync ships
 
 _KINDS = [
     ("BBoxField", "bbox"),
