@@ -1,7 +1,8 @@
 # make demo  -- the demo on embedded defaults (SQLite, SQLite queue, the Solr emulator
 #               unless SOLRSYNC_SOLR_URL names a real Solr core)
 # make test  -- the whole suite (PostgreSQL/Redis tests skip when those are not running,
-#               unless SOLRSYNC_REQUIRE_SERVICES=1)
+#               unless SOLRSYNC_REQUIRE_SERVICES=1) on the emulator answering as Solr 9, then the
+#               differential scenarios with it answering as Solr 5 and 8
 # make test-solr SOLR=9 [CLOUD=1] [SOLR_PORT=N] [SOLR_TESTS="tests"]
 #            -- the Solr-facing tests against a real Solr 5 (5.3.1), 8 (8.11.2) or 9 (9.4.0), standalone
 #               or SolrCloud (2 shards behind an alias), started on a free port by the launch scripts in
@@ -28,6 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+	for v in 5 8; do $(BIN)/python -m pytest tests/test_solr_scenarios.py --solrsync-solr-version $$v || exit 1; done
 	SOLRSYNC_DEMO_DB=postgres $(BIN)/python -m pytest tests -m django
 
 # The tests that talk to Solr: with SOLRSYNC_TEST_SOLR(CLOUD)_URL set, these run against the real one.

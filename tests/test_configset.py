@@ -133,6 +133,36 @@ def test_emulator_cli_misuse_is_one_line(tmp_path):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_emulator_answers_as_the_solr_version_it_is_told(tmp_path):
+    """--solr-version: /admin/info/system reports it, and the answers that differ follow it; a
+    version it cannot answer as is one line, exit 2."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "solrsync.testing.emulator", "--port", str(port), "--cloud",
+                             "--solr-version", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "answering as Solr 8.11.2" in proc.stdout.readline()
+        cloud = SolrTarget("http://127.0.0.1:%d/solr/layers" % port)
+        assert (cloud.is_cloud, cloud.major) == (True, 8)
+        status, body = cloud.admin(action="CREATE", name="x", configSet="layers")
+        assert status == 400 and "non legacy mode coreNodeName missing" in body["error"]["msg"]
+        assert cloud.post("update", [{"id": "n"}])[0] == 500  # no solrsync_version: 8.x says 500
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    with SolrEmulator(solr_version=5) as emu:
+        old = SolrTarget(emu.core_url("layers"), emu)
+        assert old.major == 5 and old.post("update", [{"id": "n"}])[0] == 400
+        assert old.post("update", [{"id": "d", "modified_date": "2020-01-02T03:04:05.500Z", "solrsync_version": 1}],
+                        commit="true")[0] == 200
+        assert old.select()["docs"][0]["modified_date"] == "2020-01-02T03:04:05.5Z"
+        assert "numFoundExact" not in old.select()
+    with pytest.raises(ValueError, match="answers as Solr 5, 8, 9, not 7"):
+        SolrEmulator(solr_version=7)
+    proc = subprocess.run([sys.executable, "-m", "solrsync.testing.emulator", "--port", "0", "--solr-version", "7"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "--solr-version" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_the_pytest_plugin_reads_the_configsets_option(tmp_path):
     configset.write(tmp_path / "cs" / "books", "books", book_fields())
     (tmp_path / "pytest.ini").write_text("[pytest]\nsolrsync_configsets = cs\n")
