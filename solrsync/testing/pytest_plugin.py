@@ -10,7 +10,8 @@ two variables set, only the real Solr it names is tested (the other kind is skip
 Loaded automatically once solrsync is installed (a ``pytest11`` entry point), so projects using
 solrsync get the same ``solr`` fixture. The emulator's CoreAdmin CREATE ``configSet=NAME`` reads the
 configsets (``NAME/conf``) in the directory named by the ini option ``solrsync_configsets`` or
-``--solrsync-configsets`` (default: the ones solrsync ships).
+``--solrsync-configsets`` (default: the ones solrsync ships); the emulator answers as the Solr
+major version ``solrsync_solr_version`` / ``--solrsync-solr-version`` names (5, 8 or 9; default 9).
 """
 import json
 import os
@@ -107,9 +108,9 @@ class SolrTarget:
     @property
     def answering_shard(self):
         """SolrCloud: the shard whose leader core answers the updates sent with ``update()`` (the
-        documents of the other shards are forwarded to their leaders): the last one, as the
-        emulator's node answers a request to the alias. Named, never probed: real SolrCloud 8.x/9.x
-        answers a request to an alias from a core that changes from request to request."""
+        documents of the other shards are forwarded to their leaders): the last one (the one 5.x
+        answers a request to the alias from). Named, never probed: 8.x/9.x answer a request to an
+        alias from a core that changes from request to request (the emulator as them too)."""
         return len(self.shards()) - 1 if self.is_cloud else 0
 
     @property
