@@ -72,6 +72,8 @@ def build_parser(prog="solrsync"):
                    help="write DIR/conf/solrconfig.xml and DIR/conf/managed-schema (default: print the managed-schema); "
                         "with upload: the configset's name (default SOLR_CONFIGSET)")
     p.add_argument("--force", action="store_true", help="overwrite the files in DIR")
+    p.add_argument("--solr-version", type=int, choices=range(5, 10), default=9, metavar="5|6|7|8|9",
+                   help="the Solr major version the configset is for (8 and 9: the same files; below 8: refused)")
     p.add_argument("--apply", action="store_true",
                    help="add the fields, types and copyFields the pipeline's core lacks (Schema API) and name what "
                         "needs a new core")
@@ -283,12 +285,17 @@ def cmd_configset(args, syncer, tasks_factory):
     name, = _pipelines(syncer, [args.pipeline])
     if args.apply and args.target:
         raise UsageError("configset --apply changes the core in place: drop DIR")
+    if args.solr_version < configset.MIN_MAJOR:
+        raise UsageError("configset --solr-version %d: %s" % (args.solr_version, configset.TOO_OLD))
     pipeline = syncer.pipelines[name]
     try:
         fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
     except ValueError as exc:
         raise UsageError("pipeline %s: %s" % (name, exc))
     if args.apply:
+        kind = admin.solr_kind(syncer.settings)
+        if 0 < kind.major < configset.MIN_MAJOR:
+            raise UsageError("configset --apply: the core runs %s: %s; nothing changed" % (kind, configset.TOO_OLD))
         commands, problems = configset.apply(syncer.settings, pipeline.core, fields)
         for command, specs in commands.items():
             for spec in specs:

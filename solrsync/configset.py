@@ -52,6 +52,10 @@ DYNAMIC_FIELDS = [{"name": "*__" + part, "type": "bbox_double", "indexed": True,
                                                 ("*_i", "plong", {}), ("*_d", "pdouble", {}), ("*_b", "boolean", {}),
                                                 ("*_dt", "pdate", {}), ("*_t", "text_general", {}))]
 _COPIED = ("string", "text_general")
+# The oldest Solr these files load on: point field types need 7, luceneMatchVersion 8.11.0 needs 8.11.
+MIN_MAJOR = 8
+TOO_OLD = ("solrsync's configsets are for Solr 8.11 and 9.x (point field types, luceneMatchVersion 8.11); "
+           "a Solr 5.x-7.x core needs a schema written for it (Trie types, see README: Solr versions)")
 
 
 def document_fields(document, solr_type):

@@ -162,21 +162,26 @@ def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
 
 def test_a_swap_removes_the_old_cores_instance_dir(loaded):
     """The core swapped out is unloaded with its instance dir (index, transaction logs): a rebuild
-    leaves nothing on disk (on the emulator, or on a real Solr on this machine)."""
-    def live_dir():  # dataDir's parent: 5.3.1 reports a configSet core's instanceDir as the configset's
-        status = loaded.solr.admin(action="STATUS", core=loaded.solr.core)[1]["status"][loaded.solr.core]
-        return os.path.dirname(status["dataDir"].rstrip("/"))
+    leaves nothing on disk (on the emulator, or on a real Solr on this machine). Named SolrCloud
+    (an alias), the collection swapped out is deleted with its shards' cores' dirs."""
+    solr = loaded.solr
+
+    def live_dirs():  # dataDir's parent: 5.3.1 reports a configSet core's instanceDir as the configset's
+        cores = [s["leader"] for s in solr.shards(fresh=True)] if solr.is_cloud else [solr.core]
+        statuses = [solr.admin(action="STATUS", core=core)[1]["status"][core] for core in cores]
+        return sorted(os.path.dirname(status["dataDir"].rstrip("/")) for status in statuses)
     proc = run_cli("reindex", "--swap", "--quiet")  # the live core is now one a rebuild made
-    if proc.returncode != 0 and loaded.solr.is_real and "configsets" in proc.stderr:
+    if proc.returncode != 0 and solr.is_real and "configsets" in proc.stderr:
         pytest.skip("the real Solr has no 'layers' configset: " + proc.stderr.strip())
     assert proc.returncode == 0, proc.stderr
-    before = live_dir()
-    if not os.path.isdir(before):
+    before = live_dirs()
+    if not all(os.path.isdir(d) for d in before):
         pytest.skip("the real Solr's instance dirs are not on this machine")
     assert run_cli("reindex", "--swap", "--quiet").returncode == 0
-    after = live_dir()
-    assert after != before and os.path.isdir(after) and not os.path.exists(before)
-    assert loaded.solr.ids(rows=5000) == published_ids()
+    after = live_dirs()
+    assert set(after).isdisjoint(before) and all(os.path.isdir(d) for d in after), (before, after)
+    assert not [d for d in before if os.path.exists(d)]
+    assert solr.ids(rows=5000) == published_ids()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
