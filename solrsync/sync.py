@@ -175,6 +175,12 @@ class Syncer:
         return report
 
     # ------------------------------------------------------------ draining the change log
+    def exclusive(self, pipeline_name):
+        """Must two workers never push one object at once? Only while a core the pipeline writes
+        to has no versions: there the older state could land last. With versions the newest read
+        wins whatever the order, so claims need not exclude each other (nor wait on each other)."""
+        return not all(self.sink(pipeline_name, core).versioned for core in self.cores(pipeline_name))
+
     def drain(self, pipeline_name, coalesce=True, max_batches=None):
         """Claim and apply pending changes until none are left. SolrUnavailable propagates after the
         claimed changes are released, so they stay pending for the retry."""
@@ -185,7 +191,7 @@ class Syncer:
         while max_batches is None or batches < max_batches:
             if coalesce and not backlog:
                 self._settle(pipeline_name)
-            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS)
+            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS, exclusive=self.exclusive(pipeline_name))
             if not changes:
                 break
             backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches

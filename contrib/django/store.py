@@ -512,9 +512,18 @@ class DjangoChangeLog:
         return Change.objects.using(self.using).filter(pipeline=pipeline).filter(
             Q(leased_until__isnull=True) | Q(leased_until__lte=now))
 
-    def claim(self, pipeline, limit, lease_seconds):
-        """Lease up to ``limit`` objects' pending rows; an object leased by another worker is skipped,
-        so two workers never push the same object at once (the older state could land last)."""
+    def claim(self, pipeline, limit, lease_seconds, exclusive=True):
+        """Lease up to ``limit`` objects' pending rows -> [pipeline.Change].
+
+        ``exclusive`` (a core written without versions): an object leased by another worker is
+        skipped, so two workers never push it at once (the older state could land last); claims
+        run one at a time. Without it (every core versioned: two pushes of one object cannot harm,
+        Solr keeps the newest read) nothing serialises claims: see ``_claim_shared``."""
+        if exclusive or self._vendor() not in ("postgresql", "sqlite"):
+            return self._claim_exclusive(pipeline, limit, lease_seconds)
+        return self._claim_shared(pipeline, limit, lease_seconds)
+
+    def _claim_exclusive(self, pipeline, limit, lease_seconds):
         from solrsync.pipeline import Change as Pending
         with transaction.atomic(using=self.using):
             if self._vendor() == "postgresql":
@@ -538,6 +547,60 @@ class DjangoChangeLog:
             Change.objects.using(self.using).filter(seq__in=[r[0] for r in rows]).update(
                 leased_until=lease, attempts=F("attempts") + 1)
         return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
+
+    # Shared claims, each one UPDATE ... RETURNING of rows picked through an index (migration
+    # 0005): rows whose lease ran out (the leased-rows index: only rows in flight), then pending
+    # rows in seq order (PostgreSQL: the pending-rows index; SQLite: the table in rowid order,
+    # which passes over rows in flight only), then the other pending rows of the objects taken
+    # (the object_pk index), so one push covers them. SKIP LOCKED passes over rows another claim
+    # is taking; SQLite has one writer at a time. {t}: the table, {lease}: the lease's end.
+    _PICK = {
+        "postgresql": {
+            "expired": "pipeline = %s AND leased_until <= clock_timestamp() ORDER BY leased_until LIMIT %s "
+                       "FOR UPDATE SKIP LOCKED",
+            "pending": "pipeline = %s AND leased_until IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+            "objects": "pipeline = %s AND object_pk = ANY(%s) AND leased_until IS NULL FOR UPDATE SKIP LOCKED",
+        },
+        "sqlite": {
+            "expired": "pipeline = %s AND leased_until <= %s ORDER BY leased_until LIMIT %s",
+            "pending": "pipeline = %s AND leased_until IS NULL ORDER BY seq LIMIT %s",
+            "objects": "pipeline = %s AND object_pk IN (SELECT value FROM json_each(%s)) AND leased_until IS NULL",
+        },
+    }
+    _TAKE = ("UPDATE {t} SET leased_until = {lease}, attempts = attempts + 1 WHERE seq IN "
+             "(SELECT seq FROM {t} WHERE {pick}) RETURNING seq, object_pk, doc_id, leased_until")
+
+    def _claim_shared(self, pipeline, limit, lease_seconds):
+        from solrsync.pipeline import Change as Pending
+        conn = connections[self.using]
+        vendor, t = conn.vendor, conn.ops.quote_name(Change._meta.db_table)
+        pick = self._PICK[vendor]
+        rows = []
+        with transaction.atomic(using=self.using), conn.cursor() as cur:
+            if vendor == "postgresql":
+                cur.execute("SELECT clock_timestamp() + make_interval(secs => %s)", [lease_seconds])
+                lease = written = cur.fetchone()[0]
+                expired = [pipeline, limit]
+            else:  # the lease as Django writes and filters it (``_ours`` matches rows by it)
+                now = self.now()
+                lease = now + dt.timedelta(seconds=lease_seconds)
+                written = conn.ops.adapt_datetimefield_value(lease)
+                expired = [pipeline, conn.ops.adapt_datetimefield_value(now), limit]
+
+            def take(kind, params):
+                cur.execute(self._TAKE.format(t=t, lease="%s", pick=pick[kind]), [written] + params)
+                rows.extend(cur.fetchall())
+
+            take("expired", expired)
+            if len(rows) < limit:
+                take("pending", [pipeline, limit - len(rows)])
+            if not rows:
+                return []
+            objects = sorted({row[1] for row in rows})
+            take("objects", [pipeline, objects if vendor == "postgresql" else json.dumps(objects)])
+        # PostgreSQL hands the lease back as the column holds it (with or without a time zone)
+        return [Pending(seq, pk, doc_id, until if vendor == "postgresql" else lease)
+                for seq, pk, doc_id, until in rows]
 
     def _ours(self, changes):
         """The rows of these changes still held under the lease they were claimed with: when a
