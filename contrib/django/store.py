@@ -548,27 +548,30 @@ class DjangoChangeLog:
                 leased_until=lease, attempts=F("attempts") + 1)
         return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
 
-    # Shared claims, each one UPDATE ... RETURNING of rows picked through an index (migration
-    # 0005): rows whose lease ran out (the leased-rows index: only rows in flight), then pending
-    # rows in seq order (PostgreSQL: the pending-rows index; SQLite: the table in rowid order,
-    # which passes over rows in flight only), then the other pending rows of the objects taken
-    # (the object_pk index), so one push covers them. SKIP LOCKED passes over rows another claim
-    # is taking; SQLite has one writer at a time. {t}: the table, {lease}: the lease's end.
+    # A shared claim is two UPDATE ... RETURNING: the first claimable rows in seq order (pending,
+    # or leased by a claim whose lease ran out), read through the primary key, so it passes over
+    # only rows in flight (at most workers x batch) and stops at its limit, whatever the backlog;
+    # then the other pending rows of the objects taken, through the object_pk index, so one push
+    # covers them. SKIP LOCKED passes over rows another claim is taking; SQLite has one writer at a
+    # time. No index holds leased_until: on PostgreSQL the lease is then written in place (a HOT
+    # update, room kept by the table's fillfactor, migration 0005), with no index entry to add.
     _PICK = {
         "postgresql": {
-            "expired": "pipeline = %s AND leased_until <= clock_timestamp() ORDER BY leased_until LIMIT %s "
-                       "FOR UPDATE SKIP LOCKED",
-            "pending": "pipeline = %s AND leased_until IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+            "first": "pipeline = %s AND (leased_until IS NULL OR leased_until <= clock_timestamp()) "
+                     "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
             "objects": "pipeline = %s AND object_pk = ANY(%s) AND leased_until IS NULL FOR UPDATE SKIP LOCKED",
         },
         "sqlite": {
-            "expired": "pipeline = %s AND leased_until <= %s ORDER BY leased_until LIMIT %s",
-            "pending": "pipeline = %s AND leased_until IS NULL ORDER BY seq LIMIT %s",
+            "first": "pipeline = %s AND (leased_until IS NULL OR leased_until <= %s) ORDER BY seq LIMIT %s",
             "objects": "pipeline = %s AND object_pk IN (SELECT value FROM json_each(%s)) AND leased_until IS NULL",
         },
     }
     _TAKE = ("UPDATE {t} SET leased_until = {lease}, attempts = attempts + 1 WHERE seq IN "
-             "(SELECT seq FROM {t} WHERE {pick}) RETURNING seq, object_pk, doc_id, leased_until")
+             "(SELECT seq FROM {t} WHERE {pick}) RETURNING seq, object_pk, doc_id")
+    # Per claim on PostgreSQL: the planner, misled by a change log that grew since its statistics,
+    # must not sort the backlog (the primary key's order is the one wanted); and a claim lost in a
+    # crash only makes its rows claimable again, so its commit does not wait for the disk.
+    _PG_CLAIM_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL synchronous_commit = off"
 
     def _claim_shared(self, pipeline, limit, lease_seconds):
         from solrsync.pipeline import Change as Pending
@@ -578,29 +581,26 @@ class DjangoChangeLog:
         rows = []
         with transaction.atomic(using=self.using), conn.cursor() as cur:
             if vendor == "postgresql":
+                cur.execute(self._PG_CLAIM_SETTINGS)
                 cur.execute("SELECT clock_timestamp() + make_interval(secs => %s)", [lease_seconds])
-                lease = written = cur.fetchone()[0]
-                expired = [pipeline, limit]
+                lease = written = cur.fetchone()[0]  # timestamptz, as Django's column is
+                first = [pipeline, limit]
             else:  # the lease as Django writes and filters it (``_ours`` matches rows by it)
                 now = self.now()
                 lease = now + dt.timedelta(seconds=lease_seconds)
                 written = conn.ops.adapt_datetimefield_value(lease)
-                expired = [pipeline, conn.ops.adapt_datetimefield_value(now), limit]
+                first = [pipeline, conn.ops.adapt_datetimefield_value(now), limit]
 
             def take(kind, params):
                 cur.execute(self._TAKE.format(t=t, lease="%s", pick=pick[kind]), [written] + params)
                 rows.extend(cur.fetchall())
 
-            take("expired", expired)
-            if len(rows) < limit:
-                take("pending", [pipeline, limit - len(rows)])
+            take("first", first)
             if not rows:
                 return []
             objects = sorted({row[1] for row in rows})
             take("objects", [pipeline, objects if vendor == "postgresql" else json.dumps(objects)])
-        # PostgreSQL hands the lease back as the column holds it (with or without a time zone)
-        return [Pending(seq, pk, doc_id, until if vendor == "postgresql" else lease)
-                for seq, pk, doc_id, until in rows]
+        return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
 
     def _ours(self, changes):
         """The rows of these changes still held under the lease they were claimed with: when a

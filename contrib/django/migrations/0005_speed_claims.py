@@ -1,29 +1,28 @@
-"""Claims that do not serialise (see DjangoChangeLog.claim): partial indexes on the change log. A
-save writes only the pending-rows index (PostgreSQL; SQLite finds pending rows in rowid order, and
-reaches other rows of an object through its own pending-rows index on object_pk); the leased-rows
-index holds only rows in flight, written by claims, never by a save."""
+"""Claims that do not serialise (see DjangoChangeLog._claim_shared). PostgreSQL: room on each page
+of the change log for its rows' lease, written in place by a claim (a HOT update: no index entry,
+as no index holds leased_until). SQLite: an index on object_pk, as PostgreSQL has had since 0002:
+claims take an object's other pending rows through it (without it, a scan of the backlog). Not a
+partial one: a claim would then rewrite its pages (leaving it), and SQLite journals each page."""
 from django.db import migrations
 
-INDEXES = {
-    "postgresql": [
-        ("solrsync_change_pending", "(pipeline, seq) WHERE leased_until IS NULL"),
-        ("solrsync_change_leased", "(pipeline, leased_until) WHERE leased_until IS NOT NULL"),
-    ],
-    "sqlite": [
-        ("solrsync_change_pending_obj", "(object_pk) WHERE leased_until IS NULL"),
-        ("solrsync_change_leased", "(pipeline, leased_until) WHERE leased_until IS NOT NULL"),
-    ],
+FORWARD = {
+    "postgresql": ["ALTER TABLE solrsync_change SET (fillfactor = 60)"],
+    "sqlite": ["CREATE INDEX IF NOT EXISTS solrsync_change_obj ON solrsync_change (object_pk)"],
+}
+BACKWARD = {
+    "postgresql": ["ALTER TABLE solrsync_change RESET (fillfactor)"],
+    "sqlite": ["DROP INDEX IF EXISTS solrsync_change_obj"],
 }
 
 
-def add_indexes(apps, schema_editor):
-    for name, definition in INDEXES.get(schema_editor.connection.vendor, ()):
-        schema_editor.execute("CREATE INDEX IF NOT EXISTS %s ON solrsync_change %s" % (name, definition))
+def forward(apps, schema_editor):
+    for sql in FORWARD.get(schema_editor.connection.vendor, ()):
+        schema_editor.execute(sql)
 
 
-def drop_indexes(apps, schema_editor):
-    for name, _ in INDEXES.get(schema_editor.connection.vendor, ()):
-        schema_editor.execute("DROP INDEX IF EXISTS %s" % name)
+def backward(apps, schema_editor):
+    for sql in BACKWARD.get(schema_editor.connection.vendor, ()):
+        schema_editor.execute(sql)
 
 
 class Migration(migrations.Migration):
@@ -33,5 +32,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(add_indexes, drop_indexes),
+        migrations.RunPython(forward, backward),
     ]
