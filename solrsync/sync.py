@@ -13,9 +13,11 @@ import time
 
 from . import metrics
 from .documents import clean_text
+from .pipeline import RELATED
 from .sink import SolrSink, SolrUnavailable, local_version
 
 log = logging.getLogger("solrsync.sync")
+RELATED_CHUNK = 1000  # rows per push of a related change's set: a reindex's chunk
 
 
 class Report:
@@ -174,6 +176,21 @@ class Syncer:
                  report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
         return report
 
+    def apply_related(self, pipeline_name, lookup, value, exclusive=False):
+        """A related row that many documents read changed (a keyword on 100,000 layers renamed),
+        recorded as one change naming the set: the rows holding it now are pushed a chunk at a
+        time, in key order, as a reindex streams them -- no change row per document to write,
+        lease and delete. A row that left the set meanwhile recorded a change of its own. With
+        ``exclusive`` claims (an unversioned core) the set becomes a change row per object
+        instead, claimed as any other: no push of it may overlap another worker's."""
+        report = Report()
+        for page in self.sources[pipeline_name].related(lookup, value, RELATED_CHUNK):
+            if exclusive:
+                self.changelog.requeue(pipeline_name, page)
+            else:
+                report.merge(self.apply(pipeline_name, page))
+        return report
+
     # ------------------------------------------------------------ draining the change log
     def exclusive(self, pipeline_name):
         """Must two workers never push one object at once? Only while a core the pipeline writes
@@ -191,13 +208,17 @@ class Syncer:
         while max_batches is None or batches < max_batches:
             if coalesce and not backlog:
                 self._settle(pipeline_name)
-            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS, exclusive=self.exclusive(pipeline_name))
+            exclusive = self.exclusive(pipeline_name)
+            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS, exclusive=exclusive)
             if not changes:
                 break
             backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches
             batches += 1
             try:
-                report = self.apply(pipeline_name, changes)
+                report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED])
+                for c in changes:
+                    if c.op == RELATED:
+                        report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive))
             except BaseException:
                 log_.release(changes)
                 raise

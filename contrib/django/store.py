@@ -285,6 +285,23 @@ class DjangoSource:
         keys = list(keys[:n] if n else keys)
         return self.read_isolating(keys, errors, contiguous=True), keys
 
+    def related(self, lookup, value, size):
+        """Pages of [(pk, document id)], in pk order, of every row holding ``value`` through
+        ``lookup`` (``keywords__id``), whatever the filter says: a row the change moved out of
+        the filter must lose its document. Keyset paging: constant cost per page."""
+        id_column = self._id_column()
+        qs = self.model._default_manager.filter(**{lookup: value}).order_by("pk")
+        fields = ("pk", id_column) if id_column else ("pk",)
+        last = None
+        while True:
+            page = list((qs.filter(pk__gt=last) if last is not None else qs).values_list(*fields)[:size])
+            if not page:
+                return
+            yield [(row[0], str(row[1]) if id_column and row[1] is not None else "") for row in page]
+            if len(page) < size:
+                return
+            last = page[-1][0]
+
     def iter_ranges(self, size, since=None, pks=None, after=None):
         """(first pk, last pk, rows) of each chunk ``iter_chunks`` would yield, reading only the
         keys: the reindex hands these to its worker processes, which read the rows themselves."""
@@ -542,11 +559,11 @@ class DjangoChangeLog:
             objects = {pk for _, pk, _ in picked}
             # take the other pending rows of the same objects too: one push covers them all
             rows = list(self._claimable(pipeline, now).filter(object_pk__in=objects)
-                        .values_list("seq", "object_pk", "doc_id"))
+                        .values_list("seq", "object_pk", "doc_id", "op"))
             lease = now + dt.timedelta(seconds=lease_seconds)
             Change.objects.using(self.using).filter(seq__in=[r[0] for r in rows]).update(
                 leased_until=lease, attempts=F("attempts") + 1)
-        return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
+        return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
     # A shared claim is two UPDATE ... RETURNING: the first claimable rows in seq order (pending,
     # or leased by a claim whose lease ran out), read through the primary key, so it passes over
@@ -567,7 +584,7 @@ class DjangoChangeLog:
         },
     }
     _TAKE = ("UPDATE {t} SET leased_until = {lease}, attempts = attempts + 1 WHERE seq IN "
-             "(SELECT seq FROM {t} WHERE {pick}) RETURNING seq, object_pk, doc_id")
+             "(SELECT seq FROM {t} WHERE {pick}) RETURNING seq, object_pk, doc_id, op")
     # Per claim on PostgreSQL: the planner, misled by a change log that grew since its statistics,
     # must not sort the backlog (the primary key's order is the one wanted); and a claim lost in a
     # crash only makes its rows claimable again, so its commit does not wait for the disk.
@@ -600,7 +617,7 @@ class DjangoChangeLog:
                 return []
             objects = sorted({row[1] for row in rows})
             take("objects", [pipeline, objects if vendor == "postgresql" else json.dumps(objects)])
-        return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
+        return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
     def _ours(self, changes):
         """The rows of these changes still held under the lease they were claimed with: when a
