@@ -69,14 +69,13 @@ def main():
         for kind, values in times.items():
             print("  %-9s median %7.2f ms  (min %.2f, max %.2f)" % (kind, statistics.median(values), min(values),
                                                                    max(values)))
-        with connection.cursor() as cur:  # the plan of the shared claim's pick of pending rows
-            sql = DjangoChangeLog._TAKE.format(t="solrsync_change", lease="%s",
-                                               pick=DjangoChangeLog._PICK[vendor]["first"])
-            params = ["2100-01-01", "layers"] + (["2000-01-01"] if vendor == "sqlite" else []) + [args.batch]
+        with connection.cursor() as cur:  # the plan of the shared claim's first statement
+            sql = DjangoChangeLog._SHARED[vendor][0].format(t="solrsync_change")
+            params = {"p": "layers", "limit": args.batch, "key": 1, "now": "2000-01-01"}
             if vendor == "postgresql":
                 cur.execute("BEGIN; " + DjangoChangeLog._PG_CLAIM_SETTINGS)
             cur.execute(PLAN[vendor] + sql, params)
-            print("  plan of the shared claim's first pick:\n" + "\n".join(
+            print("  plan of the shared claim's first statement:\n" + "\n".join(
                 "    " + " ".join(str(c) for c in row) for row in cur.fetchall()))
             if vendor == "postgresql":
                 cur.execute("ROLLBACK")

@@ -530,12 +530,12 @@ class DjangoChangeLog:
             Q(leased_until__isnull=True) | Q(leased_until__lte=now))
 
     def claim(self, pipeline, limit, lease_seconds, exclusive=True):
-        """Lease up to ``limit`` objects' pending rows -> [pipeline.Change].
+        """Lease up to ``limit`` objects' pending rows -> [pipeline.Change]; an object leased by
+        another worker is skipped, so two workers never push it at once.
 
-        ``exclusive`` (a core written without versions): an object leased by another worker is
-        skipped, so two workers never push it at once (the older state could land last); claims
-        run one at a time. Without it (every core versioned: two pushes of one object cannot harm,
-        Solr keeps the newest read) nothing serialises claims: see ``_claim_shared``."""
+        ``exclusive`` (a core written without versions, or another database): claims run one at a
+        time under the pipeline's lock. Otherwise claims exclude each other per object only, and
+        each costs the same whatever the backlog: see ``_claim_shared``."""
         if exclusive or self._vendor() not in ("postgresql", "sqlite"):
             return self._claim_exclusive(pipeline, limit, lease_seconds)
         return self._claim_shared(pipeline, limit, lease_seconds)
@@ -565,26 +565,35 @@ class DjangoChangeLog:
                 leased_until=lease, attempts=F("attempts") + 1)
         return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
-    # A shared claim is two UPDATE ... RETURNING: the first claimable rows in seq order (pending,
-    # or leased by a claim whose lease ran out), read through the primary key, so it passes over
-    # only rows in flight (at most workers x batch) and stops at its limit, whatever the backlog;
-    # then the other pending rows of the objects taken, through the object_pk index, so one push
-    # covers them. SKIP LOCKED passes over rows another claim is taking; SQLite has one writer at a
-    # time. No index holds leased_until: on PostgreSQL the lease is then written in place (a HOT
-    # update, room kept by the table's fillfactor, migration 0005), with no index entry to add.
-    _PICK = {
-        "postgresql": {
-            "first": "pipeline = %s AND (leased_until IS NULL OR leased_until <= clock_timestamp()) "
-                     "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
-            "objects": "pipeline = %s AND object_pk = ANY(%s) AND leased_until IS NULL FOR UPDATE SKIP LOCKED",
-        },
-        "sqlite": {
-            "first": "pipeline = %s AND (leased_until IS NULL OR leased_until <= %s) ORDER BY seq LIMIT %s",
-            "objects": "pipeline = %s AND object_pk IN (SELECT value FROM json_each(%s)) AND leased_until IS NULL",
-        },
+    # A shared claim, in three statements: the objects of the first claimable rows in seq order
+    # (pending, or leased by a claim whose lease ran out), read through the primary key, so it
+    # passes over only rows in flight (at most workers x batch) and stops at its limit, whatever
+    # the backlog; of those, the ones no other claim holds (the object_pk index); then every
+    # claimable row of these, leased in one UPDATE, so one push covers them. Concurrent claims
+    # exclude each other per object, not per pipeline: on PostgreSQL a transaction-scoped lock
+    # per object taken in the first pick (one skips what another is claiming; what another has
+    # claimed, the second statement sees), on SQLite its one writer at a time. No index holds
+    # leased_until: on PostgreSQL the lease is written in place (a HOT update, room kept by the
+    # table's fillfactor, migration 0005), with no index entry to add. {t}: the table.
+    _SHARED = {
+        "postgresql": (
+            "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
+            "(leased_until IS NULL OR leased_until <= clock_timestamp()) AND "
+            "pg_try_advisory_xact_lock(%(key)s, hashtext(object_pk)) ORDER BY seq LIMIT %(limit)s) s",
+            "SELECT DISTINCT object_pk FROM {t} WHERE pipeline = %(p)s AND object_pk = ANY(%(objects)s) "
+            "AND leased_until > clock_timestamp()",
+            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE pipeline = %(p)s AND "
+            "object_pk = ANY(%(objects)s) AND (leased_until IS NULL OR leased_until <= clock_timestamp()) "
+            "RETURNING seq, object_pk, doc_id, op"),
+        "sqlite": (
+            "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
+            "(leased_until IS NULL OR leased_until <= %(now)s) ORDER BY seq LIMIT %(limit)s)",
+            "SELECT DISTINCT object_pk FROM {t} WHERE pipeline = %(p)s AND object_pk IN "
+            "(SELECT value FROM json_each(%(objects)s)) AND leased_until > %(now)s",
+            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE pipeline = %(p)s AND "
+            "object_pk IN (SELECT value FROM json_each(%(objects)s)) AND "
+            "(leased_until IS NULL OR leased_until <= %(now)s) RETURNING seq, object_pk, doc_id, op"),
     }
-    _TAKE = ("UPDATE {t} SET leased_until = {lease}, attempts = attempts + 1 WHERE seq IN "
-             "(SELECT seq FROM {t} WHERE {pick}) RETURNING seq, object_pk, doc_id, op")
     # Per claim on PostgreSQL: the planner, misled by a change log that grew since its statistics,
     # must not sort the backlog (the primary key's order is the one wanted); and a claim lost in a
     # crash only makes its rows claimable again, so its commit does not wait for the disk.
@@ -593,30 +602,31 @@ class DjangoChangeLog:
     def _claim_shared(self, pipeline, limit, lease_seconds):
         from solrsync.pipeline import Change as Pending
         conn = connections[self.using]
-        vendor, t = conn.vendor, conn.ops.quote_name(Change._meta.db_table)
-        pick = self._PICK[vendor]
-        rows = []
+        vendor = conn.vendor
+        candidates, busy, take = (sql.format(t=conn.ops.quote_name(Change._meta.db_table))
+                                  for sql in self._SHARED[vendor])
         with transaction.atomic(using=self.using), conn.cursor() as cur:
             if vendor == "postgresql":
                 cur.execute(self._PG_CLAIM_SETTINGS)
                 cur.execute("SELECT clock_timestamp() + make_interval(secs => %s)", [lease_seconds])
-                lease = written = cur.fetchone()[0]  # timestamptz, as Django's column is
-                first = [pipeline, limit]
+                lease = cur.fetchone()[0]  # timestamptz, as Django's column is
+                params = {"p": pipeline, "limit": limit, "lease": lease, "key": zlib.crc32(pipeline.encode()) & 0x7fffffff}
+                listed = list
             else:  # the lease as Django writes and filters it (``_ours`` matches rows by it)
                 now = self.now()
                 lease = now + dt.timedelta(seconds=lease_seconds)
-                written = conn.ops.adapt_datetimefield_value(lease)
-                first = [pipeline, conn.ops.adapt_datetimefield_value(now), limit]
-
-            def take(kind, params):
-                cur.execute(self._TAKE.format(t=t, lease="%s", pick=pick[kind]), [written] + params)
-                rows.extend(cur.fetchall())
-
-            take("first", first)
-            if not rows:
+                params = {"p": pipeline, "limit": limit, "now": conn.ops.adapt_datetimefield_value(now),
+                          "lease": conn.ops.adapt_datetimefield_value(lease)}
+                listed = json.dumps
+            cur.execute(candidates, params)
+            objects = {row[0] for row in cur.fetchall()}
+            if objects:
+                cur.execute(busy, dict(params, objects=listed(sorted(objects))))
+                objects -= {row[0] for row in cur.fetchall()}
+            if not objects:
                 return []
-            objects = sorted({row[1] for row in rows})
-            take("objects", [pipeline, objects if vendor == "postgresql" else json.dumps(objects)])
+            cur.execute(take, dict(params, objects=listed(sorted(objects))))
+            rows = cur.fetchall()
         return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
     def _ours(self, changes):
