@@ -10,7 +10,9 @@ leaves: each object has three rows (its own, a keyword link, a region), written 
 change log (all objects' first rows, then all second rows...), so a claim finds the other two rows
 of each object it takes through the object_pk index. Each round claims 500 objects (with every pending row they have) and releases
 them, so the backlog stays as large; the time is the claim's wall time from the client (round
-trips included), median of the rounds. SOLRSYNC_BENCH_DBNAME names the PostgreSQL database.
+trips included), median of the rounds, and the database's CPU per claim (PostgreSQL: its backend's,
+from /proc, mean over the rounds; SQLite: this process's). SOLRSYNC_BENCH_DBNAME names the
+PostgreSQL database.
 """
 import argparse
 import os
@@ -35,6 +37,17 @@ FILL = {
 PLAN = {"postgresql": "EXPLAIN (ANALYZE, BUFFERS) ", "sqlite": "EXPLAIN QUERY PLAN "}
 
 
+def db_cpu(connection):
+    """CPU seconds spent so far by the database: PostgreSQL's backend serving this connection
+    (/proc, same machine); SQLite runs in this process (its CPU and ours: an upper bound)."""
+    if connection.vendor != "postgresql":
+        return time.process_time()
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        fields = open("/proc/%d/stat" % cur.fetchone()[0]).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
@@ -56,26 +69,28 @@ def main():
         with connection.cursor() as cur:
             cur.execute(FILL[vendor] % {"n": n, "rows": args.rows_per_object * n})
             cur.execute("ANALYZE" if vendor == "postgresql" else "ANALYZE solrsync_change")
-        times = {"shared": [], "exclusive": []}
+        times, cpu = {"shared": [], "exclusive": []}, {"shared": 0.0, "exclusive": 0.0}
         for r in range(args.rounds):
             for kind in (("shared", "exclusive") if r % 2 else ("exclusive", "shared")):
-                t0 = time.perf_counter()
+                c0, t0 = db_cpu(connection), time.perf_counter()
                 got = log.claim("layers", args.batch, 60, exclusive=kind == "exclusive")
                 times[kind].append((time.perf_counter() - t0) * 1000)
+                cpu[kind] += db_cpu(connection) - c0
                 assert len({c.pk for c in got}) == min(args.batch, n), (kind, len(got))
                 log.release(got)
         print("\n%d objects pending (%d change rows); claims of %d objects (%d rows), %d rounds:" % (
             n, Change.objects.count(), args.batch, len(got), args.rounds))
         for kind, values in times.items():
-            print("  %-9s median %7.2f ms  (min %.2f, max %.2f)" % (kind, statistics.median(values), min(values),
-                                                                   max(values)))
-        with connection.cursor() as cur:  # the plan of the shared claim's first statement
-            sql = DjangoChangeLog._SHARED[vendor][0].format(t="solrsync_change")
+            print("  %-9s median %7.2f ms  (min %.2f, max %.2f); the database's CPU: %.2f ms per claim" % (
+                kind, statistics.median(values), min(values), max(values), cpu[kind] * 1000 / args.rounds))
+        with connection.cursor() as cur:  # the plan of the shared claim's pick
+            sql = DjangoChangeLog._SHARED[vendor][1].format(t="solrsync_change")
             params = {"p": "layers", "limit": args.batch, "key": 1, "now": "2000-01-01"}
             if vendor == "postgresql":
-                cur.execute("BEGIN; " + DjangoChangeLog._PG_CLAIM_SETTINGS)
+                cur.execute("BEGIN")
+                cur.execute(DjangoChangeLog._SHARED[vendor][0], {"seconds": 60})
             cur.execute(PLAN[vendor] + sql, params)
-            print("  plan of the shared claim's first statement:\n" + "\n".join(
+            print("  plan of the shared claim's pick:\n" + "\n".join(
                 "    " + " ".join(str(c) for c in row) for row in cur.fetchall()))
             if vendor == "postgresql":
                 cur.execute("ROLLBACK")

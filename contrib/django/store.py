@@ -568,48 +568,48 @@ class DjangoChangeLog:
     # A shared claim, in three statements: the objects of the first claimable rows in seq order
     # (pending, or leased by a claim whose lease ran out), read through the primary key, so it
     # passes over only rows in flight (at most workers x batch) and stops at its limit, whatever
-    # the backlog; of those, the ones no other claim holds (the object_pk index); then every
-    # claimable row of these, leased in one UPDATE, so one push covers them. Concurrent claims
-    # exclude each other per object, not per pipeline: on PostgreSQL a transaction-scoped lock
-    # per object taken in the first pick (one skips what another is claiming; what another has
-    # claimed, the second statement sees), on SQLite its one writer at a time. No index holds
-    # leased_until: on PostgreSQL the lease is written in place (a HOT update, room kept by the
-    # table's fillfactor, migration 0005), with no index entry to add. {t}: the table.
+    # the backlog; every row of those objects (the object_pk index), so objects another claim
+    # holds are left out and one push covers all the rows of the rest; then those rows' lease,
+    # in one UPDATE by primary key. Concurrent claims exclude each other per object, not per
+    # pipeline: on PostgreSQL by a transaction-scoped lock per object taken in the first pick (a
+    # claim skips objects another is claiming; what another has claimed, the second statement
+    # sees), on SQLite by its one writer at a time. No index holds leased_until: on PostgreSQL the
+    # lease is written in place (a HOT update, room kept by the table's fillfactor, migration
+    # 0005), with no index entry to add. {t}: the table.
     _SHARED = {
         "postgresql": (
+            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), "
+            "set_config('synchronous_commit', 'off', true), clock_timestamp() + make_interval(secs => %(seconds)s)",
             "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
             "(leased_until IS NULL OR leased_until <= clock_timestamp()) AND "
             "pg_try_advisory_xact_lock(%(key)s, hashtext(object_pk)) ORDER BY seq LIMIT %(limit)s) s",
-            "SELECT DISTINCT object_pk FROM {t} WHERE pipeline = %(p)s AND object_pk = ANY(%(objects)s) "
-            "AND leased_until > clock_timestamp()",
-            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE pipeline = %(p)s AND "
-            "object_pk = ANY(%(objects)s) AND (leased_until IS NULL OR leased_until <= clock_timestamp()) "
+            "SELECT seq, object_pk, leased_until > clock_timestamp() FROM {t} WHERE pipeline = %(p)s AND "
+            "object_pk = ANY(%(objects)s)",
+            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE seq = ANY(%(seqs)s) "
             "RETURNING seq, object_pk, doc_id, op"),
         "sqlite": (
+            None,
             "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
             "(leased_until IS NULL OR leased_until <= %(now)s) ORDER BY seq LIMIT %(limit)s)",
-            "SELECT DISTINCT object_pk FROM {t} WHERE pipeline = %(p)s AND object_pk IN "
-            "(SELECT value FROM json_each(%(objects)s)) AND leased_until > %(now)s",
-            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE pipeline = %(p)s AND "
-            "object_pk IN (SELECT value FROM json_each(%(objects)s)) AND "
-            "(leased_until IS NULL OR leased_until <= %(now)s) RETURNING seq, object_pk, doc_id, op"),
+            "SELECT seq, object_pk, leased_until > %(now)s FROM {t} WHERE pipeline = %(p)s AND object_pk IN "
+            "(SELECT value FROM json_each(%(objects)s))",
+            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE seq IN "
+            "(SELECT value FROM json_each(%(seqs)s)) RETURNING seq, object_pk, doc_id, op"),
     }
-    # Per claim on PostgreSQL: the planner, misled by a change log that grew since its statistics,
-    # must not sort the backlog (the primary key's order is the one wanted); and a claim lost in a
-    # crash only makes its rows claimable again, so its commit does not wait for the disk.
-    _PG_CLAIM_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL synchronous_commit = off"
 
     def _claim_shared(self, pipeline, limit, lease_seconds):
         from solrsync.pipeline import Change as Pending
         conn = connections[self.using]
         vendor = conn.vendor
-        candidates, busy, take = (sql.format(t=conn.ops.quote_name(Change._meta.db_table))
-                                  for sql in self._SHARED[vendor])
+        settings, candidates, rows_of, take = (sql and sql.format(t=conn.ops.quote_name(Change._meta.db_table))
+                                               for sql in self._SHARED[vendor])
         with transaction.atomic(using=self.using), conn.cursor() as cur:
             if vendor == "postgresql":
-                cur.execute(self._PG_CLAIM_SETTINGS)
-                cur.execute("SELECT clock_timestamp() + make_interval(secs => %s)", [lease_seconds])
-                lease = cur.fetchone()[0]  # timestamptz, as Django's column is
+                # the planner, misled by a change log grown since its statistics, must not sort the
+                # backlog (the primary key's order is the one wanted); a claim lost in a crash only
+                # makes its rows claimable again, so its commit does not wait for the disk
+                cur.execute(settings, {"seconds": lease_seconds})
+                lease = cur.fetchone()[-1]  # timestamptz, as Django's column is
                 params = {"p": pipeline, "limit": limit, "lease": lease, "key": zlib.crc32(pipeline.encode()) & 0x7fffffff}
                 listed = list
             else:  # the lease as Django writes and filters it (``_ours`` matches rows by it)
@@ -619,13 +619,16 @@ class DjangoChangeLog:
                           "lease": conn.ops.adapt_datetimefield_value(lease)}
                 listed = json.dumps
             cur.execute(candidates, params)
-            objects = {row[0] for row in cur.fetchall()}
-            if objects:
-                cur.execute(busy, dict(params, objects=listed(sorted(objects))))
-                objects -= {row[0] for row in cur.fetchall()}
+            objects = sorted(row[0] for row in cur.fetchall())
             if not objects:
                 return []
-            cur.execute(take, dict(params, objects=listed(sorted(objects))))
+            cur.execute(rows_of, dict(params, objects=listed(objects)))
+            rows = cur.fetchall()
+            busy = {pk for _, pk, held in rows if held}
+            seqs = sorted(seq for seq, pk, _ in rows if pk not in busy)
+            if not seqs:
+                return []
+            cur.execute(take, dict(params, seqs=listed(seqs)))
             rows = cur.fetchall()
         return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
