@@ -10,7 +10,7 @@ setup(
     long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["solrsync", "solrsync.testing", "solrsync.pipelines", "solrsync.contrib",
+    packages=["solrsync", "solrsync.testing", "solrsync.testing.emulator", "solrsync.pipelines", "solrsync.contrib",
               "solrsync.contrib.django", "solrsync.contrib.django.migrations",
               "solrsync.contrib.django.management", "solrsync.contrib.django.management.commands"],
     package_dir={"solrsync.pipelines": "pipelines", "solrsync.contrib": "contrib",

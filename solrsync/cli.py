@@ -11,8 +11,14 @@ import logging
 import os
 import sys
 
+from . import admin, configset
 from .config import ConfigError, mask
+from .fleet import broker_time, consumers, last_resync, record_resync
+from .metrics import RebuildProgress
+from .rebuild import RebuildRefused
+from .reindex import Progress, ReindexRunning, reindex
 from .sink import UNVERSIONED, SolrRequestError, SolrUnavailable
+from .verify import KINDS, verify
 
 log = logging.getLogger("solrsync.cli")
 
@@ -173,8 +179,6 @@ def _pipelines(syncer, names):
 
 
 def cmd_reindex(args, syncer, tasks_factory):
-    from .rebuild import RebuildRefused
-    from .reindex import Progress, ReindexRunning, reindex
     names = _pipelines(syncer, args.pipelines)
     exclusive = [flag for flag in ("export", "swap", "verify", "dry_run") if getattr(args, flag)]
     if len(exclusive) > 1:
@@ -199,7 +203,6 @@ def cmd_reindex(args, syncer, tasks_factory):
         total = None if args.resume else _count(syncer, name, args)
         progress = Progress(name, total, quiet=args.quiet)
         if tasks_factory and not (args.dry_run or args.export):  # for the metrics endpoints of every host
-            from .metrics import RebuildProgress
             progress = RebuildProgress(tasks_factory().huey, name, total, then=progress)
         try:
             result = reindex(syncer, name, batch_size=args.batch_size, since=args.since, pks=args.ids,
@@ -227,7 +230,6 @@ def cmd_reindex(args, syncer, tasks_factory):
                   "  solrsync reindex %s --resume%s" % (name, result.seen, result.last_pk, name, same))
             return 130
         if tasks_factory and not (args.since or args.ids or args.dry_run or args.export):
-            from .queue import broker_time, record_resync
             huey = tasks_factory().huey
             record_resync(huey, name, result, broker_time(huey) - result.elapsed)
         tag = " [dry run]" if args.dry_run else " [exported to %s]" % args.export if args.export else ""
@@ -243,8 +245,6 @@ def cmd_reindex(args, syncer, tasks_factory):
 
 def _verify(args, syncer, tasks_factory, names):
     """``reindex --verify [--fix]``: exit 1 when Solr has drifted (0 once --fix queued it all)."""
-    from .reindex import Progress
-    from .verify import KINDS, verify
     drifted = False
     for name in names:
         progress = Progress(name, _count(syncer, name, args), quiet=args.quiet)
@@ -268,7 +268,6 @@ def cmd_configset(args, syncer, tasks_factory):
         return cmd_configset_upload(args, syncer, args.target or syncer.settings.SOLR_CONFIGSET)
     if args.dir or args.overwrite:
         raise UsageError("configset: --dir and --overwrite go with `configset upload`")
-    from . import configset
     name, = _pipelines(syncer, [args.pipeline])
     if args.apply and args.target:
         raise UsageError("configset --apply changes the core in place: drop DIR")
@@ -310,13 +309,11 @@ def _count(syncer, name, args):
 
 
 def collect_status(syncer, huey=None):
-    from .admin import describe_cloud, solr_kind
-    from .queue import broker_time, consumers, last_resync
     s = syncer.settings
     out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
            "pipelines": {}}
     try:
-        kind = solr_kind(s)
+        kind = admin.solr_kind(s)
         out["solr_kind"] = str(kind)
     except (SolrUnavailable, SolrRequestError) as exc:
         kind, out["solr_kind"] = None, "unknown (%s)" % exc
@@ -338,7 +335,7 @@ def collect_status(syncer, huey=None):
             info["solr_version"] = kind.version if kind else None
             info["versioned"] = sink.versioned
             if kind is not None and kind.cloud:
-                info["cloud"] = describe_cloud(s, p.core)
+                info["cloud"] = admin.describe_cloud(s, p.core)
         except (SolrUnavailable, SolrRequestError) as exc:
             info["solr_count"] = None
             info["solr"] = str(exc)
@@ -420,23 +417,22 @@ def cmd_status(args, syncer, tasks_factory):
 def cmd_configset_upload(args, syncer, name):
     """Exit 0 uploaded; 1 when this Solr has no Configsets API (before 7.0): the zkcli.sh command
     that does it is printed instead, and nothing was uploaded."""
-    from .admin import configset_dir, solr_kind, upload_configset, zkcli_command
     s = syncer.settings
-    conf = args.dir or configset_dir(name)
+    conf = args.dir or admin.configset_dir(name)
     if not os.path.isfile(os.path.join(conf, "solrconfig.xml")):
         raise UsageError("%s has no solrconfig.xml: give --dir CONFDIR, a configset's conf directory" % conf
                          if args.dir else "solrsync ships no configset %r: give --dir CONFDIR" % name)
-    kind = solr_kind(s)
+    kind = admin.solr_kind(s)
     if not kind.cloud:
         raise UsageError("Solr at %s runs standalone: a configset is a directory on its disk "
                          "(SOLR_HOME/configsets/%s/conf), not in ZooKeeper" % (s.solr_base, name))
     if kind.major < 7:
-        print(zkcli_command(s, name, conf, kind.zk_host))
+        print(admin.zkcli_command(s, name, conf, kind.zk_host))
         print("%s: %s has no Configsets API UPLOAD (Solr 7+): run the command above in the Solr "
               "distribution's directory" % (name, kind), file=sys.stderr)
         return 1
     try:
-        upload_configset(s, name, conf, overwrite=args.overwrite)
+        admin.upload_configset(s, name, conf, overwrite=args.overwrite)
     except SolrRequestError as exc:
         hint = "; --overwrite replaces it" if "already exists" in str(exc) and not args.overwrite else ""
         raise SolrRequestError(exc.status, str(exc) + hint)
@@ -466,7 +462,6 @@ def cmd_queue(args, syncer, tasks_factory):
         print("\n".join(rows) if not args.json else json.dumps(rows))
         return 0
     if args.action == "stats":
-        from .queue import consumers
         stats = {"pending": huey.pending_count(), "scheduled": huey.scheduled_count(),
                  "results": huey.result_count(), "consumers": consumers(huey)}
         print(json.dumps(stats, indent=2, default=str) if args.json else

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
 
+from huey import crontab
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; str() is the one line shown to the user."""
@@ -173,7 +175,6 @@ def _validate(s):
 
 def parse_crontab(spec):
     """``"m h dom mon dow"`` -> huey's validate_datetime; ConfigError on nonsense."""
-    from huey import crontab
     parts = str(spec).split()
     if len(parts) != 5:
         raise ConfigError("RESYNC_CRONTAB", "%r needs 5 fields: minute hour day month day_of_week" % spec)

@@ -18,8 +18,10 @@ import socket
 import threading
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
+
+from . import fleet
 
 log = logging.getLogger("solrsync.metrics")
 
@@ -78,10 +80,9 @@ def _progress_key(pipeline):
 def publish_rebuild(huey, pipeline, done, total, running=True):
     """Note a rebuild's progress in the broker, where every endpoint on every host reads it (the
     command running the rebuild is not scraped). Never raises: metrics must not stop a rebuild."""
-    from .queue import broker_time
     try:
         huey.put(_progress_key(pipeline), {"done": done, "total": total, "running": running,
-                                           "updated": broker_time(huey)})
+                                           "updated": fleet.broker_time(huey)})
         return True
     except Exception as exc:
         log.warning("could not publish the rebuild progress of %s (not tried again in this run): %s", pipeline, exc)
@@ -124,7 +125,6 @@ class StateCollector:
         self.collect = (wrap or (lambda fn: fn))(self.collect)
 
     def collect(self):
-        from .queue import consumers
         syncer = self.get_syncer()
         g = {name: GaugeMetricFamily("solrsync_" + name, doc, labels=labels) for name, doc, labels in (
             ("pending_changes", "Changes in the change log not yet pushed", ["pipeline"]),
@@ -155,7 +155,7 @@ class StateCollector:
                 g[name].samples.clear()
         try:
             alive = {}
-            for c in consumers(self.huey):
+            for c in fleet.consumers(self.huey):
                 alive[c["host"]] = alive.get(c["host"], 0) + (1 if c["alive"] else 0)
             for host, n in sorted(alive.items()):
                 g["consumers_alive"].add_metric([host], n)
@@ -194,7 +194,6 @@ def serve(settings, get_syncer, huey, wrap=None):
     consumer) takes its own, in start order. -> the port, or None (off, or none free)."""
     if not settings.METRICS_PORT:
         return None
-    from prometheus_client import start_http_server
     with _serving["lock"]:
         if _serving["pid"] == os.getpid():
             return _serving["port"]

@@ -4,8 +4,6 @@ A pipeline is declarative; the data behind it comes from a *source* and its pend
 a *change log*, both supplied by an integration (``solrsync.contrib.django``), so this module,
 like the rest of the engine, never imports Django.
 """
-import importlib
-
 from .config import ConfigError
 
 
@@ -80,36 +78,3 @@ class Change:
     def __repr__(self):
         return "Change(seq=%r, pk=%r, doc_id=%r%s)" % (self.seq, self.pk, self.doc_id,
                                                       ", op=%r" % self.op if self.op == RELATED else "")
-
-
-def registry():
-    """Pipelines shipped in ``solrsync.pipelines`` (the repository's ``pipelines/``)."""
-    from solrsync.pipelines import PIPELINES
-    return dict(PIPELINES)
-
-
-def load_pipelines(settings):
-    """Settings.PIPELINES -> {name: Pipeline instance}; unknown names are a ConfigError."""
-    known = registry()
-    out = {}
-    for name, options in settings.PIPELINES.items():
-        options = dict(options or {})
-        cls = known.get(name)
-        if "class" in options:
-            cls = import_string(options["class"], "PIPELINES")
-        if cls is None:
-            raise ConfigError("PIPELINES", "unknown pipeline %r (known: %s; or give {'class': 'dotted.Path'})"
-                              % (name, ", ".join(sorted(known)) or "none"))
-        pipeline = cls(**options)
-        pipeline.name = name
-        pipeline.core = settings.core_for(name, pipeline.core or name)
-        out[name] = pipeline
-    return out
-
-
-def import_string(path, setting):
-    module, _, attr = str(path).replace(":", ".").rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(setting, "cannot import %r: %s" % (path, exc))

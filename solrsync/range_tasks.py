@@ -15,6 +15,9 @@ import logging
 import time
 import uuid
 
+from .chunk import Chunk
+from .fleet import consumer_id
+
 log = logging.getLogger("solrsync.reindex")
 
 IDLE_SECONDS = 5.0
@@ -24,8 +27,6 @@ POLL_SECONDS = 0.2
 def work(syncer, name, run, core, since=None, versioned=True, owner=None):
     """Claim one free range of ``run``, read, build and post its rows into ``core``, store the
     result -> its sequence number, or None when no range was free. The consumers' task body."""
-    from .queue import consumer_id
-    from .reindex import Chunk
     owner = owner or consumer_id()
     claimed = syncer.changelog.claim_range(run, owner, syncer.settings.LEASE_SECONDS)
     if claimed is None:
@@ -45,7 +46,6 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
     last pk)`` for each in order -> {consumer: ranges it ran}. Ctrl-C stops the handing out: what
     finished in order is accounted for, the other ranges are dropped (a consumer still on one
     posts it, versioned, harmlessly) and the KeyboardInterrupt goes on up."""
-    from .reindex import Chunk
     changelog = syncer.changelog
     # one reindex per pipeline at a time: the ranges of an earlier run of it are a killed command's
     changelog.drop_ranges(name + ":", earlier=True)

@@ -30,9 +30,11 @@ import sys
 import threading
 import time
 
-from . import rebuild
-from .sink import VERSION_FIELD, Rejected, SolrRequestError, SolrUnavailable, to_json
-from .sync import Report, build_documents
+from . import rebuild, range_tasks
+from .chunk import Chunk
+from .fleet import consumer_id
+from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
+from .sync import Report
 
 log = logging.getLogger("solrsync.reindex")
 
@@ -90,7 +92,6 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
                          "and --ids")
     owner = None
     if posting and changelog is not None:
-        from .queue import consumer_id
         owner = consumer_id()
         other = changelog.hold_reindex(pipeline_name, owner, syncer.settings.LEASE_SECONDS)
         if other:
@@ -252,7 +253,6 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 
     try:
         if via_queue is not None:
-            from . import range_tasks
             # ranges on the queue at once: enough for every consumer's workers (a live change waits
             # behind at most these), more with --workers
             window = max(2 * workers, 4 * len([c for c in via_queue.consumers() if c["alive"]]), 8)
@@ -304,52 +304,6 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 log.warning("%s: progress not saved (%s); --resume starts at pk %s", name, exc, saved[1])
     result.elapsed = time.monotonic() - began
     return result
-
-
-class Chunk:
-    """One chunk of rows built into documents, then posted; what the reindex accounts for.
-    Built and posted in a worker (process or thread) when ``workers`` > 1. ``unreadable``: {pk:
-    message} of the rows of its range that could not be read."""
-
-    def __init__(self, syncer, name, rows, keep_ids, unreadable=None):
-        pipeline, source = syncer.pipeline(name), syncer.sources[name]
-        report = Report()
-        built = build_documents(pipeline, rows, report, source.pk_of)
-        self.built = [doc for _, doc in built]
-        self.pks = {doc["id"]: pk for pk, doc in built}
-        self.rows, self.docs = len(rows), len(self.built)
-        self.warnings, self.unbuilt = report.warnings, report.rejected
-        self.unreadable = [(None, pk, msg) for pk, msg in (unreadable or {}).items()]
-        self.ids = [doc["id"] for doc in self.built] if keep_ids else ()
-        self.refused = []
-
-    def result(self):
-        """What a range run by a consumer stores for the command accounting for it (JSON)."""
-        return {"rows": self.rows, "docs": self.docs, "warnings": self.warnings, "unbuilt": self.unbuilt,
-                "unreadable": self.unreadable, "refused": [[r.doc_id, r.message] for r in self.refused],
-                "pks": list(self.pks.items())}
-
-    @classmethod
-    def from_result(cls, data):
-        chunk = cls.__new__(cls)
-        chunk.rows, chunk.docs, chunk.warnings = data["rows"], data["docs"], data["warnings"]
-        chunk.unbuilt = [tuple(f) for f in data["unbuilt"]]
-        chunk.unreadable = [tuple(f) for f in data["unreadable"]]
-        chunk.refused = [Rejected(doc_id, msg) for doc_id, msg in data["refused"]]
-        chunk.pks = dict(data["pks"])
-        chunk.built, chunk.ids = None, ()
-        return chunk
-
-    def post(self, sink, version=None):
-        self.refused = sink.add_batch(self.built, version=version) if self.built else []
-        self.built = None  # not sent back from a worker process
-        if not self.refused:
-            self.pks = {}  # only needed to name the pk of a refused document
-        return self
-
-    def failures(self):
-        """[(doc_id, pk, message)] of every row of the chunk that did not make it."""
-        return self.unreadable + self.unbuilt + [(r.doc_id, self.pks.get(r.doc_id), r.message) for r in self.refused]
 
 
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
@@ -405,7 +359,7 @@ class Progress:
         self.last = 0.0
         if not quiet and self.stream.isatty():
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm  # an optional dependency (extra 'progress'), only on a terminal
                 self.bar = tqdm(total=total, desc=name, unit="rows", file=self.stream, dynamic_ncols=True)
             except ImportError:
                 pass

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 
-from . import metrics
 from .documents import clean_text
 from .pipeline import RELATED
 from .sink import SolrSink, SolrUnavailable, local_version
@@ -75,13 +74,16 @@ def build_documents(pipeline, rows, report, pk_of):
 
 
 class Syncer:
-    """The engine assembled: settings, pipelines, their sources, the change log, Solr sinks."""
+    """The engine assembled: settings, pipelines, their sources, the change log, Solr sinks.
+    ``metrics(pipeline)``: where a pipeline's sinks count their requests (metrics.for_pipeline),
+    handed in by whoever assembles the engine; None counts nothing."""
 
-    def __init__(self, settings, pipelines, sources, changelog=None):
+    def __init__(self, settings, pipelines, sources, changelog=None, metrics=None):
         self.settings = settings
         self.pipelines = pipelines
         self.sources = sources
         self.changelog = changelog
+        self.metrics = metrics
         self._local = threading.local()  # a pysolr session is not thread-safe: one sink per thread
         self._purged_at = None  # when this process last purged tombstones (monotonic)
 
@@ -99,7 +101,7 @@ class Syncer:
             s = self.settings
             sinks[key] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT, commit_within_ms=s.COMMIT_WITHIN_MS,
                                   verify=s.SOLR_VERIFY_TLS, auth=s.solr_auth,
-                                  metrics=metrics.for_pipeline(pipeline_name))
+                                  metrics=None if self.metrics is None else self.metrics(pipeline_name))
         return sinks[key]
 
     def version(self):

@@ -48,7 +48,7 @@ def test_consumers_with_the_same_hostname_and_pid_are_two(project, monkeypatch):
     import subprocess
     import sys
     code = ("import socket, os; socket.gethostname = lambda: 'web'; os.getpid = lambda: 1\n"
-            "from solrsync.queue import consumer_id; print(consumer_id())")
+            "from solrsync.fleet import consumer_id; print(consumer_id())")
     ids = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
            for _ in range(2)}
     assert len(ids) == 2 and all(i.startswith("web:1:") for i in ids), ids
@@ -80,7 +80,7 @@ def test_the_periodic_resync_runs_once_per_tick_across_consumers(project, caplog
     so does a copy arriving after the first finished."""
     from conftest import use_queue
     from solrsync.contrib.django.runtime import get_syncer
-    from solrsync.queue import last_resync
+    from solrsync.fleet import last_resync
     tasks = use_queue("immediate")
     project.make_layer(name="one")
     log = get_syncer().changelog
@@ -100,7 +100,7 @@ def test_heartbeats_are_aged_by_the_brokers_clock(project, monkeypatch):
     """A host whose clock runs ten minutes ahead reads another's fresh heartbeat as fresh."""
     import time
     from conftest import REDIS_PORT, redis_url, require_service, use_queue
-    from solrsync import queue
+    from solrsync import fleet as queue
     require_service("Redis", REDIS_PORT)
     tasks = use_queue(redis_url(1))
     tasks.huey.storage.flush_all()

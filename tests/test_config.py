@@ -1,7 +1,7 @@
 import pytest
 
 from solrsync.config import ConfigError, load_settings, mask
-from solrsync.pipeline import load_pipelines
+from solrsync.pipelines import load_pipelines
 
 
 def test_defaults_and_environment_override():

@@ -35,7 +35,7 @@ def db_checksums():
 
 
 def _digest(doc):
-    from solrsync.testing.schema import parse_date
+    from solrsync.testing.emulator.schema import parse_date
     doc = dict(doc)
     if "modified_date" in doc:
         doc["modified_date"] = parse_date(doc["modified_date"])[0]

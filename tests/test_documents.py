@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from solrsync.documents import InvalidBBox, clean_text, envelope, solr_date
-from solrsync.testing.query import rect_within
-from solrsync.testing.schema import parse_date, parse_envelope
+from solrsync.testing.emulator.query import rect_within
+from solrsync.testing.emulator.schema import parse_date, parse_envelope
 from solrsync.pipelines.layers import LayerDocument
 
 

@@ -143,9 +143,9 @@ def test_a_503_from_solr_is_counted_as_an_error_and_the_failure_gauge_follows_th
 
 @pytest.mark.django
 def test_consumers_alive_per_host(project, monkeypatch):
-    import solrsync.queue
+    import solrsync.fleet
     idle_queue(project)
-    monkeypatch.setattr(solrsync.queue, "consumers", lambda huey: [
+    monkeypatch.setattr(solrsync.fleet, "consumers", lambda huey: [
         {"host": "web1", "alive": True}, {"host": "web1", "alive": False}, {"host": "web1", "alive": True},
         {"host": "worker2", "alive": False}])
     samples = scrape_view()

@@ -93,7 +93,7 @@ def test_a_consumer_says_in_one_line_that_a_producer_has_no_secret(project):
 def test_status_and_the_admin_page_tell_dead_consumers_from_live_ones(project):
     from django.contrib.auth.models import User
     from django.test import Client
-    from solrsync.queue import HEARTBEATS
+    from solrsync.fleet import HEARTBEATS
     url = "sqlite:///%s/beats.sqlite3" % project.info["var"]
     tasks = use_queue(url)
     now = time.time()

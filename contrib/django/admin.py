@@ -2,11 +2,14 @@
 per failed document, a retry action) and ``reindex_now``, an action for your models' admins."""
 from django.contrib import admin, messages
 
+from solrsync.cli import collect_status
+
 from .models import Change, Failure
+from .runtime import get_pipelines, get_syncer, get_tasks
+from .signals import waker
 
 
 def _wake(moved):
-    from .signals import waker
     for pipeline, items in moved.items():
         waker.submit(pipeline, {str(pk): doc_id for pk, doc_id in items})
 
@@ -27,14 +30,11 @@ class FailureAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected documents", permissions=["view"])
     def retry(self, request, queryset):
-        from .runtime import get_syncer
         moved = get_syncer().changelog.retry_failures(ids=[str(f.object_pk) for f in queryset])
         _wake(moved)
         self.message_user(request, "Re-queued %d document(s)." % sum(len(v) for v in moved.values()))
 
     def changelist_view(self, request, extra_context=None):
-        from solrsync.cli import collect_status
-        from .runtime import get_syncer, get_tasks
         try:
             status = collect_status(get_syncer(), get_tasks().huey)
         except Exception as exc:  # the page must open even when Solr or the broker is down
@@ -55,7 +55,6 @@ class ChangeAdmin(admin.ModelAdmin):
 def reindex_now(modeladmin, request, queryset):
     """Add to a pipeline model's admin: ``actions = [reindex_now]``. The rows go through the change
     log, so the request returns at once and nothing is lost if Solr is down."""
-    from .runtime import get_pipelines, get_syncer
     model = queryset.model
     names = [p.name for p in get_pipelines().values() if p.model_class is model]
     if not names:

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from django.db.models.signals import post_migrate, pre_migrate
 
 
@@ -16,7 +17,7 @@ class SolrsyncConfig(AppConfig):
         # could say it in one line. It is a system check error (manage.py check, and before runserver
         # and migrate) and ImproperlyConfigured on first use: the solrsync commands (one line, exit 2)
         # and the consumer refuse to run. Meanwhile the database's triggers keep recording changes.
-        from . import runtime, signals
+        from . import runtime, signals  # Django app loading: they import the models, ready only now
         checks.register(runtime.check, "solrsync")
         try:
             runtime.get_pipelines()
@@ -35,7 +36,6 @@ def guard_migrations(using, **kw):
     """Each migration replaces the triggers inside its own transaction, at its end: a migration
     that rebuilds a table (SQLite does, to alter one) or drops one never commits a schema without
     them, and one that fails rolls back to the previous triggers."""
-    from django.db import connections
     conn = connections[using]
     if conn.vendor not in ("postgresql", "sqlite") or getattr(conn, "_solrsync_guarded", False):
         return
@@ -44,7 +44,7 @@ def guard_migrations(using, **kw):
 
 
 def _guarded(base, using):
-    from . import triggers
+    from . import triggers  # Django app loading: triggers and runtime import the models
     from .runtime import get_pipelines, get_settings
 
     class Editor(base):
@@ -67,8 +67,8 @@ def _guarded(base, using):
 
 
 def install_triggers(using, verbosity=1, **kw):
+    from . import triggers  # Django app loading: triggers and runtime import the models
     from .runtime import get_pipelines, get_settings
-    from . import triggers
     skipped = triggers.install(get_pipelines(), using, get_settings().CAPTURE)
     if verbosity < 1:
         return

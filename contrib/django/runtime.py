@@ -5,12 +5,19 @@ import threading
 
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
+from django.db import close_old_connections
 
+from solrsync import metrics
 from solrsync.config import ConfigError, load_settings
-from solrsync.pipeline import load_pipelines
+from solrsync.pipelines import load_pipelines
+from solrsync.queue import check_consumer as check_signed, make_huey
+from solrsync.reindex import reindex
 from solrsync.sync import Syncer
+from solrsync.tasks import register_tasks
 
+from . import triggers, wakeups
 from .store import DjangoChangeLog, DjangoSource
 
 _lock = threading.Lock()
@@ -53,7 +60,6 @@ def get_pipelines():
 def check(app_configs=None, **kwargs):
     """The system check (``manage.py check``, and before runserver and migrate): settings and every
     name the pipelines declare, checked against the models."""
-    from django.core.checks import Error
     try:
         get_pipelines()
     except ImproperlyConfigured as exc:
@@ -66,7 +72,8 @@ def get_syncer():
     with _lock:
         if "syncer" not in _state:
             pipelines = get_pipelines()
-            _state["syncer"] = Syncer(get_settings(), pipelines, _state["sources"], DjangoChangeLog())
+            _state["syncer"] = Syncer(get_settings(), pipelines, _state["sources"], DjangoChangeLog(pipelines=pipelines),
+                                     metrics=metrics.for_pipeline)
         return _state["syncer"]
 
 
@@ -78,9 +85,9 @@ def get_huey():
     if "huey" not in _state:
         huey = getattr(django_settings, "HUEY", None)
         if huey is None and not apps.is_installed("huey.contrib.djhuey"):
-            from solrsync.queue import make_huey
             huey = make_huey(get_settings())
         elif huey is None or isinstance(huey, dict):
+            # Django app loading: djhuey builds its Huey from settings.HUEY when imported, so only if installed
             from huey.contrib.djhuey import HUEY as huey
         _state["huey"] = huey
     return _state["huey"]
@@ -88,19 +95,16 @@ def get_huey():
 
 def get_tasks():
     if "tasks" not in _state:
-        from solrsync.queue import register_tasks
-        from .wakeups import watch
         _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
-                                         resync=resync, watch=watch)
+                                         resync=resync,
+                                         watch=lambda wake: wakeups.watch(get_syncer(), wake))
     return _state["tasks"]
 
 
 def resync(name):
     """The periodic full resync of one pipeline (RESYNC_CRONTAB): a pruning reindex, its ranges run
     by every consumer when RESYNC_VIA_QUEUE is set; its progress published for the metrics."""
-    from solrsync.metrics import RebuildProgress
-    from solrsync.reindex import reindex
-    progress = RebuildProgress(get_huey(), name, get_syncer().sources[name].count())
+    progress = metrics.RebuildProgress(get_huey(), name, get_syncer().sources[name].count())
     try:
         return reindex(get_syncer(), name, prune=True, on_batch=progress,
                        via_queue=get_tasks() if get_settings().RESYNC_VIA_QUEUE else None)
@@ -111,29 +115,26 @@ def resync(name):
 def get_metrics():
     """The Prometheus registry the view serves: this process's counters and the state gauges."""
     if "metrics" not in _state:
-        from solrsync.metrics import registry
         # no close_db here: the request's own connection handling applies (closing it inside a view
         # would break ATOMIC_REQUESTS); consumers' ports pass close_db, each scrape a thread of its own
-        _state["metrics"] = registry(get_syncer, get_tasks().huey)
+        _state["metrics"] = metrics.registry(get_syncer, get_tasks().huey)
     return _state["metrics"]
 
 
 def check_consumer():
     """In a consumer process: refuse unsigned messages unless the settings allow them."""
-    from solrsync.queue import check_consumer as check
     huey = get_huey()
     get_pipelines()  # a broken pipeline stops the consumer now, not at its first task
     if huey.immediate:
         return
     try:
-        check(huey, get_settings())
+        check_signed(huey, get_settings())
     except ConfigError as exc:
         raise ImproperlyConfigured("SOLRSYNC: %s" % exc) from None
 
 
 def close_db(fn):
     """What djhuey's db_task does: no stale connection survives between tasks."""
-    from django.db import close_old_connections
 
     @functools.wraps(fn)
     def inner(*args, **kwargs):
@@ -147,7 +148,9 @@ def close_db(fn):
 
 def reset():
     """Forget everything read (tests that change settings)."""
-    from . import triggers
     with _lock:
         _state.clear()
     triggers.forget()
+
+
+triggers.assemble(get_pipelines, get_settings)

@@ -12,10 +12,12 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from solrsync.documents import BBox, Multi
+from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
 from .models import Change, Clock, Failure, Rebuild, Reindex, ReindexRange
-from .triggers import AGE, NOW
+from .triggers import AGE, NOW, capture_mode
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
@@ -69,7 +71,6 @@ class DjangoSource:
         self.plan = self._plan()
 
     def _plan(self):
-        from solrsync.documents import BBox, Multi
         flat, many = ["pk"], []
         for name, f in self.pipeline.document.fields():
             if f.fn is not None:
@@ -349,8 +350,9 @@ class DjangoSource:
 class DjangoChangeLog:
     """The outbox: pending changes per pipeline, claimed under a lease, deleted when pushed."""
 
-    def __init__(self, using=None):
+    def __init__(self, using=None, pipelines=None):
         self.using = using or router.db_for_write(Change)
+        self.pipelines = pipelines  # {name: Pipeline}, for ``capture``
 
     def _vendor(self):
         return connections[self.using].vendor
@@ -541,7 +543,6 @@ class DjangoChangeLog:
         return self._claim_shared(pipeline, limit, lease_seconds)
 
     def _claim_exclusive(self, pipeline, limit, lease_seconds):
-        from solrsync.pipeline import Change as Pending
         with transaction.atomic(using=self.using):
             if self._vendor() == "postgresql":
                 # claims are short; serialising them makes the "not leased elsewhere" test exact
@@ -598,7 +599,6 @@ class DjangoChangeLog:
     }
 
     def _claim_shared(self, pipeline, limit, lease_seconds):
-        from solrsync.pipeline import Change as Pending
         conn = connections[self.using]
         vendor = conn.vendor
         settings, candidates, rows_of, take = (sql and sql.format(t=conn.ops.quote_name(Change._meta.db_table))
@@ -686,9 +686,7 @@ class DjangoChangeLog:
 
     def capture(self, pipeline):
         """How this pipeline's changes are recorded (``status``): triggers or signals."""
-        from .runtime import get_pipelines
-        from .triggers import capture_mode
-        return capture_mode(get_pipelines()[pipeline], self.using)
+        return capture_mode(self.pipelines[pipeline], self.using)
 
     def record_failures(self, pipeline, failures):
         now = self.now()

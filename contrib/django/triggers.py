@@ -24,6 +24,7 @@ import time
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from solrsync.pipeline import RELATED
 
@@ -421,6 +422,15 @@ def install(pipelines, using, mode="triggers"):
     return skipped
 
 
+def assemble(get_pipelines, get_settings):
+    """runtime.py hands down where the pipelines and settings are read (lazily: Django's app
+    loading decides when); this module never imports it back."""
+    _assembled.update(pipelines=get_pipelines, settings=get_settings)
+
+
+_assembled = {}
+
+
 def installed(using):
     """Pipelines whose changes triggers record on this database. Read again at most every
     RECHECK_SECONDS, so a running process notices triggers appearing or going (a migrate with
@@ -429,7 +439,7 @@ def installed(using):
     cached = _installed.get(using)
     if cached is not None and now - cached[1] < RECHECK_SECONDS:
         return cached[0]
-    from .runtime import get_pipelines, get_settings
+    get_pipelines, get_settings = _assembled["pipelines"], _assembled["settings"]
     names = frozenset()
     conn = connections[using]
     if get_settings().CAPTURE == "triggers" and conn.vendor in VENDORS:
@@ -484,7 +494,6 @@ def record_rows(pipeline, queryset, using, op="save"):
     sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (table, COLUMNS, stamp)
     rows = qs.iterator(chunk_size=1000) if doc.fn is not None or "." in (doc.source or "") else \
         (dict(pk=pk, id=value) for pk, value in qs.values_list("pk", doc.source).iterator(chunk_size=1000))
-    from django.utils import timezone
     batch = []
     for row in rows:
         pk, doc_id = (row["pk"], row["id"]) if isinstance(row, dict) else (row.pk, pipeline.document.doc_id(row))

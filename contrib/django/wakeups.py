@@ -2,7 +2,7 @@
 SQL, another program, a related row renamed -- recorded by the triggers, and pushed within
 COMMIT_WITHIN_MS + 1 s like a save, instead of waiting for the sweeper.
 
-Each consumer process runs ``watch`` in a thread (solrsync.queue.start_watch); the saving
+Each consumer process runs ``watch`` in a thread (solrsync.fleet.start_watch); the saving
 processes do nothing more. PostgreSQL: the change log's statement trigger NOTIFYs ``solrsync``
 with the pipeline's name at commit, and the consumer LISTENs (a notification costs the writer a
 few microseconds, once per statement). Elsewhere (SQLite): the consumer looks at the change
@@ -22,10 +22,9 @@ POLL_SECONDS = 0.2
 MERGE_SECONDS = 0.02
 
 
-def watch(wake):
-    """Block forever, calling ``wake({pipeline, ...})`` when changes are recorded."""
-    from .runtime import get_syncer
-    syncer = get_syncer()
+def watch(syncer, wake):
+    """Block forever, calling ``wake({pipeline, ...})`` when changes are recorded in ``syncer``'s
+    change log."""
     using, names = syncer.changelog.using, set(syncer.pipelines)
     conn = connections[using]
     if conn.vendor == "postgresql":

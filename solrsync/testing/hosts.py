@@ -354,7 +354,7 @@ class Hosts:
             args += ["-c", "%s=%s" % (k, v)]
         self.servers["postgres"] = self.spawn(None, args, log="postgres", cwd="/", **as_postgres)
         self._wait_for("PostgreSQL", PG_PORT, self.servers["postgres"])
-        import psycopg
+        import psycopg  # an optional dependency (extra 'postgres'), only where the harness runs
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -411,7 +411,7 @@ class Hosts:
 
     def sql(self, query, params=()):
         """One query on the test's database: its rows."""
-        import psycopg
+        import psycopg  # an optional dependency (extra 'postgres'), only where the harness runs
         with psycopg.connect(host=ADDRESS, port=PG_PORT, user="postgres", dbname=DBNAME, autocommit=True) as conn:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
@@ -421,6 +421,7 @@ def write_layers(count, batch=1000, seed=42, capture=True):
     """Insert ``count`` demo layers (with keywords and regions) in transactions of ``batch``; with
     ``capture`` the triggers record a change for each, as a web host's bulk import would. Lookup
     rows are made race-free, so several writers can run at once."""
+    # Django app loading: this runs in a host's process after django.setup() (the demo project's models)
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
@@ -456,7 +457,7 @@ def write_layers(count, batch=1000, seed=42, capture=True):
 
 def expected_documents():
     """{id: document} as the database would build them now (Django set up): what Solr must hold."""
-    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.contrib.django.runtime import get_syncer  # Django app loading: after django.setup()
     source = get_syncer().sources["layers"]
     return {doc["id"]: doc for rows in source.iter_chunks(1000) for row in rows
             for doc in [source.pipeline.document.build(row)[0]]}

@@ -19,8 +19,8 @@ import uuid
 import pytest
 import requests
 
-from .cloud import route_hash
 from .emulator import SolrEmulator
+from .emulator.cloud import route_hash
 
 TARGETS = {"standalone": ("SOLRSYNC_TEST_SOLR_URL", "solr_emulator"),
            "cloud": ("SOLRSYNC_TEST_SOLRCLOUD_URL", "solrcloud_emulator")}

@@ -4,10 +4,12 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from solrsync.cli import main
+
+from ...runtime import get_syncer, get_tasks
+
 
 def _run(argv):
-    from solrsync.cli import main
-    from ...runtime import get_syncer, get_tasks
     return main(list(argv), syncer_factory=get_syncer, tasks_factory=get_tasks, prog="manage.py solrsync")
 
 

@@ -31,7 +31,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from .schema import SolrHTTPError, bad_request
+from .schema import VERSION, SolrHTTPError, bad_request
 
 _REPLICA = re.compile(r"(.+)_shard(\d+)_replica\d+$")
 SCHEMA_LAG = 1.0  # seconds before a Schema API change reaches the other shards' cores (real: ~50 ms)
@@ -135,7 +135,6 @@ class Cloud:
         if rest[:2] == ["admin", "configs"]:
             return self.configsets_api(params, body)
         if rest[:3] == ["admin", "info", "system"]:
-            from .emulator import VERSION
             return {"mode": "solrcloud", "lucene": {"solr-spec-version": VERSION,
                                                     "solr-impl-version": VERSION + " solrsync-emulator"}}
         if rest[:2] == ["admin", "cores"] and params.get("action", [""])[0].upper() == "CREATE":

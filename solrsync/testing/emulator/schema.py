@@ -9,7 +9,11 @@ import fnmatch
 import math
 import os
 import re
+import pathlib
 import xml.etree.ElementTree as ET
+
+VERSION = "8.11.3"  # the Solr the emulator answers as
+CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent.parent / "configsets"  # the ones solrsync ships
 
 _KINDS = [
     ("BBoxField", "bbox"),

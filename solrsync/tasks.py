@@ -1,0 +1,168 @@
+"""solrsync's huey tasks, registered on a Huey instance (queue.py) by ``register_tasks``.
+
+Task names are fixed (``solrsync.sync``, ...) whatever module defines them, so queued messages
+survive code moves. Messages carry only (pk, doc id) pairs; the change log holds the truth, so a
+lost message delays a change (until the sweeper runs) but never drops it.
+"""
+import logging
+import random
+import time
+
+from huey import crontab
+from huey.exceptions import RetryTask
+
+from . import metrics
+from .config import parse_crontab
+from .fleet import RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat, start_watch
+from .range_tasks import work
+from .reindex import ReindexRunning
+from .sink import SolrUnavailable
+
+log = logging.getLogger("solrsync.queue")
+
+
+def backoff(settings, failures):
+    """Exponential backoff with jitter: RETRY_DELAY * 2^(n-1), capped, times 0.5-1.0."""
+    return min(settings.RETRY_MAX_DELAY, settings.RETRY_DELAY * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+
+
+class Tasks:
+    """The task handles registered on one Huey instance."""
+
+    def __init__(self, huey, sync, sweep, resync, reindex_range=None):
+        self.huey, self.sync, self.sweep, self.resync = huey, sync, sweep, resync
+        self.reindex_range = reindex_range
+
+    def enqueue_range(self, pipeline, run, core, since, versioned):
+        """One task taking the next free range of a reindex through the queue (range_tasks.py)."""
+        self.reindex_range(pipeline, run, core, since, versioned)
+
+    def consumers(self):
+        return consumers(self.huey)
+
+    def enqueue_sync(self, pipeline, changes):
+        """Wake a worker for these changes; never raises (the change log keeps them if this fails)."""
+        try:
+            self.sync(pipeline, [list(c) for c in changes])
+            return True
+        except Exception as exc:  # broker down: the sweeper will find the pending rows
+            log.warning("%s: could not enqueue %d change(s), the sweeper will pick them up: %s",
+                        pipeline, len(changes), exc)
+            return False
+
+
+def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=None):
+    """Define solrsync's tasks on ``huey``.
+
+    ``get_syncer()`` returns the Syncer (built lazily, in the worker); ``wrap`` decorates each
+    task body (Django closes stale DB connections around it); ``resync(pipeline)`` runs a full
+    resync (the reindex code path); ``watch(wake)`` watches the change log in each consumer
+    (``start_watch``)."""
+    wrap = wrap or (lambda fn: fn)
+
+    def flag(kind, pipeline):
+        return "solrsync:%s:%s" % (kind, pipeline)
+
+    @huey.task(name="solrsync.sync", context=True)
+    @wrap
+    def sync(pipeline, changes=(), retry=False, followup=False, task=None):
+        syncer = get_syncer()
+        state = huey.get(flag("retry", pipeline)) if retry else None  # this chain owns the retry
+        if followup:
+            huey.get(flag("followup", pipeline))
+        if syncer.changelog is None:
+            try:
+                return repr(syncer.apply(pipeline, changes))
+            except SolrUnavailable as exc:
+                raise RetryTask(str(exc), delay=backoff(syncer.settings, 1))
+        try:
+            report = syncer.drain(pipeline)
+        except SolrUnavailable as exc:
+            failures = (state or {}).get("n", 0) + 1
+            # one retry chain per pipeline: the other tasks that met the same outage just end
+            if huey.put_if_empty(flag("retry", pipeline), {"n": failures, "at": time.time()}):
+                delay = backoff(syncer.settings, failures)
+                log.warning("%s: Solr unavailable (%s); retry %d in %.1fs", pipeline, exc, failures, delay)
+                if task is not None:
+                    task.kwargs = dict(task.kwargs or {}, retry=True, followup=False)
+                raise RetryTask(str(exc), delay=delay)
+            log.warning("%s: Solr unavailable (%s); the changes stay pending for the retry under way",
+                        pipeline, exc)
+            return "pending"
+        # rows leased by a worker that died come free when the lease runs out: look again then
+        expiry = syncer.changelog.next_lease_expiry(pipeline)
+        if expiry is not None and huey.put_if_empty(flag("followup", pipeline), {"at": time.time()}):
+            sync.schedule(args=(pipeline, []), kwargs={"followup": True}, delay=expiry + 0.5)
+        return repr(report)
+
+    @huey.task(name="solrsync.reindex_range")
+    @wrap
+    def reindex_range(pipeline, run, core, since=None, versioned=True):
+        return work(get_syncer(), pipeline, run, core, since, versioned)
+
+    @huey.on_startup("solrsync.wake")
+    def wake_on_startup():
+        start_heartbeat(huey)
+        try:  # METRICS_PORT: a Prometheus endpoint in each consumer process
+            metrics.serve(settings, get_syncer, huey, wrap)
+        except Exception as exc:
+            log.warning("could not serve metrics: %s", exc)
+        try:  # a core from an older configset: say so now, once, in one line (the sink logs it)
+            syncer = get_syncer()
+            for name in syncer.pipelines:
+                syncer.sink(name).versioned
+        except Exception as exc:
+            log.warning("could not check the Solr cores at start-up: %s", exc)
+        if watch is not None:
+            start_watch(watch, lambda names: [sync(name, []) for name in sorted(names)])
+        # a consumer that (re)starts pushes whatever its predecessor left pending
+        try:
+            for name in get_syncer().pipelines:
+                sync(name, [])
+        except Exception as exc:
+            log.warning("could not enqueue the start-up drain: %s", exc)
+
+    @huey.periodic_task(crontab(minute="*"), name="solrsync.sweep")
+    @wrap
+    def sweep():
+        syncer = get_syncer()
+        if syncer.changelog is None:
+            return None
+        for name in syncer.pipelines:
+            for kind in ("retry", "followup"):
+                state = huey.get(flag(kind, name), peek=True)
+                if state and time.time() - state.get("at", 0) > max(600, 10 * syncer.settings.RETRY_MAX_DELAY):
+                    huey.get(flag(kind, name))  # its task died with its worker
+        try:
+            return repr(syncer.sweep())
+        except SolrUnavailable as exc:
+            log.warning("sweep: Solr unavailable, changes stay pending: %s", exc)
+            return None
+
+    resync_task = None  # stays None when RESYNC_CRONTAB is empty
+    spec = settings.RESYNC_CRONTAB
+    if spec and resync is not None:
+        @huey.periodic_task(parse_crontab(spec), name="solrsync.resync")
+        @wrap
+        def resync_task():
+            """Every consumer's scheduler sends this at the tick: the first copy to start holds the
+            pipeline's reindex in the database, the others find it held -- or, once it is done,
+            find a resync started within RESYNC_SKIP_SECONDS -- and end."""
+            syncer = get_syncer()
+            out = {}
+            for name in syncer.pipelines:
+                last = last_resync(huey, name)
+                if last and broker_time(huey) - last["started"] < RESYNC_SKIP_SECONDS:
+                    continue
+                started = broker_time(huey)
+                try:
+                    result = resync(name)
+                except ReindexRunning as exc:
+                    log.warning("resync skipped: %s", exc)
+                    continue
+                record_resync(huey, name, result, started)
+                out[name] = result.summary()
+            return out
+
+    return Tasks(huey, sync, sweep, resync_task, reindex_range)
+

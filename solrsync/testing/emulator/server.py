@@ -1,0 +1,166 @@
+"""The HTTP side: a threading server, and the handler that applies faults, routes each request
+(CoreAdmin, a core's handlers, SolrCloud's node APIs, the control endpoints) and writes the answer."""
+import socket
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from .coreadmin import core_admin
+from .faults import control
+from .schema import VERSION, SolrHTTPError, bad_request
+from .schema_api import schema_api
+from .search import realtime_get
+from .updates import update
+from .writers import write
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (for the emulator, a consumer, a test server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, emulator):
+        self.emulator = emulator
+        self.open_sockets = set()
+        super().__init__(addr, Handler)
+
+    def process_request(self, request, client_address):
+        self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self):
+        for sock in list(self.open_sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+    server_version = "SolrEmulator/" + VERSION
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self._serve(b"")
+
+    def do_POST(self):
+        arrived = time.time()
+        length = int(self.headers.get("Content-Length") or 0)
+        self._serve(self.rfile.read(length) if length else b"", arrived)
+
+    def _serve(self, body, arrived=None):
+        emu = self.server.emulator
+        # what an update request did, when emu.record_updates (filled by updates.update)
+        self.record = {"added": [], "deleted": []} if emu.record_updates else None
+        arrived = arrived or time.time()
+        emu.count("requests")
+        fault = emu.faults.take()
+        if emu.faults.latency:
+            time.sleep(emu.faults.latency)
+        parts = urlsplit(self.path)
+        params = parse_qs(parts.query, keep_blank_values=True)
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded" and body and not parts.path.startswith("/solr/_emulator"):
+            for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items():
+                params.setdefault(k, []).extend(v)
+            body = b""
+        wt = params.get("wt", [None])[0] or ("xml" if ctype.endswith("xml") else "json")
+        if fault:
+            emu.count("faults")
+            if fault[0] == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            return self._reply(fault[1], {"error": {"msg": "Service Unavailable (injected fault)",
+                                                    "code": fault[1]}}, wt)
+        started = time.monotonic()
+        try:
+            status, payload = 200, self._route(emu, parts.path.rstrip("/"), params, body, ctype)
+        except SolrHTTPError as exc:
+            emu.count("errors")
+            status, payload = exc.code, {"error": {"msg": exc.msg, "code": exc.code}}
+            if exc.details:
+                payload["error"]["details"] = exc.details
+        except Exception as exc:  # a bug in the emulator: say so as Solr would, with a 500
+            emu.count("errors")
+            status, payload = 500, {"error": {"msg": "%s: %s" % (type(exc).__name__, exc), "code": 500}}
+        payload = dict(payload)
+        if self.record is not None and self.record.get("core"):
+            self.record.update(arrived=arrived, ended=time.time(), status=status, client=self.client_address[0],
+                               port=self.client_address[1])
+            with emu.lock:
+                emu.updates.append(self.record)
+        header = {"status": 0 if status == 200 else status, "QTime": int((time.monotonic() - started) * 1000)}
+        self._reply(status, dict({"responseHeader": header}, **payload), wt)
+
+    def _reply(self, status, payload, wt):
+        data, ctype = write(payload, status, wt)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, emu, path, params, body, ctype):
+        if not path.startswith("/solr"):
+            raise SolrHTTPError(404, "Not Found: %s" % path)
+        rest = path[len("/solr"):].strip("/").split("/")
+        shard = None
+        if emu.cloud is not None:
+            answer = emu.cloud.route(rest, params, body)
+            if answer is not None:
+                return answer
+            rest[0], shard = emu.cloud.resolve(rest[0])
+        elif rest[:2] in (["admin", "collections"], ["admin", "configs"]):
+            raise bad_request("Solr instance is not running in SolrCloud mode.")
+        if rest[:2] == ["admin", "cores"]:
+            return core_admin(emu, params)
+        if rest[:3] == ["admin", "info", "system"]:
+            return {"mode": "std", "lucene": {"solr-spec-version": VERSION,
+                                               "solr-impl-version": VERSION + " solrsync-emulator"}}
+        if rest[0] == "_emulator":
+            return control(emu, rest[1:], body)
+        with emu.lock:
+            core = emu.cores.get(rest[0])
+        if core is None:
+            raise SolrHTTPError(404, "Error processing the request. CoreContainer is either not initialized or "
+                                     "shutting down, or core '%s' does not exist." % rest[0])
+        handler = "/".join(rest[1:])
+        with core.lock:
+            core.tick()
+            if handler in ("update", "update/json", "update/json/docs"):
+                emu.count("update_requests")
+                forward = emu.cloud.forwarding(core, shard) if emu.cloud and core.name in emu.cloud.collections \
+                    else None
+                return update(emu, core, params, body, ctype, handler == "update/json/docs", forward, self.record)
+            if handler in ("select", "query"):
+                emu.count("select_requests")
+                search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
+                    lambda p: emu.cloud.search_shard(core, shard, p)
+                response, extra = search(core.config.handler_params("/" + handler, params))
+                return dict({"response": response}, **extra)
+            if handler == "get":
+                return realtime_get(core, params)
+            if handler == "admin/ping":
+                return {"status": "OK"}
+            if handler.startswith("schema"):
+                return schema_api(emu, core, handler, body, params)
+        raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
