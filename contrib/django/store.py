@@ -289,19 +289,15 @@ class DjangoSource:
     def related(self, lookup, value, size):
         """Pages of [(pk, document id)], in pk order, of every row holding ``value`` through
         ``lookup`` (``keywords__id``), whatever the filter says: a row the change moved out of
-        the filter must lose its document. Keyset paging: constant cost per page."""
+        the filter must lose its document. The keys are read in one query (keyset pages through
+        a join would sort the whole set again for every page), the ids a page at a time."""
+        manager = self.model._default_manager
+        keys = sorted(set(manager.filter(**{lookup: value}).values_list("pk", flat=True)))
         id_column = self._id_column()
-        qs = self.model._default_manager.filter(**{lookup: value}).order_by("pk")
-        fields = ("pk", id_column) if id_column else ("pk",)
-        last = None
-        while True:
-            page = list((qs.filter(pk__gt=last) if last is not None else qs).values_list(*fields)[:size])
-            if not page:
-                return
-            yield [(row[0], str(row[1]) if id_column and row[1] is not None else "") for row in page]
-            if len(page) < size:
-                return
-            last = page[-1][0]
+        for i in range(0, len(keys), size):
+            page = keys[i:i + size]
+            ids = dict(manager.filter(pk__in=page).values_list("pk", id_column)) if id_column else {}
+            yield [(pk, str(ids[pk]) if ids.get(pk) is not None else "") for pk in page]
 
     def iter_ranges(self, size, since=None, pks=None, after=None):
         """(first pk, last pk, rows) of each chunk ``iter_chunks`` would yield, reading only the
