@@ -14,7 +14,10 @@ starts one consumer process (huey_consumer -w 2, SQLite queue) against the Solr 
 process, then renames the keyword with ``keyword.save()`` in a transaction. "record" is that
 save's time including its commit (the triggers' -- or on the signal path the pre-recorded
 INSERT ... SELECT's -- one statement for N layers); "visible" runs from the commit until a query
-for the new name finds all N documents.
+for the new name finds all N documents; it is set beside a reindex of the same N layers (timed before,
+committed at its end). During both a thread saves 200 other layers at --save-rate (each save in a
+transaction): their p50/p99 idle, during the reindex and during the fan-out. SOLRSYNC_BENCH_DBNAME names the
+PostgreSQL database.
 """
 import argparse
 import os
@@ -35,6 +38,7 @@ def main():
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--layers", type=int, default=100000)
     ap.add_argument("--capture", choices=["triggers", "signals"], default="triggers")
+    ap.add_argument("--save-rate", type=int, default=50, help="other users' saves per second during the fan-out")
     ap.add_argument("--drain-rounds", type=int, default=0, metavar="N",
                     help="instead: drain a backlog of every layer N times, with and without metrics")
     args = ap.parse_args()
@@ -45,7 +49,7 @@ def main():
     with SolrEmulator() as emu:
         if args.db == "postgres":  # our own database, not the other benchmarks'
             import save_path
-            save_path_setup_db = "solrsync_fanout"
+            save_path_setup_db = os.environ.get("SOLRSYNC_BENCH_DBNAME", "solrsync_fanout")
             import psycopg
             with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
                 conn.execute("DROP DATABASE IF EXISTS %s" % save_path_setup_db)
@@ -80,17 +84,29 @@ def main():
             Through = Layer.keywords.through
             Through.objects.bulk_create([Through(layer_id=pk, keyword_id=kw.pk)
                                          for pk in Layer.objects.values_list("pk", flat=True)], batch_size=5000)
+            others = Layer.objects.bulk_create([Layer(name="o%d" % j, title="Other %d" % j, date=now)
+                                                for j in range(200)])  # other users' layers, no keyword
         reindex(get_syncer(), "layers")
         print("loaded and indexed %d layers in %.0fs" % (n, time.monotonic() - started))
+        saver = Saver(others, args.save_rate)
+        idle = saver.run_for(3.0)  # other users' saves with nothing else going on
+        saver.start()
+        t0 = time.monotonic()  # the yardstick: a reindex of the same rows, committed (so visible) at its end
+        reindex(get_syncer(), "layers")  # all of them: the n, and the 200 others
+        reindexed = time.monotonic() - t0
+        during_reindex = saver.stop()
+        print("  reindex of the %d layers (committed, visible): %.1fs" % (n + 200, reindexed))
         if args.drain_rounds:
             return drain_with_and_without_metrics(args, emu)
         env = dict(os.environ, PYTHONPATH=DEMO)
         consumer = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
                                      "solrsync.contrib.django.queue.huey", "-w", "2", "-d", "0.05", "-m", "0.2"],
                                     cwd=DEMO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        saver = Saver(others, args.save_rate)
         try:
             time.sleep(3)
             core = emu.core("layers")
+            saver.start()
             t0 = time.monotonic()
             with transaction.atomic():
                 kw.name = "firn"
@@ -101,9 +117,10 @@ def main():
                 found = sum(1 for d in list(core.visible.values()) if "firn" in (d.fields.get("keywords") or ()))
                 if found == n or time.monotonic() - recorded > 900:
                     break
-                time.sleep(0.2)
+                time.sleep(0.5)  # the count holds the emulator's interpreter ~50 ms: not too often
             visible = time.monotonic()
         finally:
+            busy = saver.stop()
             consumer.send_signal(2)
             consumer.wait(60)
         print("machine: %s, %s cores, Python %s; database: %s; capture: %s; queue: SQLite, one huey_consumer -w 2; "
@@ -112,6 +129,53 @@ def main():
         print("  rename of a keyword on %d layers: recorded in %.2fs (%d change-log rows, one statement); "
               "all %d documents show the new name %.1fs after the commit (%d found)"
               % (n, recorded - t0, rows, n, visible - recorded, found))
+        print("  visible / reindex of the same layers: %.2f" % ((visible - recorded) / reindexed))
+        for label, lat in (("idle", idle), ("during the reindex", during_reindex), ("during the fan-out", busy)):
+            lat.sort()
+            print("  other users' saves (%d/s, each in a transaction) %s: %d saves, p50 %.2f ms, p99 %.2f ms" % (
+                args.save_rate, label, len(lat), lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000))
+
+
+class Saver:
+    """Saves other layers at a steady rate from a thread of its own (its own connection), noting
+    each save's time, commit included."""
+
+    def __init__(self, layers, rate):
+        import threading
+        self.layers, self.rate, self.lat = layers, rate, []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop)
+
+    def _loop(self):
+        from django.db import connection, transaction
+        i, next_at = 0, time.monotonic()
+        while not self.stopping.is_set():
+            layer = self.layers[i % len(self.layers)]
+            layer.title = "Other %d, edit %d" % (i % len(self.layers), i)
+            t0 = time.perf_counter()
+            with transaction.atomic():
+                layer.save()
+            self.lat.append(time.perf_counter() - t0)
+            i += 1
+            next_at += 1.0 / self.rate
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        connection.close()
+
+    def start(self):
+        self.lat = []
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        return self.lat
+
+    def run_for(self, seconds):
+        self.start()
+        time.sleep(seconds)
+        lat = self.stop()
+        self.__init__(self.layers, self.rate)
+        return lat
 
 
 def drain_with_and_without_metrics(args, emu):

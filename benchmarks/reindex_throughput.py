@@ -7,6 +7,7 @@
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000   # peak RSS per row count
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000 --workers 2
     .venv/bin/python benchmarks/reindex_throughput.py --parts --rows 50000    # CPU per document, by part
+    .venv/bin/python benchmarks/reindex_throughput.py --progress-per-chunk    # and progress written per chunk
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
 posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
@@ -95,9 +96,11 @@ def throughput(args, var):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from solrsync.contrib.django.runtime import get_syncer
+    from solrsync import reindex as reindex_module
     from solrsync.reindex import reindex
     syncer = get_syncer()
     sink = syncer.sink("layers")
+    progress_seconds = reindex_module.PROGRESS_SECONDS
     try:
         # the documents, pre-built once, as the raw-ingest reference posts them
         export = os.path.join(var, "docs.jsonl")
@@ -112,6 +115,8 @@ def throughput(args, var):
         session = requests.Session()
         variants = [("reindex-1", 1, "processes"), ("threads-2", 2, "threads"), ("threads-4", 4, "threads"),
                     ("processes-2", 2, "processes"), ("processes-3", 3, "processes")]
+        if args.progress_per_chunk:  # before: progress written to the database after every chunk
+            variants.insert(1, ("per-chunk-1", 1, "processes"))
         rates = {"raw": []}
         rates.update((label, []) for label, _, _ in variants)
         # CPU per document, ours and Solr's (the emulator's process, or SOLR_PID for a real Solr)
@@ -138,6 +143,7 @@ def throughput(args, var):
             measured("raw", len(docs), raw)
             for label, workers, parallel in variants:
                 sink.delete_query("*:*", commit=True)
+                reindex_module.PROGRESS_SECONDS = 0 if label.startswith("per-chunk") else progress_seconds
                 measured(label, len(docs), lambda: reindex(syncer, "layers", batch_size=args.batch,
                                                              workers=workers, parallel=parallel, commit=False))
         sink.commit()
@@ -237,6 +243,8 @@ def main():
     ap.add_argument("--workers", type=int, default=1, help="--memory: reindex with this many worker processes")
     ap.add_argument("--var", default=os.path.join(tempfile.gettempdir(), "solrsync-bench"))
     ap.add_argument("--parts", action="store_true", help="CPU per document of reading, building and JSON")
+    ap.add_argument("--progress-per-chunk", action="store_true",
+                    help="also reindex-1 writing its progress after every chunk (as before PROGRESS_SECONDS)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.makedirs(args.var, exist_ok=True)

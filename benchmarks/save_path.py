@@ -32,11 +32,12 @@ def setup(db, var, solr_url, queue=None):
                       SOLRSYNC_SOLR_URL=solr_url, SOLRSYNC_QUEUE_URL=queue or "sqlite:///%s/queue.sqlite3" % var)
     if db == "postgres":
         os.environ["SOLRSYNC_DEMO_DB"] = "postgres"
-        os.environ["SOLRSYNC_DEMO_DBNAME"] = "solrsync_bench"
+        # SOLRSYNC_BENCH_DBNAME: runs sharing a server each take their own database
+        name = os.environ["SOLRSYNC_DEMO_DBNAME"] = os.environ.get("SOLRSYNC_BENCH_DBNAME", "solrsync_bench")
         import psycopg
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS solrsync_bench")
-            conn.execute("CREATE DATABASE solrsync_bench")
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS %s" % name)
+            conn.execute("CREATE DATABASE %s" % name)
     import django
     django.setup()
     from django.core.management import call_command

@@ -62,14 +62,19 @@ class Pipeline:
         return tuple(dict.fromkeys(self.document.reads() + tuple(self.depends) + tuple(self.watch_m2m)))
 
 
+RELATED = "related"  # the op of a change naming a set of rows: pk a lookup (keywords__id), doc_id its value
+
+
 class Change:
     """One pending change from the change log: object pk, Solr id, the row's sequence, and the
     lease it was claimed under (only that claim may delete or release it). An empty pk names
-    no row: the document is deleted unless a row holds its id."""
-    __slots__ = ("seq", "pk", "doc_id", "lease")
+    no row: the document is deleted unless a row holds its id. With ``op`` RELATED it names every
+    row holding the value ``doc_id`` through the lookup ``pk`` (a keyword renamed: its layers)."""
+    __slots__ = ("seq", "pk", "doc_id", "lease", "op")
 
-    def __init__(self, seq, pk, doc_id, lease=None):
-        self.seq, self.pk, self.doc_id, self.lease = seq, pk, doc_id, lease
+    def __init__(self, seq, pk, doc_id, lease=None, op="save"):
+        self.seq, self.pk, self.doc_id, self.lease, self.op = seq, pk, doc_id, lease, op
 
     def __repr__(self):
-        return "Change(seq=%r, pk=%r, doc_id=%r)" % (self.seq, self.pk, self.doc_id)
+        return "Change(seq=%r, pk=%r, doc_id=%r%s)" % (self.seq, self.pk, self.doc_id,
+                                                      ", op=%r" % self.op if self.op == RELATED else "")

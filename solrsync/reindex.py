@@ -72,6 +72,9 @@ class ReindexRunning(Exception):
     """Another process (on any host) is reindexing this pipeline."""
 
 
+PROGRESS_SECONDS = 1.0  # a reindex writes where it got to at most this often (and when it stops)
+
+
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
             after=None, core=None, on_batch=None, commit=True, workers=1, export=None, resume=False, swap=False,
             parallel="processes", allow_rejected=0, via_queue=None, make_alias=False):
@@ -254,14 +257,23 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             ids = source.doc_ids([pk for _, pk, _ in chunk.unreadable])
             result.unread_ids = None if ids is None else result.unread_ids + ids
         result.last_pk = last_pk
-        if state is not None and not state.save_reindex_state(
-                name, {"last_pk": last_pk, "core": result.core, "swap": swap, "prune": prune,
-                       "version": start_version, "started": started_at.isoformat()},
-                owner, syncer.settings.LEASE_SECONDS):
-            hold.check()  # raises: progress is recorded only by the holder
+        if state is not None and time.monotonic() - saved[0] >= PROGRESS_SECONDS:
+            save_progress()
         result.elapsed = time.monotonic() - began
         if on_batch:
             on_batch(result, chunk.rows)
+
+    saved = [time.monotonic(), None]  # when progress was last written, and its last_pk
+
+    def save_progress():
+        """Where the stream got to (and the hold renewed): a commit each, so at most once per
+        PROGRESS_SECONDS and at the end -- on SQLite a commit waits for the disk."""
+        saved[:] = time.monotonic(), result.last_pk
+        if not state.save_reindex_state(name, {"last_pk": result.last_pk, "core": result.core, "swap": swap,
+                                               "prune": prune, "version": start_version,
+                                               "started": started_at.isoformat()},
+                                        owner, syncer.settings.LEASE_SECONDS):
+            hold.check()  # raises: progress is recorded only by the holder
 
     def acknowledge(limit):
         """Account for finished chunks, waiting while more than ``limit`` are in flight."""
@@ -315,6 +327,11 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             pool.join()
         if out is not None:
             out.close()
+        if state is not None and saved[1] != result.last_pk:  # Ctrl-C, Solr gone: --resume starts here
+            try:
+                save_progress()
+            except Exception as exc:  # the database may be what failed: the error on its way up says so
+                log.warning("%s: progress not saved (%s); --resume starts at pk %s", name, exc, saved[1])
     result.elapsed = time.monotonic() - began
     return result
 

@@ -13,9 +13,11 @@ import time
 
 from .documents import clean_text
 from .lease import Lease, LeaseLost
+from .pipeline import RELATED
 from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
 
 log = logging.getLogger("solrsync.sync")
+RELATED_CHUNK = 1000  # rows per push of a related change's set: a reindex's chunk
 
 
 class Report:
@@ -162,8 +164,9 @@ class Syncer:
         return [c for c in extra if c != core] + [core]
 
     # ------------------------------------------------------------ one set of changes
-    def apply(self, pipeline_name, changes):
-        """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)])."""
+    def apply(self, pipeline_name, changes, fence=None):
+        """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)]); ``fence``: the
+        lease they were claimed under (else the first claimed change's)."""
         pipeline = self.pipeline(pipeline_name)
         source = self.sources[pipeline_name]
         report = Report()
@@ -174,8 +177,9 @@ class Syncer:
         if not ids:
             return report
         claimed = [c for c in changes if getattr(c, "lease", None) is not None]
-        fence = self.lease("changes", claimed[0].seq, claimed[0].lease, "%s: a push of %d change(s)" % (
-            pipeline_name, len(changes))) if claimed else None
+        if fence is None and claimed:
+            fence = self.lease("changes", claimed[0].seq, claimed[0].lease, "%s: a push of %d change(s)" % (
+                pipeline_name, len(changes)))
         version = self.version()  # before the read: see version()
         unreadable = {}
         # an empty pk names no row, only a document to delete (an orphan ``--verify --fix`` found)
@@ -229,7 +233,28 @@ class Syncer:
                  report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
         return report
 
+    def apply_related(self, pipeline_name, lookup, value, exclusive=False, fence=None):
+        """A related row that many documents read changed (a keyword on 100,000 layers renamed),
+        recorded as one change naming the set: the rows holding it now are pushed a chunk at a
+        time, in key order, as a reindex streams them -- no change row per document to write,
+        lease and delete. A row that left the set meanwhile recorded a change of its own. With
+        ``exclusive`` claims (an unversioned core) the set becomes a change row per object
+        instead, claimed as any other: no push of it may overlap another worker's."""
+        report = Report()
+        for page in self.sources[pipeline_name].related(lookup, value, RELATED_CHUNK):
+            if exclusive:
+                self.changelog.requeue(pipeline_name, page)
+            else:
+                report.merge(self.apply(pipeline_name, page, fence=fence))
+        return report
+
     # ------------------------------------------------------------ draining the change log
+    def exclusive(self, pipeline_name):
+        """Must two workers never push one object at once? Only while a core the pipeline writes
+        to has no versions: there the older state could land last. With versions the newest read
+        wins whatever the order, so claims need not exclude each other (nor wait on each other)."""
+        return not all(self.sink(pipeline_name, core).versioned for core in self.cores(pipeline_name))
+
     def drain(self, pipeline_name, coalesce=True, max_batches=None):
         """Claim and apply pending changes until none are left. SolrUnavailable propagates after the
         claimed changes are released, so they stay pending for the retry."""
@@ -240,16 +265,21 @@ class Syncer:
         while max_batches is None or batches < max_batches:
             if coalesce and not backlog:
                 self._settle(pipeline_name)
-            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS)
+            exclusive = self.exclusive(pipeline_name)
+            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS, exclusive=exclusive)
             if not changes:
                 break
             backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches
             batches += 1
             try:
-                report = self.apply(pipeline_name, changes)
-                if report.rejected or report.done:  # recorded only by the lease's holder
-                    self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
-                        pipeline_name, len(changes))).check()
+                fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
+                    pipeline_name, len(changes)))
+                report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED], fence=fence)
+                for c in changes:
+                    if c.op == RELATED:
+                        report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive, fence))
+                if (report.rejected or report.done) and fence is not None:  # recorded only by the lease's holder
+                    fence.check()
             except LeaseLost as exc:
                 # another worker holds these changes now (this one was paused past its lease): its
                 # push stands, nothing of this one is recorded

@@ -184,6 +184,25 @@ def test_a_swap_removes_the_old_cores_instance_dir(loaded):
     assert solr.ids(rows=5000) == published_ids()
 
 
+def test_progress_is_written_once_a_second_not_per_chunk(loaded, monkeypatch):
+    """Each progress write is a commit (on SQLite one that waits for the disk): a reindex of many
+    chunks within a second writes where it got to once, when it ends -- and at a Ctrl-C (above)."""
+    from solrsync import reindex as reindex_module
+    from solrsync.contrib.django.runtime import get_syncer
+    log = get_syncer().changelog
+    writes = []
+    real = type(log).save_reindex_state
+
+    def save(self, pipeline, state, *args):
+        writes.append(state)
+        return real(self, pipeline, state, *args)
+    monkeypatch.setattr(type(log), "save_reindex_state", save)
+    monkeypatch.setattr(reindex_module, "PROGRESS_SECONDS", 3600, raising=False)
+    result = reindex_module.reindex(get_syncer(), "layers", batch_size=100)
+    assert result.seen > 500  # many chunks
+    assert [w and w["last_pk"] for w in writes] == [result.last_pk, None]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     from solrsync.contrib.django.runtime import get_syncer

@@ -311,6 +311,19 @@ class DjangoSource:
         keys = list(keys[:n] if n else keys)
         return self.read_isolating(keys, errors, contiguous=True), keys
 
+    def related(self, lookup, value, size):
+        """Pages of [(pk, document id)], in pk order, of every row holding ``value`` through
+        ``lookup`` (``keywords__id``), whatever the filter says: a row the change moved out of
+        the filter must lose its document. The keys are read in one query (keyset pages through
+        a join would sort the whole set again for every page), the ids a page at a time."""
+        manager = self.model._default_manager
+        keys = sorted(set(manager.filter(**{lookup: value}).values_list("pk", flat=True)))
+        id_column = self._id_column()
+        for i in range(0, len(keys), size):
+            page = keys[i:i + size]
+            ids = dict(manager.filter(pk__in=page).values_list("pk", id_column)) if id_column else {}
+            yield [(pk, str(ids[pk]) if ids.get(pk) is not None else "") for pk in page]
+
     def iter_ranges(self, size, since=None, pks=None, after=None):
         """(first pk, last pk, rows) of each chunk ``iter_chunks`` would yield, reading only the
         keys: the reindex hands these to its worker processes, which read the rows themselves."""
@@ -594,9 +607,18 @@ class DjangoChangeLog:
         return Change.objects.using(self.using).filter(pipeline=pipeline).filter(
             Q(leased_until__isnull=True) | Q(leased_until__lte=now))
 
-    def claim(self, pipeline, limit, lease_seconds):
-        """Lease up to ``limit`` objects' pending rows; an object leased by another worker is skipped,
-        so two workers never push the same object at once (the older state could land last)."""
+    def claim(self, pipeline, limit, lease_seconds, exclusive=True):
+        """Lease up to ``limit`` objects' pending rows -> [pipeline.Change]; an object leased by
+        another worker is skipped, so two workers never push it at once.
+
+        ``exclusive`` (a core written without versions, or another database): claims run one at a
+        time under the pipeline's lock. Otherwise claims exclude each other per object only, and
+        each costs the same whatever the backlog: see ``_claim_shared``."""
+        if exclusive or self._vendor() not in ("postgresql", "sqlite"):
+            return self._claim_exclusive(pipeline, limit, lease_seconds)
+        return self._claim_shared(pipeline, limit, lease_seconds)
+
+    def _claim_exclusive(self, pipeline, limit, lease_seconds):
         with transaction.atomic(using=self.using):
             if self._vendor() == "postgresql":
                 # claims are short; serialising them makes the "not leased elsewhere" test exact
@@ -614,11 +636,77 @@ class DjangoChangeLog:
             objects = {pk for _, pk, _ in picked}
             # take the other pending rows of the same objects too: one push covers them all
             rows = list(self._claimable(pipeline, now).filter(object_pk__in=objects)
-                        .values_list("seq", "object_pk", "doc_id"))
+                        .values_list("seq", "object_pk", "doc_id", "op"))
             lease = now + dt.timedelta(seconds=lease_seconds)
             Change.objects.using(self.using).filter(seq__in=[r[0] for r in rows]).update(
                 leased_until=lease, attempts=F("attempts") + 1)
-        return [Pending(seq, pk, doc_id, lease) for seq, pk, doc_id in rows]
+        return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
+
+    # A shared claim, in three statements: the objects of the first claimable rows in seq order
+    # (pending, or leased by a claim whose lease ran out), read through the primary key, so it
+    # passes over only rows in flight (at most workers x batch) and stops at its limit, whatever
+    # the backlog; every row of those objects (the object_pk index), so objects another claim
+    # holds are left out and one push covers all the rows of the rest; then those rows' lease,
+    # in one UPDATE by primary key. Concurrent claims exclude each other per object, not per
+    # pipeline: on PostgreSQL by a transaction-scoped lock per object taken in the first pick (a
+    # claim skips objects another is claiming; what another has claimed, the second statement
+    # sees), on SQLite by its one writer at a time. No index holds leased_until: on PostgreSQL the
+    # lease is written in place (a HOT update, room kept by the table's fillfactor, migration
+    # 0006), with no index entry to add. {t}: the table.
+    _SHARED = {
+        "postgresql": (
+            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), "
+            "set_config('synchronous_commit', 'off', true), clock_timestamp() + make_interval(secs => %(seconds)s)",
+            "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
+            "(leased_until IS NULL OR leased_until <= clock_timestamp()) AND "
+            "pg_try_advisory_xact_lock(%(key)s, hashtext(object_pk)) ORDER BY seq LIMIT %(limit)s) s",
+            "SELECT seq, object_pk, leased_until > clock_timestamp() FROM {t} WHERE pipeline = %(p)s AND "
+            "object_pk = ANY(%(objects)s)",
+            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE seq = ANY(%(seqs)s) "
+            "RETURNING seq, object_pk, doc_id, op"),
+        "sqlite": (
+            None,
+            "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
+            "(leased_until IS NULL OR leased_until <= %(now)s) ORDER BY seq LIMIT %(limit)s)",
+            "SELECT seq, object_pk, leased_until > %(now)s FROM {t} WHERE pipeline = %(p)s AND object_pk IN "
+            "(SELECT value FROM json_each(%(objects)s))",
+            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE seq IN "
+            "(SELECT value FROM json_each(%(seqs)s)) RETURNING seq, object_pk, doc_id, op"),
+    }
+
+    def _claim_shared(self, pipeline, limit, lease_seconds):
+        conn = connections[self.using]
+        vendor = conn.vendor
+        settings, candidates, rows_of, take = (sql and sql.format(t=conn.ops.quote_name(Change._meta.db_table))
+                                               for sql in self._SHARED[vendor])
+        with transaction.atomic(using=self.using), conn.cursor() as cur:
+            if vendor == "postgresql":
+                # the planner, misled by a change log grown since its statistics, must not sort the
+                # backlog (the primary key's order is the one wanted); a claim lost in a crash only
+                # makes its rows claimable again, so its commit does not wait for the disk
+                cur.execute(settings, {"seconds": lease_seconds})
+                lease = cur.fetchone()[-1]  # timestamptz, as Django's column is
+                params = {"p": pipeline, "limit": limit, "lease": lease, "key": zlib.crc32(pipeline.encode()) & 0x7fffffff}
+                listed = list
+            else:  # the lease as Django writes and filters it (``_ours`` matches rows by it)
+                now = self.now()
+                lease = now + dt.timedelta(seconds=lease_seconds)
+                params = {"p": pipeline, "limit": limit, "now": conn.ops.adapt_datetimefield_value(now),
+                          "lease": conn.ops.adapt_datetimefield_value(lease)}
+                listed = json.dumps
+            cur.execute(candidates, params)
+            objects = sorted(row[0] for row in cur.fetchall())
+            if not objects:
+                return []
+            cur.execute(rows_of, dict(params, objects=listed(objects)))
+            rows = cur.fetchall()
+            busy = {pk for _, pk, held in rows if held}
+            seqs = sorted(seq for seq, pk, _ in rows if pk not in busy)
+            if not seqs:
+                return []
+            cur.execute(take, dict(params, seqs=listed(seqs)))
+            rows = cur.fetchall()
+        return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
     def _ours(self, changes):
         """The rows of these changes still held under the lease they were claimed with: when a

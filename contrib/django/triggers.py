@@ -26,6 +26,8 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from solrsync.pipeline import RELATED
+
 from .models import Change
 
 log = logging.getLogger("solrsync.django")
@@ -236,17 +238,26 @@ class TriggerPlan:
         if d.kind == "fk":  # the layers pointing at this row
             key = d.link.target_field.column
 
-            def stmts(row):
-                return [self._rows("t.%s = %s.%s" % (q(d.link.column), row, q(key)))]
+            def where(row):
+                return "t.%s = %s.%s" % (q(d.link.column), row, q(key))
         elif d.kind == "m2m":  # the layers linked to this row through the m2m table
             through = d.link.remote_field.through._meta
             src = through.get_field(d.link.m2m_field_name()).column
             dst = through.get_field(d.link.m2m_reverse_field_name()).column
             key = meta.get_field(d.link.m2m_reverse_target_field_name()).column
 
+            def where(row):
+                return "t.%s IN (SELECT m.%s FROM %s m WHERE m.%s = %s.%s)" % (
+                    q(self.pk.column), q(src), q(through.db_table), q(dst), row, q(key))
+        if d.kind in ("fk", "m2m"):
             def stmts(row):
-                return [self._rows("t.%s IN (SELECT m.%s FROM %s m WHERE m.%s = %s.%s)" % (
-                    q(self.pk.column), q(src), q(through.db_table), q(dst), row, q(key)))]
+                return [self._rows(where(row))]
+            # an update re-indexes every row reading this one -- 100,000 layers for a keyword: one
+            # change row naming the set (RELATED), which a worker streams as a reindex would
+            target = d.link.target_field if d.kind == "fk" else meta.get_field(d.link.m2m_reverse_target_field_name())
+            related = [self._insert(RELATED, literal("%s__%s" % (d.link.name, target.name)),
+                                    text(target, "NEW.%s" % q(target.column), self.vendor),
+                                    "WHERE EXISTS (SELECT 1 FROM %s t WHERE %s)" % (q(self.table), where("NEW")))]
         else:  # reverse: this row points at a layer
             fk = d.link.field
             key = fk.target_field.column
@@ -258,7 +269,7 @@ class TriggerPlan:
             cols = None if cols is None else sorted(set(cols) | {d.link.field.column})
         cond = None if not cols else " OR ".join(
             "OLD.%s %s NEW.%s" % (q(c), "IS NOT" if self.vendor == "sqlite" else "IS DISTINCT FROM", q(c)) for c in cols)
-        update = stmts("OLD") + (stmts("NEW") if d.kind == "reverse" else [])
+        update = related if d.kind in ("fk", "m2m") else stmts("OLD") + stmts("NEW")
         return {"INSERT": (stmts("NEW"), None), "UPDATE": (update, cond), "DELETE": (stmts("OLD"), None)}
 
     def statements(self):
