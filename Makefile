@@ -1,14 +1,19 @@
 # make demo  -- the demo on embedded defaults (SQLite, SQLite queue, the Solr emulator
 #               unless SOLRSYNC_SOLR_URL names a real Solr core)
 # make test  -- the whole suite (PostgreSQL/Redis tests skip when those are not running,
-#               unless SOLRSYNC_REQUIRE_SERVICES=1)
+#               unless SOLRSYNC_REQUIRE_SERVICES=1) on the emulator answering as Solr 9, then the
+#               differential scenarios with it answering as Solr 5 and 8
+# make test-solr SOLR=9 [CLOUD=1] [SOLR_PORT=N] [SOLR_TESTS="tests"]
+#            -- the Solr-facing tests against a real Solr 5 (5.3.1), 8 (8.11.2) or 9 (9.4.0), standalone
+#               or SolrCloud (2 shards behind an alias), started on a free port by the launch scripts in
+#               REALSOLR (default ../shared/realsolr; they are not part of solrsync) and stopped after
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 DEMO   := contrib/django/demo
 
-.PHONY: install demo test test-postgres bench clean
+.PHONY: install demo test test-postgres test-solr bench clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +29,27 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+	for v in 5 8; do $(BIN)/python -m pytest tests/test_solr_scenarios.py --solrsync-solr-version $$v || exit 1; done
 	SOLRSYNC_DEMO_DB=postgres $(BIN)/python -m pytest tests -m django
+
+# The tests that talk to Solr: with SOLRSYNC_TEST_SOLR(CLOUD)_URL set, these run against the real one.
+SOLR_TESTS ?= tests/test_solr_scenarios.py tests/test_sink.py tests/test_versions.py tests/test_reindex.py \
+              tests/test_configset.py tests/test_cloud.py tests/test_envelope_solr.py
+REALSOLR   ?= ../shared/realsolr
+SOLR       ?= 9
+CLOUD      ?=
+SOLR_LAUNCH = $(REALSOLR)/$(if $(filter 5,$(SOLR)),realsolr.sh,solr$(SOLR).sh)
+SOLR_CONF   = $(if $(filter 5,$(SOLR)),$(abspath $(REALSOLR))/conf5,$(CURDIR)/solrsync/configsets/layers/conf)
+
+test-solr: $(STAMP)
+	@case "$(SOLR)" in 5|8|9) ;; *) echo "make test-solr: SOLR=$(SOLR): say SOLR=5, 8 or 9" >&2; exit 2;; esac
+	@test -x "$(SOLR_LAUNCH)" || { echo "make test-solr: no $(SOLR_LAUNCH) (the real-Solr launch scripts are not \
+	part of solrsync; point REALSOLR=DIR at them)" >&2; exit 2; }
+	@port=$${SOLR_PORT:-$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}; \
+	if [ -n "$(CLOUD)" ]; then how=cloud; var=SOLRSYNC_TEST_SOLRCLOUD_URL; else how=start; var=SOLRSYNC_TEST_SOLR_URL; fi; \
+	"$(SOLR_LAUNCH)" $$how $$port "$(SOLR_CONF)" layers || exit 1; \
+	trap '"$(SOLR_LAUNCH)" stop '$$port EXIT INT TERM; \
+	env $$var=http://127.0.0.1:$$port/solr/layers $(BIN)/python -m pytest $(SOLR_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator_ingest.py

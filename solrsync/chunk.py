@@ -39,8 +39,9 @@ class Chunk:
         chunk.built, chunk.ids = None, ()
         return chunk
 
-    def post(self, sink, version=None):
-        self.refused = sink.add_batch(self.built, version=version) if self.built else []
+    def post(self, sink, version=None, fence=None):
+        """Post the built documents at ``version``, under ``fence`` (lease.Lease: checked first)."""
+        self.refused = sink.add_batch(self.built, version=version, fence=fence) if self.built else []
         self.built = None  # not sent back from a worker process
         if not self.refused:
             self.pks = {}  # only needed to name the pk of a refused document

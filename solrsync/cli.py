@@ -14,6 +14,7 @@ import sys
 from . import admin, configset
 from .config import ConfigError, mask
 from .fleet import broker_time, consumers, last_resync, record_resync
+from .lease import LeaseLost
 from .metrics import RebuildProgress
 from .rebuild import RebuildRefused
 from .reindex import Progress, ReindexRunning, reindex
@@ -71,6 +72,8 @@ def build_parser(prog="solrsync"):
                    help="write DIR/conf/solrconfig.xml and DIR/conf/managed-schema (default: print the managed-schema); "
                         "with upload: the configset's name (default SOLR_CONFIGSET)")
     p.add_argument("--force", action="store_true", help="overwrite the files in DIR")
+    p.add_argument("--solr-version", type=int, choices=range(5, 10), default=9, metavar="5|6|7|8|9",
+                   help="the Solr major version the configset is for (8 and 9: the same files; below 8: refused)")
     p.add_argument("--apply", action="store_true",
                    help="add the fields, types and copyFields the pipeline's core lacks (Schema API) and name what "
                         "needs a new core")
@@ -155,7 +158,7 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
     except (UsageError, ConfigError) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 2
-    except SolrUnavailable as exc:
+    except (SolrUnavailable, LeaseLost) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
     except SolrRequestError as exc:
@@ -180,6 +183,8 @@ def _pipelines(syncer, names):
 
 def cmd_reindex(args, syncer, tasks_factory):
     names = _pipelines(syncer, args.pipelines)
+    if args.resume and not args.pipelines and syncer.changelog is not None:  # those that were interrupted
+        names = [n for n in names if syncer.changelog.reindex_state(n)] or names
     exclusive = [flag for flag in ("export", "swap", "verify", "dry_run") if getattr(args, flag)]
     if len(exclusive) > 1:
         raise UsageError("--%s cannot be combined" % " and --".join(f.replace("_", "-") for f in exclusive))
@@ -199,7 +204,14 @@ def cmd_reindex(args, syncer, tasks_factory):
     if args.via_queue and tasks is None:
         raise UsageError("--via-queue needs the queue of a Django project (run it through manage.py or --settings)")
     failed = False
+    rebuilt = set()  # a swap rebuilds a core whole, with every pipeline sharing it
     for name in names:
+        if args.swap and name in rebuilt:
+            print("%s: rebuilt with %s (they share core %s)" % (name, ", ".join(sorted(rebuilt - {name})),
+                                                                syncer.pipelines[name].core))
+            continue
+        if args.swap:
+            rebuilt.update(syncer.sharing(name))
         total = None if args.resume else _count(syncer, name, args)
         progress = Progress(name, total, quiet=args.quiet)
         if tasks_factory and not (args.dry_run or args.export):  # for the metrics endpoints of every host
@@ -250,6 +262,8 @@ def _verify(args, syncer, tasks_factory, names):
         progress = Progress(name, _count(syncer, name, args), quiet=args.quiet)
         try:
             drift = verify(syncer, name, batch_size=args.batch_size, fix=args.fix, on_batch=progress)
+        except ValueError as exc:
+            raise UsageError(str(exc))
         finally:
             progress.close()
         print(drift.summary())
@@ -271,12 +285,17 @@ def cmd_configset(args, syncer, tasks_factory):
     name, = _pipelines(syncer, [args.pipeline])
     if args.apply and args.target:
         raise UsageError("configset --apply changes the core in place: drop DIR")
+    if args.solr_version < configset.MIN_MAJOR:
+        raise UsageError("configset --solr-version %d: %s" % (args.solr_version, configset.TOO_OLD))
     pipeline = syncer.pipelines[name]
     try:
         fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
     except ValueError as exc:
         raise UsageError("pipeline %s: %s" % (name, exc))
     if args.apply:
+        kind = admin.solr_kind(syncer.settings)
+        if 0 < kind.major < configset.MIN_MAJOR:
+            raise UsageError("configset --apply: the core runs %s: %s; nothing changed" % (kind, configset.TOO_OLD))
         commands, problems = configset.apply(syncer.settings, pipeline.core, fields)
         for command, specs in commands.items():
             for spec in specs:
@@ -330,7 +349,11 @@ def collect_status(syncer, huey=None):
         info = {"core": p.core, "db_count": syncer.sources[name].count()}
         sink = syncer.sink(name)
         try:
-            info["solr_count"] = sink.count()
+            try:  # a pipeline counts its own documents, others may share its core
+                owned = syncer.owned_filter(name, sink)
+            except ValueError as exc:
+                owned, info["sharing"] = None, str(exc)
+            info["solr_count"] = sink.count(**{"fq": owned} if owned else {})
             info["solr"] = "ok"
             info["solr_version"] = kind.version if kind else None
             info["versioned"] = sink.versioned
@@ -403,6 +426,8 @@ def cmd_status(args, syncer, tasks_factory):
                         for r in sh["replicas"])))
             if i.get("versioned") is False:
                 print("%s: core %s: %s" % (name, i["core"], UNVERSIONED))
+            if i.get("sharing"):
+                print("%s: %s (its solr count is every document of the core)" % (name, i["sharing"]))
             r = i.get("reindex")
             if r and r["owner"]:
                 print("%s: reindex running in %s, %s" % (name, r["owner"], "past pk %s" % r["last_pk"]

@@ -81,8 +81,15 @@ class Settings:
             path = "/".join(segs[:i + 1])
         else:
             path, core = parts.path, None
-        netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, path, "", "")), core
+        return urlunsplit((parts.scheme, netloc(parts), path, "", "")), core
+
+    @property
+    def write_horizon(self):
+        """Seconds within which any write solrsync sends lands or never will: a request older than
+        a lease (its version, by the database's clock) is not sent (solrsync.lease), and one sent is
+        answered or abandoned within SOLR_TIMEOUT -- twice, counting the one more request the sink
+        may make for a document (on SolrCloud, asking the leader that refused it why)."""
+        return self.LEASE_SECONDS + 2 * self.SOLR_TIMEOUT
 
     def core_for(self, pipeline_name, default_core):
         override = (self.PIPELINES.get(pipeline_name) or {}).get("core")
@@ -124,9 +131,10 @@ def _validate(s):
         if value < 0 or (value == 0 and name in ("BATCH_SIZE", "SOLR_TIMEOUT", "LEASE_SECONDS")):
             raise ConfigError(name, "%r must be positive" % (raw,))
         setattr(s, name, value)
-    if s.TOMBSTONE_SECONDS < 2 * s.LEASE_SECONDS:
-        raise ConfigError("TOMBSTONE_SECONDS", "%d is shorter than two leases (LEASE_SECONDS %d): a delete's tombstone "
-                          "must outlive any older write still in flight" % (s.TOMBSTONE_SECONDS, s.LEASE_SECONDS))
+    if s.TOMBSTONE_SECONDS <= s.write_horizon:
+        raise ConfigError("TOMBSTONE_SECONDS", "%s must be longer than LEASE_SECONDS + 2 x SOLR_TIMEOUT (%s + 2 x %s = "
+                          "%s): a delete's tombstone must outlive any older write still in flight" % (
+                              s.TOMBSTONE_SECONDS, s.LEASE_SECONDS, s.SOLR_TIMEOUT, s.write_horizon))
     if s.METRICS_PORT > 65535:
         raise ConfigError("METRICS_PORT", "%r is not a TCP port (1-65535; 0 turns the consumers' metrics off)"
                           % (s.METRICS_PORT,))
@@ -190,7 +198,14 @@ def mask(url):
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = "%s:**@%s" % (parts.username or "", parts.hostname or "")
-    if parts.port:
-        netloc += ":%d" % parts.port
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, "%s:**@%s" % (parts.username or "", netloc(parts)), parts.path, parts.query,
+                       parts.fragment))
+
+
+def netloc(parts):
+    """host[:port] of a urlsplit() result, an IPv6 host in its brackets (``[::1]:8983``): every URL
+    solrsync builds from SOLR_URL goes through here."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = "[%s]" % host
+    return host + (":%d" % parts.port if parts.port else "")

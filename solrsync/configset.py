@@ -13,7 +13,7 @@ from xml.sax.saxutils import quoteattr
 import requests
 
 from .documents import BBox, Date, Multi, Text
-from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable
+from .sink import OWNER_FIELD, VERSION_FIELD, SolrRequestError, SolrUnavailable
 
 SHIPPED = Path(__file__).resolve().parent / "configsets" / "layers" / "conf"
 CATCH_ALL = "text"
@@ -41,6 +41,7 @@ BASE_FIELDS = [
     {"name": "id", "type": "string", "indexed": True, "stored": True, "required": True},
     {"name": VERSION_FIELD, "type": "plong", "indexed": True, "stored": True, "docValues": True},
     {"name": LIVE_FIELD, "type": "boolean", "indexed": True, "stored": False},
+    {"name": OWNER_FIELD, "type": "string", "indexed": True, "stored": True},
 ]
 CATCH_ALL_FIELD = {"name": CATCH_ALL, "type": "text_general", "indexed": True, "stored": False, "multiValued": True}
 DYNAMIC_FIELDS = [{"name": "*__" + part, "type": "bbox_double", "indexed": True, "stored": False}
@@ -51,6 +52,10 @@ DYNAMIC_FIELDS = [{"name": "*__" + part, "type": "bbox_double", "indexed": True,
                                                 ("*_i", "plong", {}), ("*_d", "pdouble", {}), ("*_b", "boolean", {}),
                                                 ("*_dt", "pdate", {}), ("*_t", "text_general", {}))]
 _COPIED = ("string", "text_general")
+# The oldest Solr these files load on: point field types need 7, luceneMatchVersion 8.11.0 needs 8.11.
+MIN_MAJOR = 8
+TOO_OLD = ("solrsync's configsets are for Solr 8.11 and 9.x (point field types, luceneMatchVersion 8.11); "
+           "a Solr 5.x-7.x core needs a schema written for it (Trie types, see README: Solr versions)")
 
 
 def document_fields(document, solr_type):

@@ -205,7 +205,8 @@ def serve(settings, get_syncer, huey, wrap=None):
             except OSError:
                 continue  # taken: by another consumer process of this host, or something else
             _serving["port"] = port
-            log.info("metrics on http://%s:%d/metrics (%s pid %d)", settings.METRICS_ADDR, port,
+            log.info("metrics on http://%s:%d/metrics (%s pid %d)", "[%s]" % settings.METRICS_ADDR
+                     if ":" in settings.METRICS_ADDR else settings.METRICS_ADDR, port,
                      socket.gethostname(), os.getpid())
             return port
         log.warning("metrics: no free port in %d-%d on %s; this process's counters are not exported",

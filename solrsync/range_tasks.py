@@ -17,6 +17,7 @@ import uuid
 
 from .chunk import Chunk
 from .fleet import consumer_id
+from .lease import LeaseLost
 
 log = logging.getLogger("solrsync.reindex")
 
@@ -32,20 +33,29 @@ def work(syncer, name, run, core, since=None, versioned=True, owner=None):
     if claimed is None:
         return None
     seq, first, last, lease = claimed
+    # the range's lease is a fence: a consumer paused past it posts nothing more (the run may be
+    # over, its core swapped live, its ranges dropped by a reindex that took the pipeline over)
+    fence = syncer.lease("range", (run, seq), lease, "%s: range #%d (%s..%s) of %s" % (name, seq, first, last, run))
     version = syncer.version() if versioned else None  # before the rows are read
     unreadable = {}
     rows = syncer.sources[name].chunk(first, last, since=since, errors=unreadable)
-    chunk = Chunk(syncer, name, rows, False, unreadable).post(syncer.sink(name, core=core), version)
+    try:
+        chunk = Chunk(syncer, name, rows, False, unreadable).post(syncer.sink(name, core=core), version, fence)
+    except LeaseLost as exc:
+        log.warning("%s", exc)
+        return None
     if not syncer.changelog.finish_range(run, seq, lease, dict(chunk.result(), by=owner)):
         log.warning("%s: range %s..%s outlived its lease; another claim's result counts", name, first, last)
     return seq
 
 
-def stream(syncer, name, batch_size, since, after, core, versioned, account, enqueue, window):
+def stream(syncer, name, batch_size, since, after, core, versioned, account, enqueue, window, hold=None):
     """Hand ``name``'s ranges to the queue (``enqueue(run)`` sends one task) and ``account(chunk,
     last pk)`` for each in order -> {consumer: ranges it ran}. Ctrl-C stops the handing out: what
     finished in order is accounted for, the other ranges are dropped (a consumer still on one
-    posts it, versioned, harmlessly) and the KeyboardInterrupt goes on up."""
+    posts it, versioned, harmlessly) and the KeyboardInterrupt goes on up. ``hold``: the reindex's
+    lease, renewed at every look at the ranges while it still runs: a command paused past it stops
+    (LeaseLost) -- the reindex that took the pipeline over dropped these ranges."""
     changelog = syncer.changelog
     # one reindex per pipeline at a time: the ranges of an earlier run of it are a killed command's
     changelog.drop_ranges(name + ":", earlier=True)
@@ -80,6 +90,8 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
                 seq += 1
             if not pending:
                 return by
+            if hold is not None and not changelog.renew_reindex(name, hold.token, syncer.settings.LEASE_SECONDS):
+                hold.check()  # raises: the hold ran out while this command was paused, or was taken over
             waiting = settle()
             snapshot = [(s, attempts) for s, _, attempts, _ in waiting]
             if snapshot != seen:

@@ -6,7 +6,8 @@
    order the writes land in. Standalone Solr: a core (CoreAdmin CREATE from SOLR_CONFIGSET).
    SolrCloud: a collection (Collections API CREATE from the configset in ZooKeeper), the live
    name being an alias.
-2. the reindex streams every row into it.
+2. the reindex streams every row into it -- and those of the other pipelines sharing the core, so
+   the core is rebuilt whole (README: Pipelines sharing a core).
 3. ``finish``: commit it; if Solr refused documents (more than ``allow_rejected``), stop: the live
    index is untouched and the new one kept for inspection. Otherwise put it live (standalone:
    SWAP; SolrCloud: CREATEALIAS re-points the alias, atomic for searchers), end the registration,
@@ -25,6 +26,7 @@ import re
 
 from .admin import (alias_target, cluster_status, create_collection, create_core, delete_collection, point_alias,
                     solr_kind, swap_cores, unload_core)
+from .sink import SolrRequestError, SolrUnavailable
 
 log = logging.getLogger("solrsync.rebuild")
 
@@ -37,14 +39,23 @@ class NotAnAlias(ValueError):
     """SolrCloud: the live name is a plain collection, which nothing can replace atomically."""
 
 
-def begin(syncer, name, make_alias=False):
-    """-> the name of a fresh core (collection) registered to receive the live writes of pipeline ``name``."""
+def begin(syncer, name, make_alias=False, fence=None):
+    """-> the name of a fresh core (collection) registered to receive the live writes of pipeline ``name``,
+    holding the tombstones of the live core's recent deletes. ``fence``: the reindex's hold (lease.Lease),
+    checked before each step."""
     pipeline = syncer.pipeline(name)
+    check = fence.check if fence is not None else (lambda version=None: None)
+    check()
     stale = syncer.changelog.rebuilds(name) if syncer.changelog is not None else []
-    if stale:  # an earlier rebuild that was interrupted and not resumed: stop feeding it
-        log.warning("%s: an earlier rebuild into %s was not finished; starting afresh (that core is left as it is)",
-                    name, ", ".join(stale))
-        syncer.changelog.end_rebuild(name)
+    if stale:  # an earlier rebuild interrupted and not resumed, or one whose reindex lost its hold: drop it
+        log.warning("%s: an earlier rebuild into %s was not finished; starting afresh and removing it", name,
+                    ", ".join(stale))
+        for core in stale:
+            _end(syncer, name, core)
+            try:
+                (delete_collection if solr_kind(syncer.settings).cloud else unload_core)(syncer.settings, core)
+            except (SolrRequestError, SolrUnavailable) as exc:
+                log.warning("%s: could not remove %s: %s", name, core, exc)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
     cloud = solr_kind(syncer.settings).cloud
     if cloud:
@@ -53,10 +64,43 @@ def begin(syncer, name, make_alias=False):
     else:
         core = "%s_rebuild_%s" % (pipeline.core, stamp)
         create_core(syncer.settings, core, syncer.settings.SOLR_CONFIGSET)
+    check()
     if syncer.changelog is not None:
-        syncer.changelog.start_rebuild(name, core)
+        for n in (name,) + mates(syncer, name):  # the pipelines sharing the core write to the fresh one too
+            syncer.changelog.start_rebuild(n, core)
+            _tombstones(syncer, n, core, check)
     log.warning("%s: building into fresh %s %s", name, "collection" if cloud else "core", core)
     return core
+
+
+def mates(syncer, name):
+    """The other pipelines writing to ``name``'s core: a rebuild of the core streams them too."""
+    return tuple(n for n in syncer.sharing(name) if n != name)
+
+
+def _end(syncer, name, core):
+    if syncer.changelog is not None:
+        for n in (name,) + mates(syncer, name):
+            syncer.changelog.end_rebuild(n, core)
+
+
+def _tombstones(syncer, name, core, check):
+    """Give the fresh core the tombstones of the deletes sent to the live one (recorded in the
+    database: Solr never shows tombstones) that the live core still keeps -- every delete newer than
+    the oldest write that may still land (Settings.write_horizon < TOMBSTONE_SECONDS). Run after
+    the core is registered: any later delete reaches it from the live sync itself. Without this, a
+    late add older than a delete -- a push stalled before the rebuild began -- would find nothing
+    to lose against in the fresh core and, once it is live, bring the deleted document back."""
+    sink = syncer.sink(name, core=core)
+    if not sink.versioned:
+        return
+    since = syncer.version() - int(syncer.settings.TOMBSTONE_SECONDS * 1e6)  # the tombstones the live core keeps
+    copied = 0
+    for version, ids in syncer.changelog.deletes(name, since).items():
+        for i in range(0, len(ids), 500):
+            copied += sink.delete_ids(ids[i:i + 500], version=version, fence=lambda v: check())
+    if copied:
+        log.info("%s: %d recent delete(s) of the live core copied into %s as tombstones", name, copied, core)
 
 
 def _create_collection(settings, alias, collection, make_alias=False):
@@ -79,23 +123,27 @@ def _create_collection(settings, alias, collection, make_alias=False):
     create_collection(settings, collection, settings.SOLR_CONFIGSET, shards, replicas)
 
 
-def finish(syncer, name, core, refused, allow_rejected=0):
-    """Put ``core`` live unless more than ``allow_rejected`` documents were refused."""
+def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
+    """Put ``core`` live unless more than ``allow_rejected`` documents were refused. ``fence``: the
+    reindex's hold, checked before the swap: a reindex that lost it never swaps (the one that took
+    it over may be building its own core, or have swapped it live already)."""
     pipeline = syncer.pipeline(name)
+    check = fence.check if fence is not None else (lambda version=None: None)
     cloud = solr_kind(syncer.settings).cloud
+    check()
     syncer.sink(name, core=core).commit()
     if refused > allow_rejected:
-        if syncer.changelog is not None:
-            syncer.changelog.end_rebuild(name, core)
+        _end(syncer, name, core)
         raise RebuildRefused("%s: Solr refused %d document(s) of the rebuild (allowed: %d); %s %s did not go live "
                              "and is kept for inspection, %s is untouched" % (
                                  name, refused, allow_rejected, "collection" if cloud else "core", core,
                                  pipeline.core))
+    check()
     if cloud:
         return _finish_cloud(syncer, name, pipeline.core, core)
     swap_cores(syncer.settings, pipeline.core, core)
-    if syncer.changelog is not None:
-        syncer.changelog.end_rebuild(name, core)  # the name `core` now holds the old index
+    syncer.forget_cores()  # this process's sinks ask the core now live what it is
+    _end(syncer, name, core)  # the name `core` now holds the old index
     unload_core(syncer.settings, core)
     log.warning("%s: swapped %s live as %s; the old core is unloaded and removed", name, core, pipeline.core)
 
@@ -108,8 +156,8 @@ def _finish_cloud(syncer, name, alias, collection):
         delete_collection(settings, alias)
         log.warning("%s: deleted the collection %s to put an alias of that name in its place", name, alias)
     point_alias(settings, alias, collection)
-    if syncer.changelog is not None:
-        syncer.changelog.end_rebuild(name, collection)  # the alias now writes to it
+    syncer.forget_cores()
+    _end(syncer, name, collection)  # the alias now writes to it
     # older collections: those the alias pointed at, then earlier rebuilds (their names sort by time)
     ours = re.compile(re.escape(alias) + r"_\d{20}")
     earlier = sorted((c for c in cluster["collections"] if ours.fullmatch(c) and c not in before), reverse=True)

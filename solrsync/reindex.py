@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 from . import rebuild, range_tasks
 from .chunk import Chunk
@@ -51,6 +52,8 @@ class ReindexResult(Report):
         self.interrupted = False
         self.dry_run = False    # then indexed/deleted count what it would do
         self.ranges_by = None   # through the queue: {consumer: ranges it ran}
+        self.unread_ids = []    # document ids of the rows that could not be read (None: some unknown)
+        self.owned = None       # the filter leaving the pipeline its own documents (Syncer.owned_filter)
 
     @property
     def rate(self):
@@ -92,7 +95,8 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
                          "and --ids")
     owner = None
     if posting and changelog is not None:
-        owner = consumer_id()
+        # the process, and this reindex in it: two in one process (a consumer's worker threads) are two holders
+        owner = "%s/%s" % (consumer_id(), uuid.uuid4().hex[:6])
         other = changelog.hold_reindex(pipeline_name, owner, syncer.settings.LEASE_SECONDS)
         if other:
             raise ReindexRunning("%s: a reindex is already running (%s); wait for it, or, if that process is gone, "
@@ -109,6 +113,8 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
 def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit, workers,
              export, resume, swap, parallel, allow_rejected, via_queue, owner, make_alias):
     pipeline = syncer.pipeline(pipeline_name)
+    # the hold is a fence: checked before each step others see (a post, progress, a registration, the swap)
+    hold = syncer.lease("reindex", pipeline_name, owner, "%s: the reindex" % pipeline_name)
     changelog = syncer.changelog
     started_at = dt.datetime.now(dt.timezone.utc)
     posting = not (dry_run or export is not None)
@@ -129,10 +135,11 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
                              "interruption; run it again without --resume" % pipeline_name)
         log.warning("%s: resuming after pk %s into core %s", pipeline_name, after, core or pipeline.core)
     elif swap and posting:
-        core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias)
+        core = rebuild.begin(syncer, pipeline_name, make_alias=make_alias, fence=hold)
     target = core or pipeline.core
     sink = syncer.sink(pipeline_name, core=target)
     versioned = posting and sink.versioned
+    owned = syncer.owned_filter(pipeline_name, sink) if prune and not swap else None  # refused before any work
     if versioned and start_version is None:
         start_version = syncer.version()  # before the first read, after a rebuild's registration
     full = since is None and pks is None
@@ -148,8 +155,9 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
     with fewer_collections():
         result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
                          not posting, live_ids, state, started_at, swap, parallel, prune, start_version, via_queue,
-                         owner)
+                         owner, hold)
     result.core = target
+    result.owned = owned
     if result.interrupted:
         return result
     result.dry_run = dry_run
@@ -157,48 +165,65 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
         result.deleted = sum(1 for _ in _stale_ids(sink, result, live_ids, start_version))
     if posting:
         if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
-            _prune(sink, result, live_ids, start_version, batch_size)
+            _prune(syncer, pipeline_name, sink, result, live_ids, start_version, batch_size, hold)
         if swap:
-            rebuild.finish(syncer, pipeline_name, target, result.skipped["rejected by Solr"], allow_rejected)
+            refused = result.skipped["rejected by Solr"]
+            for mate in rebuild.mates(syncer, pipeline_name):  # a core is rebuilt whole: the others sharing it too
+                mate_result = _stream(syncer, mate, batch_size, None, None, None, target, None, 1, None, False, None,
+                                      None, started_at, False, parallel, False, start_version, None, owner, hold)
+                log.warning("%s, into the rebuilt core of %s: %s", mate, pipeline_name, mate_result.summary())
+                refused += mate_result.skipped["rejected by Solr"]
+            rebuild.finish(syncer, pipeline_name, target, refused, allow_rejected, fence=hold)
             result.core = pipeline.core
         elif commit:
             sink.commit()
+        if hold is not None:
+            hold.check()
         if syncer.changelog is not None and (full or pks):
             failed = {str(pk) for _, pk, _ in result.rejected}
             if full:
                 syncer.changelog.clear_failures(pipeline_name, keep=failed)
             else:
                 syncer.changelog.clear_failures(pipeline_name, [pk for pk in pks if str(pk) not in failed])
-    if state is not None:
-        state.save_reindex_state(pipeline_name, None)
+    if state is not None and not state.save_reindex_state(pipeline_name, None, owner, syncer.settings.LEASE_SECONDS):
+        hold.check()  # raises: the hold was lost since the check above
     log.info(result.summary())
     return result
 
 
 def _stale_ids(sink, result, live_ids, start_version):
-    """The ids a prune deletes: not written by the stream (a version older than its start, or,
-    without versions, not among ``live_ids``), except those Solr refused now (their old state stays)."""
-    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id}
+    """The ids a prune deletes: this pipeline's documents (``Syncer.owned_filter``) not written by the
+    stream (a version older than its start, or, without versions, not among ``live_ids``), except
+    those Solr refused now and those of rows the stream could not read (their old state stays, as
+    on the live path)."""
+    keep = {doc_id for doc_id, _, _ in result.rejected if doc_id} | set(result.unread_ids)
+    mine = result.owned
     if live_ids is None:
-        return (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1))
+        return (doc_id for doc_id in sink.iter_ids(q="%s:[* TO %d]" % (VERSION_FIELD, start_version - 1), fq=mine)
                 if doc_id not in keep)
-    return (doc_id for doc_id in sink.iter_ids() if doc_id not in live_ids and doc_id not in keep)
+    return (doc_id for doc_id in sink.iter_ids(fq=mine) if doc_id not in live_ids and doc_id not in keep)
 
 
-def _prune(sink, result, live_ids, start_version, batch_size):
-    """Delete the documents whose rows are gone or filtered out."""
+def _prune(syncer, name, sink, result, live_ids, start_version, batch_size, fence):
+    """Delete the documents whose rows are gone or filtered out (with the start version: a delete
+    of any age may land, it never beats a newer write)."""
     sink.commit()  # what the stream wrote becomes searchable: only what it did not write is old
+    if result.unread_ids is None:
+        log.warning("%s: prune skipped: %d row(s) could not be read and their document ids cannot be known, so "
+                    "their documents cannot be told from stale ones", name, result.skipped["unreadable"])
+        return
+    lease = None if fence is None else (lambda version: fence.check())
     batch = []
     for doc_id in _stale_ids(sink, result, live_ids, start_version):
         batch.append(doc_id)
         if len(batch) >= batch_size:
-            result.deleted += sink.delete_ids(batch, version=start_version)
+            result.deleted += syncer.delete_ids(name, sink, batch, start_version, lease)
             batch = []
-    result.deleted += sink.delete_ids(batch, version=start_version)
+    result.deleted += syncer.delete_ids(name, sink, batch, start_version, lease)
 
 
 def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers, export, dry_run, live_ids,
-            state, started_at, swap, parallel, prune, start_version, via_queue, owner):
+            state, started_at, swap, parallel, prune, start_version, via_queue, owner, hold):
     pipeline = syncer.pipeline(name)
     source = syncer.sources[name]
     result = ReindexResult(name)
@@ -228,6 +253,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             syncer.changelog.record_failures(name, [(pk, doc_id, msg) for doc_id, pk, msg in chunk.failures()])
         if live_ids is not None:
             live_ids.update(chunk.ids)
+        if chunk.unreadable and result.unread_ids is not None:
+            ids = source.doc_ids([pk for _, pk, _ in chunk.unreadable])
+            result.unread_ids = None if ids is None else result.unread_ids + ids
         result.last_pk = last_pk
         if state is not None and time.monotonic() - saved[0] >= PROGRESS_SECONDS:
             save_progress()
@@ -241,9 +269,11 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         """Where the stream got to (and the hold renewed): a commit each, so at most once per
         PROGRESS_SECONDS and at the end -- on SQLite a commit waits for the disk."""
         saved[:] = time.monotonic(), result.last_pk
-        state.save_reindex_state(name, {"last_pk": result.last_pk, "core": result.core, "swap": swap, "prune": prune,
-                                        "version": start_version, "started": started_at.isoformat()},
-                                 owner, syncer.settings.LEASE_SECONDS)
+        if not state.save_reindex_state(name, {"last_pk": result.last_pk, "core": result.core, "swap": swap,
+                                               "prune": prune, "version": start_version,
+                                               "started": started_at.isoformat()},
+                                        owner, syncer.settings.LEASE_SECONDS):
+            hold.check()  # raises: progress is recorded only by the holder
 
     def acknowledge(limit):
         """Account for finished chunks, waiting while more than ``limit`` are in flight."""
@@ -258,7 +288,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             window = max(2 * workers, 4 * len([c for c in via_queue.consumers() if c["alive"]]), 8)
             result.ranges_by = range_tasks.stream(
                 syncer, name, batch_size, since, after, core, versioned, account,
-                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window)
+                lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window, hold)
         elif pool is None:
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
@@ -272,7 +302,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 if out is not None:
                     out.writelines(to_json(doc) + "\n" for doc in chunk.built)
                 elif not dry_run:
-                    chunk.post(syncer.sink(name, core=core), version)
+                    chunk.post(syncer.sink(name, core=core), version, hold)
                 account(chunk, source.pk_of(rows[-1]) if rows else result.last_pk)
         else:
             for first, last, _ in source.iter_ranges(batch_size, since=since, pks=pks, after=after):
@@ -280,7 +310,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 # write to the database (on SQLite, forked writers lock each other out)
                 version = syncer.version() if versioned else None
                 in_flight.append((pool.apply_async(_work, (name, first, last, since, pks, core,
-                                                           live_ids is not None, version)), last))
+                                                           live_ids is not None, version, hold)), last))
                 acknowledge(limit=workers * 2)
             acknowledge(limit=0)
     except KeyboardInterrupt:
@@ -309,11 +339,11 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
 
 
-def _work(name, first, last, since, pks, core, keep_ids, version):
+def _work(name, first, last, since, pks, core, keep_ids, version, fence):
     syncer = _worker["syncer"]
     unreadable = {}
     rows = syncer.sources[name].chunk(first, last, since=since, pks=pks, errors=unreadable)
-    return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version)
+    return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version, fence)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import orjson
 import pysolr
 import requests
 
-from .config import mask
+from .config import mask, netloc
 
 log = logging.getLogger("solrsync.sink")
 _STATUS = re.compile(r"\(HTTP (\d{3})\)")
@@ -34,6 +34,7 @@ _FORWARDED = re.compile(r"request: (https?://\S+?)/update\?update\.distrib=TOLEA
 
 VERSION_FIELD = "solrsync_version"
 LIVE_FIELD = "solrsync_live"
+OWNER_FIELD = "solrsync_pipeline"  # which pipeline wrote the document: pipelines may share a core
 _local_clock = {"last": 0, "lock": threading.Lock()}
 
 
@@ -109,6 +110,14 @@ UNVERSIONED = ("the core has no %s field (made from a configset older than solrs
                "rebuild with `solrsync reindex --swap`" % VERSION_FIELD)
 
 
+def about_versions(exc):
+    """Did Solr refuse a write over versions -- "Doc does not have versionField", "Delete by ID must
+    specify doc version param", "null versionField", an unknown field solrsync_version -- so that
+    the core behind the name may not be the one we think?"""
+    text = str(exc)
+    return VERSION_FIELD in text or "versionField" in text or "version param" in text
+
+
 def _encoding_error(doc):
     """Why ``doc`` has no JSON form, or None."""
     try:
@@ -125,30 +134,48 @@ def _short(text, limit=300):
 
 class SolrSink:
     def __init__(self, core_url, timeout=10.0, commit_within_ms=1500, verify=True, session=None, auth=None,
-                 metrics=None):
+                 metrics=None, pipeline=None):
         parts = urlsplit(core_url.rstrip("/"))
         if parts.username and auth is None:  # credentials travel as auth, never inside a logged URL
             auth = (parts.username, parts.password or "")
-        netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
-        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        self.url = urlunsplit((parts.scheme, netloc(parts), parts.path, parts.query, ""))
         self.commit_within_ms = commit_within_ms
         session = session or requests.Session()
         session.verify = verify
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
-        self._versioned = None
+        self._fields = None
+        self.pipeline = pipeline  # stamped on every document in OWNER_FIELD, where the core has it
         self.metrics = metrics  # a metrics.SinkMetrics: every request is timed and counted there
+
+    def _schema(self):
+        """The core's field names, asked once (the Schema API) and again when a write says the
+        core changed under us (``reread``)."""
+        if self._fields is None:
+            fields = orjson.loads(self._call(self.client._send_request, "get", "schema/fields?wt=json"))
+            self._fields = {f.get("name") for f in fields.get("fields", ())}
+            if VERSION_FIELD not in self._fields:
+                log.warning("%s: %s", mask(self.url), UNVERSIONED)
+        return self._fields
 
     @property
     def versioned(self):
-        """Does this core order writes by ``solrsync_version``? Asked once (the schema API); a core
-        made from an older configset says no, and is written to without versions (with a warning)."""
-        if self._versioned is None:
-            fields = orjson.loads(self._call(self.client._send_request, "get", "schema/fields?wt=json"))
-            self._versioned = any(f.get("name") == VERSION_FIELD for f in fields.get("fields", ()))
-            if not self._versioned:
-                log.warning("%s: %s", mask(self.url), UNVERSIONED)
-        return self._versioned
+        """Does this core order writes by ``solrsync_version``? A core made from an older configset
+        says no, and is written to without versions (with a warning)."""
+        return VERSION_FIELD in self._schema()
+
+    @property
+    def owned(self):
+        """Does this core say which pipeline wrote each document (OWNER_FIELD)?"""
+        return OWNER_FIELD in self._schema()
+
+    def forget(self):
+        """Forget what the core was: a swap may have put another one behind its name."""
+        self._fields = None
+
+    def reread(self):
+        self.forget()
+        return self.versioned
 
     def __repr__(self):
         return "SolrSink(%s)" % mask(self.url)
@@ -166,9 +193,13 @@ class SolrSink:
             if self.metrics is not None:
                 self.metrics.request(time.perf_counter() - started, error)
 
-    def _post(self, message, commit=False, adds=0, deletes=0, **params):
+    def _post(self, message, commit=False, adds=0, deletes=0, fence=None, version=None, **params):
         """POST a JSON update (pysolr's own _update takes no other request parameter); ``adds`` and
-        ``deletes``: the documents it carries, counted once Solr took them."""
+        ``deletes``: the documents it carries, counted once Solr took them. ``fence(version)``, the
+        lease the write is made under (lease.Lease), is checked first: a holder whose lease is gone,
+        or a request older than a lease, sends nothing (LeaseLost)."""
+        if fence is not None:
+            fence(version)
         params.update({"commit": "true"} if commit else {"commitWithin": int(self.commit_within_ms)})
         path = "update/?" + urlencode(params)
         out = self._call(self.client._send_request, "post", path, message,
@@ -177,16 +208,47 @@ class SolrSink:
             self.metrics.wrote(adds, deletes)
         return out
 
-    def add_batch(self, docs, commit=False, version=None):
-        """Index ``docs`` in one request, each stamped with ``version`` when the core is versioned;
-        -> [Rejected] for the documents Solr refused or that cannot be encoded."""
+    def _versions_checked(self, write):
+        """Run ``write()``; when Solr refuses it over versions (a 400 naming the version field or
+        parameter, a 5xx "null versionField") the core may have changed under us (a swap to a core
+        of another configset): read the schema again and, if versioning changed, write again.
+        Otherwise the write stays undone -- SolrUnavailable, so its changes stay pending -- and is
+        never filed as a document Solr refused."""
+        try:
+            return write()
+        except (SolrRequestError, SolrUnavailable) as exc:
+            if not about_versions(exc):
+                raise
+            before = VERSION_FIELD in (self._fields or ())
+            if self.reread() == before:
+                raise SolrUnavailable("%s refused a write over its versions (%s); the change stays pending until "
+                                      "the core takes it" % (mask(self.url), _short(exc)),
+                                      getattr(exc, "status", None)) from None
+            log.warning("%s: the core %s versioned writes now (a swap?); writing again", mask(self.url),
+                        "has" if not before else "has no")
+            return write()
+
+    def add_batch(self, docs, commit=False, version=None, fence=None):
+        """Index ``docs`` in one request, each stamped with ``version`` when the core is versioned
+        (and with the pipeline when it says who wrote what); -> [Rejected] for the documents Solr
+        refused or that cannot be encoded. ``fence``: see ``_post``."""
         docs = list(docs)
         if not docs:
             return []
-        if self.versioned:
-            version = version or local_version()
-            for doc in docs:
+        version = version or local_version()
+        return self._versions_checked(lambda: self._add_batch(docs, commit, version, fence))
+
+    def _add_batch(self, docs, commit, version, fence):
+        versioned, owner = self.versioned, self.pipeline if self.owned else None
+        for doc in docs:
+            if versioned:
                 doc[VERSION_FIELD] = version
+            else:
+                doc.pop(VERSION_FIELD, None)
+            if owner:
+                doc[OWNER_FIELD] = owner
+            else:
+                doc.pop(OWNER_FIELD, None)
         rejected = []
         pending = docs
         while pending:
@@ -199,10 +261,10 @@ class SolrSink:
                 pending = [d for d, e in zip(pending, errors) if not e]
                 continue
             try:
-                self._post(body, commit=commit, adds=len(pending))
+                self._post(body, commit=commit, adds=len(pending), fence=fence, version=version)
                 return rejected
             except SolrRequestError as exc:
-                if exc.status != 400:
+                if exc.status != 400 or about_versions(exc):
                     raise
                 bad_id = _DOC.search(str(exc))
                 if bad_id and any(d.get("id") == bad_id.group(1) for d in pending):
@@ -210,16 +272,16 @@ class SolrSink:
                     pending = [d for d in pending if d.get("id") != bad_id.group(1)]
                     continue
                 if len(pending) == 1:
-                    reason = self._leader_reason(pending[0], exc, commit)
+                    reason = self._leader_reason(pending[0], exc, commit, fence, version)
                     if reason is not None:
                         rejected.append(Rejected(pending[0].get("id"), reason))
                     return rejected
                 half = len(pending) // 2
-                rejected.extend(self.add_batch(pending[:half], commit=commit))
+                rejected.extend(self._add_batch(pending[:half], commit, version, fence))
                 pending = pending[half:]
         return rejected
 
-    def _leader_reason(self, doc, exc, commit):
+    def _leader_reason(self, doc, exc, commit, fence=None, version=None):
         """Solr's reason for refusing ``doc``: the error, or on SolrCloud when it says only which shard
         leader refused, that leader's own answer to it (None if the leader takes it after all)."""
         leader = _FORWARDED.search(str(exc))
@@ -227,22 +289,28 @@ class SolrSink:
             return str(exc)
         leader_sink = SolrSink(leader.group(1), timeout=self.client.timeout, commit_within_ms=self.commit_within_ms,
                                session=self.client.session)
-        leader_sink._versioned = self._versioned
+        leader_sink._fields = self._fields
         try:
-            leader_sink._post(to_json([doc]), commit=commit)
+            leader_sink._post(to_json([doc]), commit=commit, fence=fence, version=version)
         except SolrRequestError as again:
             return str(again)
         except SolrUnavailable:
             return str(exc)
         return None
 
-    def delete_ids(self, ids, commit=False, version=None):
+    def delete_ids(self, ids, commit=False, version=None, fence=None):
         """Delete by id in one JSON request (pysolr's own delete is XML and drops falsy ids); on a
-        versioned core the delete carries ``version`` and leaves a tombstone at it."""
+        versioned core the delete carries ``version`` and leaves a tombstone at it. ``fence``: see
+        ``_post``."""
         ids = [str(i) for i in ids if i is not None and str(i) != ""]
         if ids:
-            params = {VERSION_FIELD: version or local_version()} if self.versioned else {}
-            self._post(to_json({"delete": ids}), commit=commit, deletes=len(ids), **params)
+            version = version or local_version()
+
+            def write():
+                params = {VERSION_FIELD: version} if self.versioned else {}
+                self._post(to_json({"delete": ids}), commit=commit, deletes=len(ids), fence=fence, version=version,
+                           **params)
+            self._versions_checked(write)
         return len(ids)
 
     def purge_tombstones(self, before_version):
@@ -280,11 +348,12 @@ class SolrSink:
                 out[doc["id"]] = doc
         return out
 
-    def iter_ids(self, q="*:*", rows=1000):
-        """Every id matching ``q``, by cursorMark (stable while the index changes)."""
+    def iter_ids(self, q="*:*", rows=1000, fq=None):
+        """Every id matching ``q`` (and the filter ``fq``), by cursorMark (stable while the index changes)."""
         cursor = "*"
+        params = {"fq": fq} if fq else {}
         while True:
-            res = self._call(self.client.search, q, fl="id", sort="id asc", rows=rows, cursorMark=cursor)
+            res = self._call(self.client.search, q, fl="id", sort="id asc", rows=rows, cursorMark=cursor, **params)
             for doc in res.docs:
                 yield doc["id"]
             if res.nextCursorMark in (None, cursor):

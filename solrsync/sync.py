@@ -12,8 +12,9 @@ import threading
 import time
 
 from .documents import clean_text
+from .lease import Lease, LeaseLost
 from .pipeline import RELATED
-from .sink import SolrSink, SolrUnavailable, local_version
+from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
 
 log = logging.getLogger("solrsync.sync")
 RELATED_CHUNK = 1000  # rows per push of a related change's set: a reindex's chunk
@@ -101,8 +102,53 @@ class Syncer:
             s = self.settings
             sinks[key] = SolrSink(s.core_url(core), timeout=s.SOLR_TIMEOUT, commit_within_ms=s.COMMIT_WITHIN_MS,
                                   verify=s.SOLR_VERIFY_TLS, auth=s.solr_auth,
-                                  metrics=None if self.metrics is None else self.metrics(pipeline_name))
+                                  metrics=None if self.metrics is None else self.metrics(pipeline_name),
+                                  pipeline=pipeline_name)
         return sinks[key]
+
+    def forget_cores(self):
+        """Ask each core again what it is (versions, owner field): a swap put another core live."""
+        for sink in self._local.__dict__.get("sinks", {}).values():
+            sink.forget()  # asked at its next write: the rebuild's old name may be gone by then
+
+    def sharing(self, name):
+        """The pipelines writing to ``name``'s core, when it is not alone there (else ())."""
+        core = self.pipeline(name).core
+        mates = tuple(n for n, p in self.pipelines.items() if p.core == core)
+        return mates if len(mates) > 1 else ()
+
+    def owned_filter(self, name, sink=None):
+        """The filter query leaving pipeline ``name`` its own documents in its core (prune, verify,
+        counts): those it stamped (OWNER_FIELD); alone in its core it also owns those written before
+        the field existed. None: every document (a core without the field, the pipeline alone).
+        ValueError for a core shared without the field: no pipeline can tell its documents there."""
+        sink = sink or self.sink(name)
+        shared = self.sharing(name)
+        if not sink.owned:
+            if shared:
+                raise ValueError("core %s is shared by pipelines %s but has no %s field: a prune or verify of one "
+                                 "would take the others' documents for its own; add the field (`solrsync configset "
+                                 "%s --apply`), then reindex each pipeline" % (
+                                     self.pipeline(name).core, ", ".join(shared), OWNER_FIELD, name))
+            return None
+        mine = "%s:%s" % (OWNER_FIELD, name)
+        return mine if shared else "(%s OR (*:* -%s:[* TO *]))" % (mine, OWNER_FIELD)
+
+    def lease(self, kind, key, token, what):
+        """A lease.Lease checked against the change log (None without one: nothing to fence)."""
+        if self.changelog is None or token is None:
+            return None
+        return Lease(self.changelog, kind, key, token, self.settings.LEASE_SECONDS, what)
+
+    def delete_ids(self, pipeline_name, sink, ids, version, fence=None):
+        """Delete ``ids`` from ``sink``'s core at ``version``, the delete recorded first (kept as long
+        as its tombstone: a rebuilt core starts with it, see rebuild.begin)."""
+        ids = [i for i in ids if i]
+        if ids and self.changelog is not None and sink.versioned:
+            if fence is not None:
+                fence(None)
+            self.changelog.record_deletes(pipeline_name, ids, version)
+        return sink.delete_ids(ids, version=version, fence=fence)
 
     def version(self):
         """A version for a batch about to be read (see ``DjangoChangeLog.next_version``)."""
@@ -118,8 +164,9 @@ class Syncer:
         return [c for c in extra if c != core] + [core]
 
     # ------------------------------------------------------------ one set of changes
-    def apply(self, pipeline_name, changes):
-        """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)])."""
+    def apply(self, pipeline_name, changes, fence=None):
+        """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)]); ``fence``: the
+        lease they were claimed under (else the first claimed change's)."""
         pipeline = self.pipeline(pipeline_name)
         source = self.sources[pipeline_name]
         report = Report()
@@ -129,6 +176,10 @@ class Syncer:
             ids.setdefault(str(pk), set()).add(doc_id or "")
         if not ids:
             return report
+        claimed = [c for c in changes if getattr(c, "lease", None) is not None]
+        if fence is None and claimed:
+            fence = self.lease("changes", claimed[0].seq, claimed[0].lease, "%s: a push of %d change(s)" % (
+                pipeline_name, len(changes)))
         version = self.version()  # before the read: see version()
         unreadable = {}
         # an empty pk names no row, only a document to delete (an orphan ``--verify --fix`` found)
@@ -154,12 +205,16 @@ class Syncer:
         docs = list(by_pk.values())
         deletes = sorted(deletes)
         ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
+        if deletes and self.changelog is not None:  # before the cores are read: see rebuild.begin
+            if fence is not None:
+                fence(version)
+            self.changelog.record_deletes(pipeline_name, deletes, version)
         for core in self.cores(pipeline_name):
             live = core == pipeline.core
             sink = self.sink(pipeline_name, core)
             try:
-                rejected = sink.add_batch(docs, version=version)
-                sink.delete_ids(deletes, version=version)
+                rejected = sink.add_batch(docs, version=version, fence=fence)
+                sink.delete_ids(deletes, version=version, fence=fence)
             except SolrUnavailable as exc:
                 if not live and exc.status == 404:  # swapped and unloaded: the live name has it now
                     log.warning("%s: core %s being rebuilt is gone (%s); skipped", pipeline.name, core, exc)
@@ -178,7 +233,7 @@ class Syncer:
                  report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
         return report
 
-    def apply_related(self, pipeline_name, lookup, value, exclusive=False):
+    def apply_related(self, pipeline_name, lookup, value, exclusive=False, fence=None):
         """A related row that many documents read changed (a keyword on 100,000 layers renamed),
         recorded as one change naming the set: the rows holding it now are pushed a chunk at a
         time, in key order, as a reindex streams them -- no change row per document to write,
@@ -190,7 +245,7 @@ class Syncer:
             if exclusive:
                 self.changelog.requeue(pipeline_name, page)
             else:
-                report.merge(self.apply(pipeline_name, page))
+                report.merge(self.apply(pipeline_name, page, fence=fence))
         return report
 
     # ------------------------------------------------------------ draining the change log
@@ -217,10 +272,19 @@ class Syncer:
             backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches
             batches += 1
             try:
-                report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED])
+                fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
+                    pipeline_name, len(changes)))
+                report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED], fence=fence)
                 for c in changes:
                     if c.op == RELATED:
-                        report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive))
+                        report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive, fence))
+                if (report.rejected or report.done) and fence is not None:  # recorded only by the lease's holder
+                    fence.check()
+            except LeaseLost as exc:
+                # another worker holds these changes now (this one was paused past its lease): its
+                # push stands, nothing of this one is recorded
+                log.warning("%s", exc)
+                return total
             except BaseException:
                 log_.release(changes)
                 raise
@@ -265,11 +329,18 @@ class Syncer:
 
     def purge_tombstones(self):
         """Delete the tombstones older than TOMBSTONE_SECONDS from every core written to (a delete
-        by query each: not on every sweep, Solr's delete by query is not cheap)."""
+        by query each: not on every sweep, Solr's delete by query is not cheap), once per core
+        however many pipelines share it, and forget those deletes. A purge paused between taking
+        its horizon and landing deletes less, never more: its horizon is only older."""
         horizon = self.version() - int(self.settings.TOMBSTONE_SECONDS * 1e6)
+        done = set()
         for name in self.pipelines:
             for core in self.cores(name):
-                self.sink(name, core).purge_tombstones(horizon)
+                if core not in done:
+                    done.add(core)
+                    self.sink(name, core).purge_tombstones(horizon)
+        if self.changelog is not None:
+            self.changelog.forget_deletes(horizon)
 
 
-__all__ = ["Syncer", "Report", "SolrUnavailable", "build_documents"]
+__all__ = ["Syncer", "Report", "SolrUnavailable", "LeaseLost", "build_documents"]

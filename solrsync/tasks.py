@@ -14,6 +14,7 @@ from huey.exceptions import RetryTask
 from . import metrics
 from .config import parse_crontab
 from .fleet import RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat, start_watch
+from .lease import LeaseLost
 from .range_tasks import work
 from .reindex import ReindexRunning
 from .sink import SolrUnavailable
@@ -159,6 +160,9 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                     result = resync(name)
                 except ReindexRunning as exc:
                     log.warning("resync skipped: %s", exc)
+                    continue
+                except LeaseLost as exc:  # paused past its hold: the reindex that took over does it
+                    log.warning("resync stopped: %s", exc)
                     continue
                 record_resync(huey, name, result, started)
                 out[name] = result.summary()

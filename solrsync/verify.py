@@ -106,6 +106,7 @@ def verify(syncer, name, batch_size=None, core=None, fix=False, on_batch=None):
     batch_size = batch_size or syncer.settings.BATCH_SIZE
     names = [field_name for field_name, _ in pipeline.document.fields()]
     drift = Drift(name)
+    owned = syncer.owned_filter(name, sink)  # the core may hold other pipelines' documents: not orphans
     began = time.monotonic()
     sink.commit()  # what is pending in Solr's buffers is what we compare
     repair = _Repair(syncer, name) if fix else None
@@ -137,7 +138,7 @@ def verify(syncer, name, batch_size=None, core=None, fix=False, on_batch=None):
             built_ids.update(doc["id"] for _, doc in built)
         if on_batch:
             on_batch(drift, len(rows))
-    for ids in _pages(sink.iter_ids(rows=batch_size), batch_size):
+    for ids in _pages(sink.iter_ids(rows=batch_size, fq=owned), batch_size):
         if built_ids is None:
             held = source.locate(ids)
         else:  # orphaned or filtered out, it cannot tell: orphaned

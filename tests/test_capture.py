@@ -336,20 +336,20 @@ def test_overlapping_hooks_disabled_in_two_threads(project):
 
 def test_a_process_notices_triggers_going_and_coming_within_seconds(project, monkeypatch):
     from solrsync.contrib.django import runtime, triggers
-    assert triggers.installed("default") == {"layers"}
+    assert triggers.installed("default") == {"layers", "maps"}
     clock = [1000.0]
     monkeypatch.setattr(triggers.time, "monotonic", lambda: clock[0])
     triggers.forget()
-    assert triggers.installed("default") == {"layers"}
+    assert triggers.installed("default") == {"layers", "maps"}
     run_manage("migrate", "-v0", env={"SOLRSYNC_CAPTURE": "signals"})  # another process removes them
-    assert triggers.installed("default") == {"layers"}  # not looked again yet: no query per save
+    assert triggers.installed("default") == {"layers", "maps"}  # not looked again yet: no query per save
     clock[0] += triggers.RECHECK_SECONDS
     assert triggers.installed("default") == frozenset()
     layer = project.make_layer(name="noticed")  # recorded by the signal path meanwhile
     assert project.doc(layer) is not None
     run_manage("migrate", "-v0")
     clock[0] += triggers.RECHECK_SECONDS
-    assert triggers.installed("default") == {"layers"}
+    assert triggers.installed("default") == {"layers", "maps"}
     assert runtime.get_pipelines()
 
 

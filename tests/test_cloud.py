@@ -1,7 +1,7 @@
 """SolrCloud as the target: SOLR_URL names an alias; rebuilds make a new collection and re-point
 the alias; status shows collections, shards and replicas; configsets reach ZooKeeper through the
 Configsets API. On the emulator in SolrCloud mode, or the real SolrCloud named by
-SOLRSYNC_TEST_SOLRCLOUD_URL. The swap tests of test_versions run here too, on SolrCloud."""
+SOLRSYNC_TEST_SOLRCLOUD_URL. The swap tests of test_versions and test_leases run here too, on SolrCloud."""
 import json
 import os
 import shutil
@@ -10,6 +10,9 @@ import pytest
 
 from conftest import use_queue
 from test_operations import run_cli
+from test_leases import (scaled, test_a_late_add_lands_after_a_swap_and_finds_the_tombstone,  # noqa: F401
+                         test_a_push_stalled_across_a_swap_is_not_sent,
+                         test_a_reindex_paused_past_its_lease_stops_without_swapping)
 from test_versions import (drain, layers, quiet, syncer,  # noqa: F401 (fixtures and tests run here on SolrCloud)
                            test_a_swap_between_the_two_writes_of_one_batch_loses_nothing,
                            test_end_to_end_swap_with_consumers_while_another_process_writes,
@@ -116,6 +119,8 @@ def _strict_conf(tmp_path):
 
 def test_configset_upload_and_a_rebuild_solr_refused_never_goes_live(quiet, tmp_path):
     quiet.solr.need_emulator("the Configsets API (Solr 7+)")
+    if quiet.solr.major < 7:
+        pytest.skip("Solr %d has no Configsets API UPLOAD (7+): see the zkcli test below" % quiet.solr.major)
     conf = _strict_conf(tmp_path)
     out = run_cli("configset", "upload", "strict", "--dir", str(conf))
     assert out.returncode == 0 and "uploaded configset strict" in out.stdout, out.stderr

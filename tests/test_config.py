@@ -100,3 +100,19 @@ def test_a_pipeline_asks_its_source_about_every_name_it_declares():
     assert ("path", "whatever", None) not in asked  # a computed field is checked by its depends only
     assert {("path", "x0", None), ("path", "y1", None), ("filter", "publishd", True), ("select_related", "owner", None),
             ("watch_m2m", "tags", None), ("modified_field", "updated", None), ("path", "pk", None)} <= set(asked)
+
+
+def test_tombstones_must_outlive_any_write_in_flight():
+    """One rule: a write lands within LEASE_SECONDS + 2 x SOLR_TIMEOUT of its version (solrsync.lease),
+    so a delete's tombstone must be kept longer."""
+    assert load_settings({"LEASE_SECONDS": 120, "SOLR_TIMEOUT": 10, "TOMBSTONE_SECONDS": 141}, environ={})
+    for values in ({"TOMBSTONE_SECONDS": 140}, {"LEASE_SECONDS": 3590}, {"SOLR_TIMEOUT": 1790}):
+        with pytest.raises(ConfigError) as err:
+            load_settings(values, environ={})
+        assert str(err.value).startswith("setting TOMBSTONE_SECONDS:") and "\n" not in str(err.value)
+        assert "must be longer than LEASE_SECONDS + 2 x SOLR_TIMEOUT" in str(err.value)
+    from conftest import run_manage  # the consumer and the commands refuse to start, in one line, exit 2
+    proc = run_manage("solrsync", "status", env={"SOLRSYNC_TOMBSTONE_SECONDS": "100",
+                                                 "DJANGO_SETTINGS_MODULE": "demoproject.settings"})
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].endswith(
+        "(120 + 2 x 10.0 = 140.0): a delete's tombstone must outlive any older write still in flight"), proc.stderr

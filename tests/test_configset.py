@@ -133,6 +133,36 @@ def test_emulator_cli_misuse_is_one_line(tmp_path):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_emulator_answers_as_the_solr_version_it_is_told(tmp_path):
+    """--solr-version: /admin/info/system reports it, and the answers that differ follow it; a
+    version it cannot answer as is one line, exit 2."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "solrsync.testing.emulator", "--port", str(port), "--cloud",
+                             "--solr-version", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "answering as Solr 8.11.2" in proc.stdout.readline()
+        cloud = SolrTarget("http://127.0.0.1:%d/solr/layers" % port)
+        assert (cloud.is_cloud, cloud.major) == (True, 8)
+        status, body = cloud.admin(action="CREATE", name="x", configSet="layers")
+        assert status == 400 and "non legacy mode coreNodeName missing" in body["error"]["msg"]
+        assert cloud.post("update", [{"id": "n"}])[0] == 500  # no solrsync_version: 8.x says 500
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    with SolrEmulator(solr_version=5) as emu:
+        old = SolrTarget(emu.core_url("layers"), emu)
+        assert old.major == 5 and old.post("update", [{"id": "n"}])[0] == 400
+        assert old.post("update", [{"id": "d", "modified_date": "2020-01-02T03:04:05.500Z", "solrsync_version": 1}],
+                        commit="true")[0] == 200
+        assert old.select()["docs"][0]["modified_date"] == "2020-01-02T03:04:05.5Z"
+        assert "numFoundExact" not in old.select()
+    with pytest.raises(ValueError, match="answers as Solr 5, 8, 9, not 7"):
+        SolrEmulator(solr_version=7)
+    proc = subprocess.run([sys.executable, "-m", "solrsync.testing.emulator", "--port", "0", "--solr-version", "7"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "--solr-version" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_the_pytest_plugin_reads_the_configsets_option(tmp_path):
     configset.write(tmp_path / "cs" / "books", "books", book_fields())
     (tmp_path / "pytest.ini").write_text("[pytest]\nsolrsync_configsets = cs\n")
@@ -187,12 +217,22 @@ def test_the_generated_layers_configset_indexes_and_finds_the_demo(project, tmp_
 def test_configset_cli_prints_refuses_and_applies(project, tmp_path):
     code, out, _ = configset_cli("layers")
     assert code == 0 and '<field name="title" type="text_general"' in out and "<copyField" in out
-    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR")):
+    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR"),
+                      (["layers", "--solr-version", "5"], "configset --solr-version 5: solrsync's configsets are "
+                                                          "for Solr 8.11 and 9.x")):
         code, _, err = configset_cli(*args)
         assert code == 2 and msg in err and len(err.splitlines()) == 1, err
+    assert configset_cli("layers", "--solr-version", "8")[1] == configset_cli("layers")[1]  # 8.11 and 9.x alike
     assert configset_cli("layers", str(tmp_path))[0] == 0
     code, _, err = configset_cli("layers", str(tmp_path))
     assert code == 2 and "already exist" in err
+    if project.solr.major < configset.MIN_MAJOR:  # 5.x: refused in one line, the core left alone
+        before = project.solr.get("schema")[1]["schema"]
+        code, out, err = configset_cli("layers", "--apply")
+        assert (code, out) == (2, "") and "configset --apply: the core runs " in err and \
+            "for Solr 8.11 and 9.x" in err and len(err.splitlines()) == 1, err
+        assert project.solr.get("schema")[1]["schema"] == before
+        return
     # the shipped layers schema does not copy username into the catch-all field; the generated one does
     code, out, _ = configset_cli("layers", "--apply")
     assert (code, out.strip()) == (0, "core layers: add-copy-field username -> text")

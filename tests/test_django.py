@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.db import transaction
 
-from conftest import DEMO, run_manage, use_capture, use_queue, wait_until
+from conftest import DEMO, GHOST, run_manage, use_capture, use_queue, wait_until
 
 pytestmark = pytest.mark.django
 
@@ -173,7 +173,7 @@ def test_manage_py_solrsync_reindex_prune(project):
         layers = [project.make_layer(name="r%d" % i) for i in range(30)]
         layers[0].is_published = False
         layers[0].save()
-    project.solr.post("update", [{"id": "ghost", "solrsync_version": 1}, {"id": layers[0].uuid, "solrsync_version": 1}], commit="true")
+    project.solr.post("update", [GHOST, dict(GHOST, id=layers[0].uuid)], commit="true")
     proc = run_manage("solrsync", "reindex", "--prune", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "indexed 29" in proc.stdout and "deleted 2" in proc.stdout  # the ghost and the unpublished one

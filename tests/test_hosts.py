@@ -250,7 +250,7 @@ def test_a_host_cut_off_mid_drain_loses_nothing(hosts):
     write_backlog(h, 10000)
     lease = 5
     env = h.env(SOLRSYNC_BATCH_SIZE=100, SOLRSYNC_LEASE_SECONDS=lease, SOLRSYNC_TOMBSTONE_SECONDS=4 * lease,
-                SOLRSYNC_SWEEP_AFTER_SECONDS=15)
+                SOLRSYNC_SOLR_TIMEOUT=5, SOLRSYNC_SWEEP_AFTER_SECONDS=15)
     h.solr("_emulator/faults", {"delay": 0.1})  # a slow Solr: the drain lasts, and a host holds claims
     a = h.consumer("a", 2, env)
     b = h.consumer("b", 2, env)
@@ -322,7 +322,7 @@ def test_a_rebuild_through_the_queue_survives_a_host_cut_off_halfway(hosts):
                       log="loader")
     assert loader.wait(600) == 0, h.log(loader)
     assert pending(h) == 0
-    env = h.env(SOLRSYNC_LEASE_SECONDS=5, SOLRSYNC_TOMBSTONE_SECONDS=20)
+    env = h.env(SOLRSYNC_LEASE_SECONDS=5, SOLRSYNC_TOMBSTONE_SECONDS=20, SOLRSYNC_SOLR_TIMEOUT=5)
     a, b = h.consumer("a", 2, env), h.consumer("b", 2, env)
     h.solr("_emulator/faults", {"delay": 0.2})  # the rebuild lasts long enough to be cut halfway
     rebuild = h.spawn("w", [sys.executable, "manage.py", "solrsync", "reindex", "layers", "--via-queue",

@@ -5,7 +5,7 @@ document with what the database would build now. End to end with consumer proces
 writes: tests/test_versions.py::test_end_to_end_swap_with_consumers_while_another_process_writes."""
 import pytest
 
-from conftest import use_queue
+from conftest import GHOST, use_queue
 
 pytestmark = pytest.mark.django
 
@@ -35,7 +35,7 @@ def test_every_range_runs_in_a_task_and_the_ghost_is_pruned(loaded):
     """Immediate queue: each range task runs where it is sent; the summary names who ran them."""
     from solrsync.reindex import reindex
     tasks = use_queue("immediate")
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     result = reindex(syncer(), "layers", batch_size=100, prune=True, via_queue=tasks)
     assert result.deleted == 1 and not result.rejected and sum(result.ranges_by.values()) == -(-rows() // 100)
     assert loaded.assert_in_step() == result.indexed
@@ -66,7 +66,7 @@ def test_a_range_whose_consumer_died_runs_again_after_its_lease(loaded, monkeypa
 def test_ctrl_c_stops_handing_out_and_resume_finishes(loaded, monkeypatch):
     from solrsync.reindex import reindex
     tasks = use_queue("immediate")
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     calls = []
 
     def interrupt(result, n):

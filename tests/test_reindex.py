@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import DEMO, wait_until
+from conftest import DEMO, GHOST, wait_until
 
 pytestmark = pytest.mark.django
 
@@ -33,7 +33,7 @@ def published_ids():
 
 @pytest.mark.parametrize("kind", [[], ["--threads"]], ids=["processes", "threads"])
 def test_reindex_with_workers_indexes_everything_once(loaded, kind):
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     proc = run_cli("reindex", "--workers", "3", "--batch-size", "200", "--prune", "--quiet", *kind)
     assert proc.returncode == 0, proc.stderr
     assert "indexed %d" % loaded.published in proc.stdout and "rows filtered out" in proc.stdout
@@ -42,8 +42,9 @@ def test_reindex_with_workers_indexes_everything_once(loaded, kind):
 
 
 def test_four_queries_per_chunk(loaded):
-    """A chunk costs its rows, its two many-to-many tables, its version and its progress (kept in
-    the database, so any host can resume): no query per row."""
+    """A chunk costs its rows, its two many-to-many tables, its version, the check of the hold
+    before it is posted and its progress (kept in the database, so any host can resume): no query
+    per row."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from solrsync.contrib.django.runtime import get_syncer
@@ -54,8 +55,8 @@ def test_four_queries_per_chunk(loaded):
     assert result.indexed == loaded.published
     chunks = -(-result.seen // 250)
     # per run: the start version, the pass to find the last page, clearing old failure records,
-    # taking and releasing the pipeline's reindex (up to 5), the progress cleared at the end
-    assert len(ctx.captured_queries) <= 5 * chunks + 9, "%d queries for %d rows" % (len(ctx.captured_queries),
+    # taking and releasing the pipeline's reindex (up to 5), the hold checked and the progress cleared at the end
+    assert len(ctx.captured_queries) <= 6 * chunks + 10, "%d queries for %d rows" % (len(ctx.captured_queries),
                                                                                     result.seen)
 
 
@@ -79,7 +80,7 @@ def test_flat_rows_build_the_documents_model_instances_do(loaded):
 
 def test_export_writes_jsonl_and_posts_nothing(loaded, tmp_path):
     out = tmp_path / "layers.jsonl"
-    proc = run_cli("reindex", "--export", str(out), "--quiet")
+    proc = run_cli("reindex", "layers", "--export", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
     assert len(lines) == loaded.published
@@ -91,12 +92,15 @@ def test_export_writes_jsonl_and_posts_nothing(loaded, tmp_path):
 def test_since_and_ids_are_partial(loaded):
     from layers.models import Layer
     first = Layer.objects.filter(is_published=True).order_by("pk")[:3]
-    proc = run_cli("reindex", "--ids", ",".join(str(l.pk) for l in first), "--quiet")
+    proc = run_cli("reindex", "layers", "--ids", ",".join(str(l.pk) for l in first), "--quiet")
     assert proc.returncode == 0 and "indexed 3" in proc.stdout, proc.stdout + proc.stderr
-    proc = run_cli("reindex", "--since", "2999-01-01T00:00:00Z", "--quiet")
+    proc = run_cli("reindex", "layers", "--since", "2999-01-01T00:00:00Z", "--quiet")
     assert proc.returncode == 0 and "indexed 0" in proc.stdout
     proc = run_cli("reindex", "--since", "yesterday")
     assert proc.returncode == 2
+    proc = run_cli("reindex", "--ids", "1", "--quiet")  # the maps pipeline's keys are UUIDs
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith(
+        "manage.py solrsync: pipeline maps: --ids: "), proc.stderr
 
 
 def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):
@@ -114,8 +118,9 @@ def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):
     stale.update(title="An old title", solrsync_version=now)
     stale.pop("_version_", None)
     hidden = Layer.objects.filter(is_published=False).first()
-    loaded.solr.post("update", [stale, {"id": "ghost", "solrsync_version": now},
-                                {"id": str(hidden.uuid), "title": "unpublished", "solrsync_version": now}])
+    loaded.solr.post("update", [stale, {"id": "ghost", "solrsync_pipeline": "layers", "solrsync_version": now},
+                                {"id": str(hidden.uuid), "title": "unpublished", "solrsync_pipeline": "layers",
+                                 "solrsync_version": now}])
     loaded.solr.post("update", {"delete": ids[0]}, commit="true", solrsync_version=now)
     proc = run_cli("reindex", "--verify", "--quiet")
     assert proc.returncode == 1
@@ -134,7 +139,7 @@ def test_verify_compares_content_and_fix_repairs_exactly_the_drift(loaded):
 
 def test_prune_dry_run_counts_what_it_would_delete_and_deletes_nothing(loaded):
     assert run_cli("reindex", "--quiet").returncode == 0
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     proc = run_cli("reindex", "--prune", "--dry-run", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "would index %d" % loaded.published in proc.stdout and "would delete 1" in proc.stdout, proc.stdout
@@ -145,7 +150,7 @@ def test_prune_dry_run_counts_what_it_would_delete_and_deletes_nothing(loaded):
 
 
 def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
-    loaded.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    loaded.solr.post("update", [GHOST], commit="true")
     proc = run_cli("reindex", "--swap", "--quiet")
     if proc.returncode != 0 and loaded.solr.is_real and "configsets" in proc.stderr:
         pytest.skip("the real Solr has no 'layers' configset: " + proc.stderr.strip())
@@ -157,21 +162,26 @@ def test_swap_rebuilds_into_a_fresh_core_and_swaps_it_live(loaded):
 
 def test_a_swap_removes_the_old_cores_instance_dir(loaded):
     """The core swapped out is unloaded with its instance dir (index, transaction logs): a rebuild
-    leaves nothing on disk (on the emulator, or on a real Solr on this machine)."""
-    def live_dir():  # dataDir's parent: 5.3.1 reports a configSet core's instanceDir as the configset's
-        status = loaded.solr.admin(action="STATUS", core=loaded.solr.core)[1]["status"][loaded.solr.core]
-        return os.path.dirname(status["dataDir"].rstrip("/"))
+    leaves nothing on disk (on the emulator, or on a real Solr on this machine). Named SolrCloud
+    (an alias), the collection swapped out is deleted with its shards' cores' dirs."""
+    solr = loaded.solr
+
+    def live_dirs():  # dataDir's parent: 5.3.1 reports a configSet core's instanceDir as the configset's
+        cores = [s["leader"] for s in solr.shards(fresh=True)] if solr.is_cloud else [solr.core]
+        statuses = [solr.admin(action="STATUS", core=core)[1]["status"][core] for core in cores]
+        return sorted(os.path.dirname(status["dataDir"].rstrip("/")) for status in statuses)
     proc = run_cli("reindex", "--swap", "--quiet")  # the live core is now one a rebuild made
-    if proc.returncode != 0 and loaded.solr.is_real and "configsets" in proc.stderr:
+    if proc.returncode != 0 and solr.is_real and "configsets" in proc.stderr:
         pytest.skip("the real Solr has no 'layers' configset: " + proc.stderr.strip())
     assert proc.returncode == 0, proc.stderr
-    before = live_dir()
-    if not os.path.isdir(before):
+    before = live_dirs()
+    if not all(os.path.isdir(d) for d in before):
         pytest.skip("the real Solr's instance dirs are not on this machine")
     assert run_cli("reindex", "--swap", "--quiet").returncode == 0
-    after = live_dir()
-    assert after != before and os.path.isdir(after) and not os.path.exists(before)
-    assert loaded.solr.ids(rows=5000) == published_ids()
+    after = live_dirs()
+    assert set(after).isdisjoint(before) and all(os.path.isdir(d) for d in after), (before, after)
+    assert not [d for d in before if os.path.exists(d)]
+    assert solr.ids(rows=5000) == published_ids()
 
 
 def test_progress_is_written_once_a_second_not_per_chunk(loaded, monkeypatch):

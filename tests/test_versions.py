@@ -8,7 +8,7 @@ import os
 import pytest
 from django.db import connection, transaction
 
-from conftest import use_capture
+from conftest import GHOST, use_capture
 
 pytestmark = pytest.mark.django
 
@@ -69,6 +69,7 @@ def test_a_request_solr_executes_late_cannot_put_an_old_state_back(quiet):
     drain()
     assert quiet.doc(layer)["title"] == "Second"
     sink, message, commit, params = held[0]
+    params.pop("fence")  # it was checked when the request was sent: Solr runs it now, late
     real_post(sink, message, commit=True, **params)  # Solr wakes up and runs the old request
     assert quiet.doc(layer)["title"] == "Second"
     quiet.assert_in_step()
@@ -80,11 +81,11 @@ def _pause_first_chunk(monkeypatch, action):
     real = reindex_module.Chunk.post
     done = []
 
-    def post(self, sink, version=None):
+    def post(self, sink, version=None, fence=None):
         if not done:
             done.append(True)
             action()
-        return real(self, sink, version)
+        return real(self, sink, version, fence)
     monkeypatch.setattr(reindex_module.Chunk, "post", post)
 
 
@@ -115,7 +116,7 @@ def test_prune_never_deletes_what_was_created_after_the_stream_began(quiet, monk
     from solrsync import reindex as reindex_module
     layers(quiet, 3)
     drain()
-    quiet.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    quiet.solr.post("update", [GHOST], commit="true")
     real_prune = reindex_module._prune
     late = []
 
@@ -141,11 +142,11 @@ def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_next_one(quiet, monke
     real_add = SolrSink.add_batch
     stalled = []
 
-    def stall(self, docs, commit=False, version=None):
+    def stall(self, docs, commit=False, version=None, fence=None):
         if not stalled:
             stalled.append((self, docs, version))
             return []
-        return real_add(self, docs, commit=commit, version=version)
+        return real_add(self, docs, commit=commit, version=version, fence=fence)
     monkeypatch.setattr(SolrSink, "add_batch", stall)
     sync.apply("layers", first)  # worker 1 read "Old" under its version; its post is held
     monkeypatch.setattr(SolrSink, "add_batch", real_add)
@@ -248,7 +249,7 @@ def test_a_document_solr_refuses_is_a_failure_cleared_when_it_indexes_later(quie
     real = SolrSink.add_batch
     from solrsync.sink import Rejected
 
-    def refuse(self, docs, commit=False, version=None):
+    def refuse(self, docs, commit=False, version=None, fence=None):
         return [Rejected(d["id"], "ERROR: [doc=%s] refused for the test" % d["id"]) for d in docs]
     SolrSink.add_batch = refuse
     try:
@@ -268,7 +269,7 @@ def test_a_document_solr_refuses_is_a_failure_cleared_when_it_indexes_later(quie
 def test_resume_with_prune_keeps_what_was_indexed_before_the_interruption(quiet, tmp_path):
     from solrsync.reindex import reindex
     layers(quiet, 30)
-    quiet.solr.post("update", [{"id": "ghost", "solrsync_version": 1}], commit="true")
+    quiet.solr.post("update", [GHOST], commit="true")
     calls = []
 
     def interrupt(result, n):
@@ -356,11 +357,11 @@ def test_a_swap_between_the_two_writes_of_one_batch_loses_nothing(quiet, monkeyp
     real_add = SolrSink.add_batch
     swapped = []
 
-    def add_then_swap(self, docs, commit=False, version=None):
-        out = real_add(self, docs, commit=commit, version=version)
+    def add_then_swap(self, docs, commit=False, version=None, fence=None):
+        out = real_add(self, docs, commit=commit, version=version, fence=fence)
         if not swapped:
             swapped.append(self.url)
-            real_finish(*args, **kw)  # goes live right after this worker's first write
+            real_finish(*args, **dict(kw, fence=None))  # goes live right after this worker's first write
         return out
     monkeypatch.setattr(SolrSink, "add_batch", add_then_swap)
     doomed.delete()

@@ -78,6 +78,22 @@ class Rebuild(models.Model):
         return "%s -> %s" % (self.pipeline, self.core)
 
 
+class Deleted(models.Model):
+    """A delete solrsync sent to a pipeline's core, kept as long as its tombstone is kept in Solr
+    (TOMBSTONE_SECONDS): a rebuilt core is given these tombstones before it goes live, so a late
+    write older than a delete cannot resurrect the document across a swap. (Solr's /select never
+    shows tombstones, so they cannot be read back from the live core.)"""
+    pipeline = models.CharField(max_length=64)
+    doc_id = models.CharField(max_length=255)
+    version = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["pipeline", "version"], name="solrsync_deleted_version")]
+
+    def __str__(self):
+        return "%s %s at %d" % (self.pipeline, self.doc_id, self.version)
+
+
 class Reindex(models.Model):
     """A pipeline's reindex, kept in the database so any host sees it: while it runs, who runs it
     (``owner``, under a lease renewed every batch: one periodic resync at a time across every

@@ -16,7 +16,7 @@ from solrsync.documents import BBox, Multi
 from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
-from .models import Change, Clock, Failure, Rebuild, Reindex, ReindexRange
+from .models import Change, Clock, Deleted, Failure, Rebuild, Reindex, ReindexRange
 from .triggers import AGE, NOW, capture_mode
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
@@ -212,13 +212,34 @@ class DjangoSource:
         source = id_field.source
         return None if id_field.fn is not None or not source or "." in source else source
 
+    def doc_ids(self, pks):
+        """The document ids of these rows, whatever the filter says, read from the id column alone
+        (a row whose other columns cannot be read) -> [ids], or None when the id is not a column or
+        cannot be read either."""
+        source = self._id_column()
+        if source is None or not pks:
+            return None if source is None else []
+        try:
+            return [str(v) for v in self.model._default_manager.filter(pk__in=pks).values_list(source, flat=True)]
+        except Exception as exc:
+            if not _isolatable(exc, {}):
+                raise
+            return None
+
     def holders(self, doc_ids):
         """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
         had may belong to another row now (an overwrite import), whose document must stay."""
         source = self._id_column()
         if not doc_ids or source is None:
             return []
-        return self.rows(self.queryset().filter(**{source + "__in": list(doc_ids)}))
+        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
+        wanted = []
+        for doc_id in doc_ids:
+            try:
+                wanted.append(column.to_python(doc_id))
+            except Exception:
+                pass  # not even a value of the column (an orphan "ghost" in a UUID-keyed pipeline): no row holds it
+        return self.rows(self.queryset().filter(**{source + "__in": wanted})) if wanted else []
 
     def locate(self, doc_ids):
         """{doc_id: (pk, passes the filter)} for the rows holding these document ids, whatever the
@@ -249,7 +270,11 @@ class DjangoSource:
                 raise ValueError("pipeline %s has no modified_field for --since" % self.pipeline.name)
             qs = qs.filter(**{self.pipeline.modified_field + "__gte": since})
         if pks is not None:
-            qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+            try:
+                qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+            except Exception as exc:  # a ValidationError: "abc" for an integer key, "1" for a UUID
+                raise ValueError("pipeline %s: --ids: %s" % (self.pipeline.name, " ".join(
+                    getattr(exc, "messages", [str(exc)])))) from None
         return qs
 
     def _pages(self, size, since, pks, after, read):
@@ -388,6 +413,22 @@ class DjangoChangeLog:
         qs = Rebuild.objects.using(self.using).filter(pipeline=pipeline)
         (qs.filter(core=core) if core else qs).delete()
 
+    # -- the deletes whose tombstones Solr still keeps: a rebuilt core starts with them
+    def record_deletes(self, pipeline, doc_ids, version):
+        Deleted.objects.using(self.using).bulk_create(
+            [Deleted(pipeline=pipeline, doc_id=doc_id, version=version) for doc_id in doc_ids], batch_size=500)
+
+    def deletes(self, pipeline, since_version):
+        """{version: [doc ids]} of the deletes sent for ``pipeline`` at ``since_version`` or later."""
+        out = {}
+        for version, doc_id in Deleted.objects.using(self.using).filter(
+                pipeline=pipeline, version__gte=since_version).order_by("version").values_list("version", "doc_id"):
+            out.setdefault(version, []).append(doc_id)
+        return out
+
+    def forget_deletes(self, before_version):
+        Deleted.objects.using(self.using).filter(version__lt=before_version).delete()
+
     # -- a pipeline's reindex: who runs it, where an interrupted one stopped
     def hold_reindex(self, pipeline, owner, lease_seconds):
         """Take (or renew) the pipeline's reindex for ``owner`` -> None, or, when another owner's
@@ -421,14 +462,53 @@ class DjangoChangeLog:
         return json.loads(state) if state else None
 
     def save_reindex_state(self, pipeline, state, owner="", lease_seconds=0):
-        """Where the reindex got to (None: it finished), written after every acknowledged batch;
-        ``owner``'s hold is renewed with it."""
+        """Where the reindex got to (None: it finished), written after every acknowledged batch.
+        With ``owner``, only while that owner still holds the pipeline (its hold renewed with it)
+        -> False when it no longer does: progress is never written by a reindex that lost its hold."""
         fields = {"state": json.dumps(state, default=str) if state is not None else ""}
         qs = Reindex.objects.using(self.using).filter(pipeline=pipeline)
-        if owner and qs.filter(owner=owner).update(leased_until=self._lease_end(lease_seconds), **fields):
-            return
+        if owner:
+            return bool(qs.filter(owner=owner, leased_until__gt=self._now()).update(
+                leased_until=self._lease_end(lease_seconds), **fields))
         if not qs.update(**fields):
             Reindex.objects.using(self.using).get_or_create(pipeline=pipeline, defaults=fields)
+        return True
+
+    def renew_reindex(self, pipeline, owner, lease_seconds):
+        """Renew ``owner``'s hold -> False when it no longer holds it (ran out, or taken over): a
+        hold is renewed only by its holder, before it runs out, never taken back."""
+        return bool(Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner,
+                                                             leased_until__gt=self._now())
+                    .update(leased_until=self._lease_end(lease_seconds)))
+
+    # -- leases as fences (solrsync.lease): checked before each step others can see
+    def lease_left(self, kind, key, token):
+        """-> (seconds the lease still runs, now in microseconds), both by the database's clock, or
+        None when it ran out or another holder has it. ``kind``: "changes" (key: a claimed change's
+        seq, token: the lease end it was claimed with), "reindex" (key: the pipeline, token: the
+        owner), "range" (key: (run, seq), token: the lease end it was claimed with)."""
+        if kind == "changes":
+            qs = Change.objects.using(self.using).filter(seq=key, leased_until=token)
+        elif kind == "reindex":
+            qs = Reindex.objects.using(self.using).filter(pipeline=key, owner=token)
+        elif kind == "range":
+            qs = ReindexRange.objects.using(self.using).filter(run=key[0], seq=key[1], leased_until=token,
+                                                               result__isnull=True)
+        else:
+            raise ValueError("no lease of kind %r" % kind)
+        if self._vendor() == "postgresql":  # one round trip: the database's clock read in the same statement
+            row = qs.filter(leased_until__gt=Now()).annotate(db_now=Now()).values_list("leased_until", "db_now").first()
+        else:
+            now = self.now()
+            row = qs.filter(leased_until__gt=now).values_list("leased_until", flat=True).first()
+            row = row and (row, now)
+        if not row:
+            return None
+        until, now = row
+        if timezone.is_aware(until) != timezone.is_aware(now):  # USE_TZ = False: Now() comes back aware
+            now = timezone.make_naive(now)
+        aware = now if timezone.is_aware(now) else timezone.make_aware(now)
+        return (until - now).total_seconds(), int(aware.timestamp() * 1e6)
 
     # -- the primary-key ranges of a reindex through the queue
     def add_ranges(self, run, ranges):
@@ -455,10 +535,10 @@ class DjangoChangeLog:
         return row[1], json.loads(row[2]), json.loads(row[3]), lease
 
     def finish_range(self, run, seq, lease, result):
-        """Store a range's result -> False when its lease ran out and another claim took it (that
-        claim's result counts; this worker's posts were versioned, so they harm nothing)."""
+        """Store a range's result -> False when its lease ran out (another claim's result counts;
+        this worker's posts were versioned and fenced, so they harm nothing)."""
         return bool(ReindexRange.objects.using(self.using).filter(run=run, seq=seq, leased_until=lease,
-                                                                 result__isnull=True)
+                                                                 leased_until__gt=self._now(), result__isnull=True)
                     .update(result=json.dumps(result, default=str)))
 
     def ranges(self, run, after=-1):
@@ -572,7 +652,7 @@ class DjangoChangeLog:
     # claim skips objects another is claiming; what another has claimed, the second statement
     # sees), on SQLite by its one writer at a time. No index holds leased_until: on PostgreSQL the
     # lease is written in place (a HOT update, room kept by the table's fillfactor, migration
-    # 0005), with no index entry to add. {t}: the table.
+    # 0006), with no index entry to add. {t}: the table.
     _SHARED = {
         "postgresql": (
             "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), "

@@ -10,7 +10,8 @@ two variables set, only the real Solr it names is tested (the other kind is skip
 Loaded automatically once solrsync is installed (a ``pytest11`` entry point), so projects using
 solrsync get the same ``solr`` fixture. The emulator's CoreAdmin CREATE ``configSet=NAME`` reads the
 configsets (``NAME/conf``) in the directory named by the ini option ``solrsync_configsets`` or
-``--solrsync-configsets`` (default: the ones solrsync ships).
+``--solrsync-configsets`` (default: the ones solrsync ships); the emulator answers as the Solr
+major version ``solrsync_solr_version`` / ``--solrsync-solr-version`` names (5, 8 or 9; default 9).
 """
 import json
 import os
@@ -21,6 +22,7 @@ import requests
 
 from .emulator import SolrEmulator
 from .emulator.cloud import route_hash
+from .emulator.versions import DEFAULT_MAJOR, SPEC
 
 TARGETS = {"standalone": ("SOLRSYNC_TEST_SOLR_URL", "solr_emulator"),
            "cloud": ("SOLRSYNC_TEST_SOLRCLOUD_URL", "solrcloud_emulator")}
@@ -38,7 +40,8 @@ class SolrTarget:
     @property
     def major(self):
         """The major version the target reports (/admin/info/system): scenarios where Solr versions
-        differ state what each does, keyed on it. The emulator reports 8 and behaves as 8.11."""
+        differ state what each does, keyed on it. The emulator answers as the version it is told
+        (``--solrsync-solr-version``: 5, 8 or 9, default 9) and reports it."""
         if "_major" not in self.__dict__:
             resp = self.http.get("%s/admin/info/system" % self.base, params={"wt": "json"}, timeout=30)
             self._major = int(resp.json()["lucene"]["solr-spec-version"].split(".")[0])
@@ -77,10 +80,11 @@ class SolrTarget:
         return self._cloud
 
     # ------------------------------------------------------------ SolrCloud: where documents go
-    def shards(self):
+    def shards(self, fresh=False):
         """SolrCloud: the shards of the collection behind the alias, in hash-range order, each as
-        {"name", "leader": core name, "url": leader core URL}."""
-        if "_shards" not in self.__dict__:
+        {"name", "leader": core name, "url": leader core URL}; ``fresh``: read again (after a
+        swap re-pointed the alias)."""
+        if fresh or "_shards" not in self.__dict__:
             cluster = self.collections(action="CLUSTERSTATUS")[1]["cluster"]
             collection = cluster.get("aliases", {}).get(self.core, self.core).split(",")[0]
             found = []
@@ -103,21 +107,21 @@ class SolrTarget:
 
     @property
     def answering_shard(self):
-        """SolrCloud: the shard whose core answers an update sent to the alias (the documents of
-        the others are forwarded to their leaders): the one whose refusal of a bad document names
-        it. Probed once with a document of each shard that Solr refuses (nothing is applied)."""
-        if not self.is_cloud:
-            return 0
-        if "_answering" not in self.__dict__:
-            self._answering = None
-            for index in range(len(self.shards())):
-                doc_id = self.id_on(index, "solrsync_probe")
-                status, body = self.post("update", [{"id": doc_id, "solrsync_version": 1,
-                                                     "solrsync_probe_no_such_field": 1}])
-                if status == 400 and "[doc=%s]" % doc_id in body["error"]["msg"]:
-                    self._answering = index
-            assert self._answering is not None, "no shard's core named the refused document"
-        return self._answering
+        """SolrCloud: the shard whose leader core answers the updates sent with ``update()`` (the
+        documents of the other shards are forwarded to their leaders): the last one (the one 5.x
+        answers a request to the alias from). Named, never probed: 8.x/9.x answer a request to an
+        alias from a core that changes from request to request (the emulator as them too)."""
+        return len(self.shards()) - 1 if self.is_cloud else 0
+
+    @property
+    def answering_core(self):
+        """The core ``update()`` addresses: on SolrCloud the answering shard's leader, by name."""
+        return self.shards()[self.answering_shard]["leader"] if self.is_cloud else self.core
+
+    def update(self, body, core=None, **params):
+        """POST /update, answered by ``answering_core`` (or ``core``): a scenario whose answer
+        depends on which core answers (an error's text, where a batch stops) knows which does."""
+        return self.post("update", body, core=core or self.answering_core, **params)
 
     def id_on(self, index, prefix):
         """An id starting with ``prefix`` that lands on shard ``index`` (standalone: ``prefix``)."""
@@ -192,6 +196,14 @@ def pytest_addoption(parser):
     help = "directory of configsets (NAME/conf) the Solr emulator serves (default: solrsync's own)"
     parser.addini("solrsync_configsets", help)
     parser.addoption("--solrsync-configsets", metavar="DIR", help=help)
+    help = "the Solr major version the emulator answers as: %s (default %d)" % (
+        ", ".join(str(m) for m in sorted(SPEC)), DEFAULT_MAJOR)
+    parser.addini("solrsync_solr_version", help)
+    parser.addoption("--solrsync-solr-version", type=int, choices=sorted(SPEC), metavar="MAJOR", help=help)
+
+
+def _emulated_version(config):
+    return config.getoption("solrsync_solr_version") or int(config.getini("solrsync_solr_version") or DEFAULT_MAJOR)
 
 
 @pytest.fixture(scope="session")
@@ -200,7 +212,7 @@ def solr_emulator(pytestconfig):
     if configsets and pytestconfig.inipath and not os.path.isabs(configsets) and \
             not pytestconfig.getoption("solrsync_configsets"):
         configsets = os.path.join(os.path.dirname(str(pytestconfig.inipath)), configsets)  # ini: from its file
-    with SolrEmulator(configsets=configsets or None) as emulator:
+    with SolrEmulator(configsets=configsets or None, solr_version=_emulated_version(pytestconfig)) as emulator:
         yield emulator
 
 
@@ -223,8 +235,8 @@ def solr(request):
 
 
 @pytest.fixture(scope="session")
-def solrcloud_emulator():
-    with SolrEmulator(cloud=True) as emulator:
+def solrcloud_emulator(pytestconfig):
+    with SolrEmulator(cloud=True, solr_version=_emulated_version(pytestconfig)) as emulator:
         yield emulator
 
 

@@ -28,17 +28,18 @@ from .cloud import Cloud
 from .coreadmin import core_admin, read_configsets
 from .core import Core
 from .faults import Faults
-from .schema import CONFIGSETS, VERSION
+from .schema import CONFIGSETS
 from .server import Server, free_port
+from .versions import DEFAULT_MAJOR, SolrVersion
 
-__all__ = ["SolrEmulator", "free_port", "CONFIGSETS", "VERSION"]
+__all__ = ["SolrEmulator", "free_port", "CONFIGSETS"]
 
 
 class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
     def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None, cloud=False,
-                 record_updates=False):
+                 record_updates=False, solr_version=DEFAULT_MAJOR):
         """``cores``: names (served from ``configset``, a conf dir; default the shipped layers one) or a
         dict {name: conf dir or None}; ``configsets``: the directory of configsets ``NAME/conf`` that
         CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships). ``cloud``: act
@@ -46,8 +47,10 @@ class SolrEmulator:
         ``record_updates``: keep, per update request, when it arrived and ended, the client's
         address and the ids it added (with their versions) and deleted, in ``updates`` (and at
         GET /solr/_emulator/updates): the tests with several hosts find there whether two workers
-        pushed one document at once."""
+        pushed one document at once. ``solr_version``: the major version (5, 8 or 9) it answers as,
+        where those differ (versions.py)."""
         self.host, self.port = host, port
+        self.solr_version = SolrVersion(solr_version)
         self.record_updates = record_updates
         self.updates = []
         self.configsets = read_configsets(configsets or CONFIGSETS)
@@ -73,7 +76,7 @@ class SolrEmulator:
 
     def add_core(self, name, conf_dir):
         """A new core ``name`` served from the configset in ``conf_dir`` (replacing any core so named)."""
-        core = Core(name, conf_dir)
+        core = Core(name, conf_dir, solr_version=self.solr_version)
         with self.lock:
             self.cores[name] = core
         return core
@@ -120,7 +123,7 @@ class SolrEmulator:
 
     @property
     def url(self):
-        return "http://%s:%d/solr" % (self.host, self.port)
+        return "http://%s:%d/solr" % ("[%s]" % self.host if ":" in self.host else self.host, self.port)
 
     def core_url(self, name="layers"):
         return "%s/%s" % (self.url, name)
@@ -134,7 +137,8 @@ class SolrEmulator:
             if self.cloud is not None:
                 self.cloud.reset(cores)
             else:
-                self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf)) for name in cores}
+                self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf),
+                                         solr_version=self.solr_version) for name in cores}
         self.faults.clear()
         self.reset_stats()
 

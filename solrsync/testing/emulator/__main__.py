@@ -5,8 +5,9 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from .schema import SolrHTTPError
 from . import SolrEmulator
+from .schema import SolrHTTPError
+from .versions import DEFAULT_MAJOR, SPEC
 
 
 def main(argv=None):
@@ -25,6 +26,9 @@ def main(argv=None):
                         help="keep each update request's arrival, end, client and ids for GET /solr/_emulator/updates")
     parser.add_argument("--cloud", action="store_true",
                         help="act as a SolrCloud node: each --core an alias of a 2-shard collection CORE_1")
+    parser.add_argument("--solr-version", type=int, choices=sorted(SPEC), default=DEFAULT_MAJOR,
+                        help="answer as this Solr major version where they differ: %s (default %d)" % (
+                            ", ".join("%d (%s)" % kv for kv in sorted(SPEC.items())), DEFAULT_MAJOR))
     args = parser.parse_args(argv)
     cores = {}
     for spec in args.core or ["layers"]:
@@ -37,7 +41,8 @@ def main(argv=None):
             parser.error("%s %s: no such directory" % (what, path))
     try:
         emu = SolrEmulator(host=args.host, port=args.port, cores=cores, configset=args.configset,
-                           configsets=args.configsets, cloud=args.cloud, record_updates=args.record_updates).start()
+                           configsets=args.configsets, cloud=args.cloud, record_updates=args.record_updates,
+                           solr_version=args.solr_version).start()
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) or not exc.strerror:
             print("solr emulator: %s" % exc, file=sys.stderr)
@@ -47,7 +52,8 @@ def main(argv=None):
     except (SolrHTTPError, ET.ParseError) as exc:  # a configset Solr could not load either
         print("solr emulator: cannot load a core's configset: %s" % exc, file=sys.stderr)
         return 2
-    print("Solr emulator listening: %s (cores: %s)" % (emu.url, ", ".join(emu.cores)), flush=True)
+    print("Solr emulator listening: %s (cores: %s; answering as Solr %s)" % (
+        emu.url, ", ".join(emu.cores), emu.solr_version.spec), flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -6,14 +6,18 @@ A collection is one emulator Core; its shards exist in what CLUSTERSTATUS report
 replica core names (``C_shard1_replica1``), which answer for the documents their shard holds
 (the compositeId router: MurmurHash3 of the id onto the shards' hash ranges, as Solr) when
 asked with ``distrib=false`` or by CoreAdmin STATUS. The answers' shapes are those of a real
-SolrCloud 5.3.1 (measured) and 8.x (its reference guide).
+SolrCloud 5.3.1, 8.11.2 and 9.4.0 (measured), as the emulator's ``solr_version`` says.
 
 Where a SolrCloud node answers differently from a standalone core, so does the emulator (each
-measured on a real SolrCloud 5.3.1, one node, 2 shards):
+measured on a real SolrCloud, one node, 2 shards):
 
-* An update is answered by one shard's core (the node picked the last shard's) and each document
-  of another shard is forwarded to that shard's leader. A document refused there comes back as
-  ``Bad Request\n\n\n\nrequest: <leader>/update?update.distrib=TOLEADER...`` (Solr's reason is
+* An update is answered by one shard's core and each document of another shard is forwarded to
+  that shard's leader. Which core answers a request to an alias: on 5.3.1 always the same one (the
+  emulator: the last shard's), on 8.x/9.x one that changes from request to request (the emulator:
+  each shard's in turn); a request to a replica core's name is answered by that core. A document
+  refused by another leader comes back (versions.py) on 8.x/9.x as ``Async exception during
+  distributed update: Error from server at <leader>/: ... Remote error message: <its reason>``, on
+  5.3.1 as ``Bad Request\n\n\n\nrequest: <leader>/update?update.distrib=TOLEADER...`` (the reason
   lost; 500 as ``Server Error``), and the batch does not stop: the forwarded stream to that leader
   stops at the bad document, every other document is applied and the commit runs. A document
   refused on the answering shard stops the request where it stands, the documents forwarded
@@ -22,16 +26,18 @@ measured on a real SolrCloud 5.3.1, one node, 2 shards):
 * A Schema API change reaches the answering shard's core at once and the other shards' cores
   later (ZooKeeper watches), unless the request says ``updateTimeoutSecs``: then Solr answers
   once every core has it.
-* CoreAdmin STATUS knows the replica cores (``C_shardN_replica1``), not the alias or collection.
+* CoreAdmin STATUS knows the replica cores (``C_shardN_replica1``), not the alias or collection;
+  CoreAdmin CREATE is refused on 8.x/9.x and makes a one-shard collection on 5.x.
 """
 import io
+import itertools
 import re
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from .schema import VERSION, SolrHTTPError, bad_request
+from .schema import SolrHTTPError, bad_request
 
 _REPLICA = re.compile(r"(.+)_shard(\d+)_replica\d+$")
 SCHEMA_LAG = 1.0  # seconds before a Schema API change reaches the other shards' cores (real: ~50 ms)
@@ -92,6 +98,7 @@ class Cloud:
         self.aliases = {}      # alias -> [collection]
         self.collections = {}  # name -> {"configName", "numShards", "replicationFactor"}
         self.lagging = {}      # collection -> (the schema before a change, when the other shards get it)
+        self._turns = itertools.count()  # 8.x/9.x: which shard's core answers the next request to an alias
 
     @property
     def node(self):
@@ -103,6 +110,7 @@ class Cloud:
         self.aliases.clear()
         self.collections.clear()
         self.lagging.clear()
+        self._turns = itertools.count()
         self.emu.cores.clear()
         for name in names:
             configset = name if name in self.emu.configsets else "layers"
@@ -135,11 +143,15 @@ class Cloud:
         if rest[:2] == ["admin", "configs"]:
             return self.configsets_api(params, body)
         if rest[:3] == ["admin", "info", "system"]:
-            return {"mode": "solrcloud", "lucene": {"solr-spec-version": VERSION,
-                                                    "solr-impl-version": VERSION + " solrsync-emulator"}}
+            return self.emu.solr_version.info("solrcloud")
         if rest[:2] == ["admin", "cores"] and params.get("action", [""])[0].upper() == "CREATE":
             name = params.get("name", [""])[0]
-            raise bad_request("Error CREATEing SolrCore '%s': non legacy mode coreNodeName missing {shard=null}" % name)
+            refusal = self.emu.solr_version.cloud_core_create_refusal(name, {k: v[0] for k, v in params.items()})
+            if refusal:
+                raise bad_request(refusal)
+            with self.emu.lock:  # 5.x: a one-shard collection of the core's name
+                self.create(name, params.get("configSet", ["layers"])[0], 1, 1)
+            return {"core": name}
         return None
 
     def search_shard(self, core, shard, params):
@@ -176,6 +188,10 @@ class Cloud:
         return out
 
     # ------------------------------------------------------------ updates and schema changes on a collection
+    def answering_shard(self, count):
+        """The shard whose core answers an update sent to an alias or collection (module docstring)."""
+        return next(self._turns) % count if self.emu.solr_version.modern else count - 1
+
     def forwarding(self, core, shard):
         """How one update request to a collection runs: see the module's docstring."""
         return _Forwarding(self, core, shard)
@@ -313,7 +329,7 @@ class _Forwarding:
     def __init__(self, cloud, core, shard):
         self.cloud, self.core = cloud, core
         self.count = cloud.collections[core.name]["numShards"]
-        self.here = shard[0] if shard else self.count - 1  # the node answers from the last shard's core
+        self.here = shard[0] if shard else cloud.answering_shard(self.count)  # a replica core named: that one
         self.failed = {}  # shard index -> the error its leader answered
 
     def run(self, doc_id, op):
@@ -343,10 +359,8 @@ class _Forwarding:
         if not self.failed:
             return
         index = min(self.failed)
-        code = self.failed[index].code
+        error = self.failed[index]
         base = self.cloud.emu.url
-        raise SolrHTTPError(code, "%s\n\n\n\nrequest: %s/%s/update?update.distrib=TOLEADER&distrib.from=%s%%2F%s%%2F"
-                                  "&wt=javabin&version=2" % (
-                                      self._REASON.get(code, "Error"), base, self.cloud.replica(self.core.name, index),
-                                      base.replace(":", "%3A").replace("/", "%2F"),
-                                      self.cloud.replica(self.core.name, self.here)))
+        raise SolrHTTPError(error.code, self.cloud.emu.solr_version.forwarded_error(
+            self._REASON.get(error.code, "Error"), "%s/%s" % (base, self.cloud.replica(self.core.name, index)),
+            "%s/%s" % (base, self.cloud.replica(self.core.name, self.here)), error.msg))

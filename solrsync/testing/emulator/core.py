@@ -9,6 +9,7 @@ import time
 from .query import Doc, parse
 from .schema import MAX_TERM_BYTES, Schema, SolrConfig, SolrHTTPError, bad_request
 from .search import search
+from .versions import SolrVersion
 
 _ATOMIC = ("set", "add", "add-distinct", "remove", "removeregex", "inc")
 _TEXTUAL = ("string", "text")
@@ -18,8 +19,9 @@ _PLAIN = {"string": str, "text": str, "int": int, "boolean": bool}  # a value of
 class Core:
     """One core: the latest state (what /get sees) and the searcher's snapshot (what /select sees)."""
 
-    def __init__(self, name, conf_dir, configset=None, instance_dir=None):
+    def __init__(self, name, conf_dir, configset=None, instance_dir=None, solr_version=None):
         self.name, self.conf_dir, self.configset = name, str(conf_dir), configset
+        self.solr_version = solr_version or SolrVersion()  # the Solr it answers as
         self.instance_dir = instance_dir  # a CoreAdmin-created core's directory (else the configset's)
         self.load_config()
         self.latest = {}    # id -> Doc, uncommitted changes included
@@ -83,7 +85,8 @@ class Core:
             if type(new_version) is list:  # Solr reads the first value; the schema refuses the rest later
                 new_version = new_version[0] if new_version else None
             if new_version is None:  # Solr 8.11 answers 500 here (5.3.1: 400)
-                raise SolrHTTPError(500, "Doc does not have versionField: %s" % rule.field)
+                raise SolrHTTPError(self.solr_version.no_version_status,
+                                    "Doc does not have versionField: %s" % rule.field)
         doc_id = raw.get(uk)
         if isinstance(doc_id, dict):
             doc_id = doc_id.get("set")
@@ -130,10 +133,10 @@ class Core:
                 continue
             values = value if isinstance(value, list) else [value]
             if f.kind in _TEXTUAL:
-                values = [v if type(v) is str and not _long_string(v) else f.coerce(v, doc_id)
+                values = [v if type(v) is str and not _long_string(v) else f.coerce(v, doc_id, self.solr_version)
                           for v in values if v is not None]
             else:
-                values = [f.coerce(v, doc_id) for v in values if v is not None]
+                values = [f.coerce(v, doc_id, self.solr_version) for v in values if v is not None]
             if not values:
                 continue
             if f.multi:
@@ -183,7 +186,8 @@ class Core:
                 try:
                     num = float(arg) if f is not None and f.kind == "float" else int(arg)
                 except (TypeError, ValueError):  # Solr 8.11: 400 (5.3.1: 500, a NumberFormatException)
-                    raise bad_request("Error converting field '%s'='%s' to native type" % (name, arg))
+                    raise SolrHTTPError(self.solr_version.bad_inc_status,
+                                        "Error converting field '%s'='%s' to native type" % (name, arg))
                 base[name] = (cur[0] if cur else 0) + num
             if base.get(name) == []:
                 base.pop(name)

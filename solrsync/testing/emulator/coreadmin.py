@@ -41,7 +41,7 @@ def core_admin(emu, params):
             with open(os.path.join(instance, "core.properties"), "w") as f:
                 f.write("name=%s\n" % name)
             with emu.lock:
-                emu.cores[name] = Core(name, conf, instance_dir=instance)
+                emu.cores[name] = Core(name, conf, instance_dir=instance, solr_version=emu.solr_version)
             return {"core": name}
         if name not in emu.cores:
             raise bad_request("No such core: %s" % name if action != "UNLOAD"

@@ -12,7 +12,8 @@ import re
 import pathlib
 import xml.etree.ElementTree as ET
 
-VERSION = "8.11.3"  # the Solr the emulator answers as
+from .versions import SolrVersion
+
 CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent.parent / "configsets"  # the ones solrsync ships
 
 _KINDS = [
@@ -35,6 +36,7 @@ _DATE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?
 _NUMBER = r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*"
 _ENVELOPE = re.compile(r"^ENVELOPE\s*\(%s,%s,%s,%s\)\s*$" % ((_NUMBER,) * 4), re.IGNORECASE)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+DEFAULT_VERSION = SolrVersion()
 
 
 class SolrHTTPError(Exception):
@@ -176,8 +178,8 @@ class Field:
             out["required"] = True
         return out
 
-    def coerce(self, value, doc_id):
-        """One incoming value -> its stored form; raises SolrHTTPError(400) like Solr."""
+    def coerce(self, value, doc_id, solr_version=DEFAULT_VERSION):
+        """One incoming value -> its stored form; raises SolrHTTPError(400) as that Solr version does."""
         kind = self.kind
         try:
             if kind in ("string", "text"):
@@ -204,19 +206,18 @@ class Field:
                 return str(value).strip().lower() in ("true", "t", "1", "on", "yes")
             if kind == "date":
                 try:
-                    return canonical_date(value)
+                    return solr_version.date(canonical_date(value))
                 except ValueError:
                     raise SolrHTTPError(400, "Invalid Date String:'%s'" % value)
             if kind == "bbox":
-                parse_envelope(value)
-                return str(value)
+                value = str(value)
+                parse_envelope(value.strip() if solr_version.trims_shapes else value)
+                return value
         except SolrHTTPError:
             raise
         except ValueError as exc:
-            if kind == "bbox":  # Solr 8's wording (5.3.1: "Couldn't parse shape ... com.spatial4j...")
-                reason = str(exc).split("because: ", 1)[-1].replace("com.spatial4j.core", "org.locationtech.spatial4j")
-                raise bad_request("ERROR: [doc=%s] Error adding field '%s'='%s' msg=Unable to parse shape given "
-                                  "formats \"lat,lon\", \"x y\" or as WKT because %s" % (doc_id, self.name, value, reason))
+            if kind == "bbox":
+                raise bad_request(solr_version.shape_error(doc_id, self.name, value, str(exc)))
             detail = str(exc) if str(exc).startswith("For input") else 'For input string: "%s"' % value
             raise bad_request("ERROR: [doc=%s] Error adding field '%s'='%s' msg=%s"
                               % (doc_id, self.name, value, detail))

@@ -17,7 +17,7 @@ def search(core, params):
     rows = int(params.get("rows", ["10"])[0])
     start = int(params.get("start", ["0"])[0])
     cursor = params.get("cursorMark", [None])[0]
-    keys = _parse_sort(sort, schema)
+    keys = _parse_sort(sort, schema, core.solr_version)
     if cursor is not None:
         if start != 0:
             raise bad_request("Cursor functionality requires start=0")
@@ -44,8 +44,9 @@ def search(core, params):
         page_from = _after_cursor(hits, keys, after, schema)
     page = hits[page_from:page_from + rows]
     fl = params.get("fl", ["*"])
-    out = {"numFound": len(hits), "start": start, "numFoundExact": True,
-           "docs": [_project(d, fl, schema) for d in page]}
+    out = {"numFound": len(hits), "start": start, "docs": [_project(d, fl, schema) for d in page]}
+    if core.solr_version.counts_exactly:
+        out["numFoundExact"] = True
     if any("score" in entry for entry in fl):
         out["maxScore"] = 1.0
     extra = {}
@@ -71,7 +72,7 @@ def realtime_get(core, params):
     return {"response": {"numFound": len(found), "start": 0, "docs": found}}
 
 
-def _parse_sort(sort, schema):
+def _parse_sort(sort, schema, solr_version):
     keys = []
     for part in [p.strip() for p in sort.split(",") if p.strip()]:
         bits = part.split()
@@ -83,7 +84,9 @@ def _parse_sort(sort, schema):
         f = schema.field(name)
         if f is None:
             raise bad_request("sort param field can't be found: %s" % name)
-        keys.append((name, desc))  # a multi-valued field (docValues) sorts by its min / max, as Solr 8
+        if f.multi and not solr_version.sorts_multivalued:
+            raise bad_request("can not sort on multivalued field: %s" % name)
+        keys.append((name, desc))  # a multi-valued field (docValues) sorts by its min / max, as Solr 8+
     return keys
 
 

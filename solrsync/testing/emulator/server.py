@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .coreadmin import core_admin
 from .faults import control
-from .schema import VERSION, SolrHTTPError, bad_request
+from .schema import SolrHTTPError, bad_request
 from .schema_api import schema_api
 from .search import realtime_get
 from .updates import update
@@ -27,6 +27,8 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, addr, emulator):
+        if ":" in addr[0]:  # an IPv6 address (::1)
+            self.address_family = socket.AF_INET6
         self.emulator = emulator
         self.open_sockets = set()
         super().__init__(addr, Handler)
@@ -50,7 +52,7 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-    server_version = "SolrEmulator/" + VERSION
+    server_version = "SolrEmulator"
 
     def log_message(self, *args):
         pass
@@ -134,8 +136,7 @@ class Handler(BaseHTTPRequestHandler):
         if rest[:2] == ["admin", "cores"]:
             return core_admin(emu, params)
         if rest[:3] == ["admin", "info", "system"]:
-            return {"mode": "std", "lucene": {"solr-spec-version": VERSION,
-                                               "solr-impl-version": VERSION + " solrsync-emulator"}}
+            return emu.solr_version.info("std")
         if rest[0] == "_emulator":
             return control(emu, rest[1:], body)
         with emu.lock:

@@ -52,7 +52,8 @@ else:
 SOLRSYNC = {
     "SOLR_URL": "http://127.0.0.1:8983/solr/layers",
     "QUEUE_URL": "sqlite:///%s" % (VAR / "queue.sqlite3"),
-    "PIPELINES": {"layers": {}},
+    # two pipelines in one core: each document says which wrote it (README: Pipelines sharing a core)
+    "PIPELINES": {"layers": {}, "maps": {"class": "layers.pipelines.MapPipeline"}},
     # queue messages are signed (HMAC); consumers refuse unsigned ones
     "QUEUE_SECRET": os.environ.get("SOLRSYNC_QUEUE_SECRET", SECRET_KEY),
 }

@@ -1,4 +1,5 @@
-"""A second pipeline for the tests: maps, with a UUIDField id, into the same core as layers."""
+"""The demo's second pipeline: maps, with a UUIDField id, into the same core as layers (two
+pipelines sharing a core: each prunes, verifies and counts its own documents)."""
 from solrsync.documents import Document, Field, Text
 from solrsync.pipeline import Pipeline
 

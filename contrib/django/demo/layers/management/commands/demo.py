@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from layers.generator import generate
-from layers.models import Category, Keyword, Layer, Region
+from layers.models import Category, Keyword, Layer, Map, Region
 from solrsync.config import mask
 from solrsync.contrib.django import runtime
 from solrsync.contrib.django.models import Change, Failure
@@ -72,14 +72,20 @@ class Command(BaseCommand):
         huey.flush()
         with hooks_disabled():
             Layer.objects.all().delete()
+            Map.objects.all().delete()
         Change.objects.all().delete()
         Failure.objects.all().delete()
         sink.delete_query("*:*", commit=True)
         self.load(count)
         self.say("Loaded %d layers (%d published) into the database." % (
             Layer.objects.count(), Layer.objects.filter(is_published=True).count()))
+        with hooks_disabled():
+            Map.objects.bulk_create([Map(title="Atlas of %s" % region.name, category=Category.objects.order_by("pk")
+                                         .first()) for region in Region.objects.order_by("pk")[:5]])
+        self.say("Loaded %d maps: the maps pipeline writes them into the same core." % Map.objects.count())
         result = reindex(syncer, "layers", prune=True)
         self.say("Reindex: " + result.summary())
+        self.say("Reindex: " + reindex(syncer, "maps", prune=True).summary())
 
         # -- a consumer, as in production
         consumer = subprocess.Popen([sys.executable, "manage.py", "run_huey", "--workers", "2", "--max-delay", "0.5"],
@@ -130,6 +136,12 @@ class Command(BaseCommand):
         broken = Layer(name="broken_bbox", title="Harvested layer with a broken bbox", bbox_x0=10, bbox_x1=20,
                        bbox_y0=40, bbox_y1=123.0, date=layers[0].date)
         timed("create %s (latitude 123)" % broken.name, None, True, broken.save)
+        atlas = Map.objects.order_by("title").first()
+
+        def retitle_map():
+            atlas.title += " revised"
+            atlas.save()
+        timed("retitle map %s (pipeline maps)" % atlas.title, 'id:"%s" AND title:revised' % atlas.pk, True, retitle_map)
 
         latencies = []
         for label, query, expect_present, t0 in edits:
@@ -155,16 +167,19 @@ class Command(BaseCommand):
 
         sink.commit()
         published = Layer.objects.filter(is_published=True).count()
-        in_solr = sink.count()
+        in_solr = sink.count(fq=syncer.owned_filter("layers"))
+        maps_in_solr = sink.count(fq=syncer.owned_filter("maps"))
         self.say("\nSummary")
         self.say("  database: %d layers, %d published" % (Layer.objects.count(), published))
         self.say("  solr:     %d documents  -> %s" % (in_solr, "in step" if in_solr == published else "DRIFT"))
+        self.say("  maps:     %d in the database, %d documents in the same core" % (Map.objects.count(), maps_in_solr))
         self.say("  pending changes: %d, failures: %d, bbox warnings at reindex: %d"
                  % (Change.objects.count(), Failure.objects.count(), result.warnings))
         self.say("  edit -> visible: max %.2fs (commitWithin %.1fs)"
                  % (max(latencies), syncer.settings.COMMIT_WITHIN_MS / 1000.0))
-        if in_solr != published:
-            raise CommandError("Solr has %d documents, the database %d published layers" % (in_solr, published))
+        if in_solr != published or maps_in_solr != Map.objects.count():
+            raise CommandError("Solr has %d layer and %d map documents, the database %d published layers and %d maps"
+                               % (in_solr, maps_in_solr, published, Map.objects.count()))
 
     def wait_visible(self, sink, query, present, label, timeout=15):
         deadline = time.monotonic() + timeout

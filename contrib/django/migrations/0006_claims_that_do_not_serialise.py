@@ -28,7 +28,7 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('solrsync', '0004_reindex_in_the_database'),
+        ('solrsync', '0005_ops_deletes'),
     ]
 
     operations = [
