@@ -40,11 +40,11 @@ def test_a_claim_skips_objects_another_holds_and_solr_ends_with_the_newest_state
     assert len({c.pk for c in a}) == 5
     real_add, stalled = SolrSink.add_batch, []
 
-    def stall(self, docs, commit=False, version=None):
+    def stall(self, docs, commit=False, version=None, **kw):
         if not stalled:
             stalled.append((self, docs, version))
             return []
-        return real_add(self, docs, commit=commit, version=version)
+        return real_add(self, docs, commit=commit, version=version, **kw)
     monkeypatch.setattr(SolrSink, "add_batch", stall)
     report_a = sync.apply("layers", a)  # A read "first"; its post is held
     monkeypatch.setattr(SolrSink, "add_batch", real_add)
