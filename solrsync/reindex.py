@@ -107,7 +107,11 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
                         workers, export, resume, swap, parallel, allow_rejected, via_queue, owner, make_alias)
     finally:
         if owner:
-            changelog.release_reindex(pipeline_name, owner)
+            try:
+                changelog.release_reindex(pipeline_name, owner)
+            except Exception as exc:  # a Ctrl-C inside a query leaves the connection unusable
+                log.warning("%s: the reindex's hold not released (%s); it runs out after LEASE_SECONDS (%d)",
+                            pipeline_name, exc, syncer.settings.LEASE_SECONDS)
 
 
 def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit, workers,
