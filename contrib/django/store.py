@@ -226,19 +226,25 @@ class DjangoSource:
                 raise
             return None
 
-    def holders(self, doc_ids):
-        """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
-        had may belong to another row now (an overwrite import), whose document must stay."""
-        source = self._id_column()
-        if not doc_ids or source is None:
-            return []
+    def _id_values(self, source, doc_ids):
+        """``doc_ids`` as values of the id column ``source``; an id that is not even a value of it
+        ("abc" for an integer key, an orphan "ghost" in a UUID-keyed pipeline) is held by no row."""
         column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
         wanted = []
         for doc_id in doc_ids:
             try:
                 wanted.append(column.to_python(doc_id))
             except Exception:
-                pass  # not even a value of the column (an orphan "ghost" in a UUID-keyed pipeline): no row holds it
+                pass
+        return wanted
+
+    def holders(self, doc_ids):
+        """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
+        had may belong to another row now (an overwrite import), whose document must stay."""
+        source = self._id_column()
+        if not doc_ids or source is None:
+            return []
+        wanted = self._id_values(source, doc_ids)
         return self.rows(self.queryset().filter(**{source + "__in": wanted})) if wanted else []
 
     def locate(self, doc_ids):
@@ -249,13 +255,7 @@ class DjangoSource:
         source = self._id_column()
         if source is None:
             return None
-        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
-        wanted = []
-        for doc_id in doc_ids:
-            try:
-                wanted.append(column.to_python(doc_id))
-            except Exception:
-                pass  # e.g. "abc" for an integer key: no row can hold it
+        wanted = self._id_values(source, doc_ids)
         manager = self.model._default_manager
         held = {str(value): pk for pk, value in manager.filter(**{source + "__in": wanted}).values_list("pk", source)}
         passing = set(manager.filter(pk__in=list(held.values()), **(self.pipeline.filter or {}))
