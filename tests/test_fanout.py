@@ -42,7 +42,7 @@ def test_a_rename_is_one_change_streamed_in_chunks_while_rows_move(world, monkey
     keyword, one is unpublished and one already pushed is edited: every document ends as the
     database has it now, and the change log ends empty."""
     from solrsync import sync as sync_module
-    from solrsync.contrib.django.store import DjangoSource
+    from solrsync.contrib.django.source import DjangoSource
     project, kw, layers = world
     if not captured_by_triggers():
         pytest.skip("the layers pipeline is not captured by triggers here")

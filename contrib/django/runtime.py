@@ -18,7 +18,8 @@ from solrsync.sync import Syncer
 from solrsync.tasks import register_tasks
 
 from . import triggers, wakeups
-from .store import DjangoChangeLog, DjangoSource
+from .source import DjangoSource
+from .store import DjangoChangeLog
 
 _lock = threading.Lock()
 _state = {}

@@ -1,0 +1,356 @@
+"""A pipeline's rows read through the ORM (``DjangoSource``): the engine's source interface, with the
+dotted paths of a document's fields checked and compiled into ``values()`` lookups."""
+import difflib
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connections
+
+from solrsync.documents import BBox, Multi
+
+# Read errors that mean "the database is not answering", not "this row cannot be read": a batch
+# meeting one is retried whole rather than its rows filed as failures.
+_OUTAGES = ("OperationalError", "InterfaceError")
+
+
+# Django's internal field types -> Solr field types (anything else: string).
+_SOLR_TYPES = dict(
+    {t: "pint" for t in ("AutoField", "SmallAutoField", "IntegerField", "SmallIntegerField", "PositiveIntegerField",
+                         "PositiveSmallIntegerField")},
+    **{t: "plong" for t in ("BigAutoField", "BigIntegerField", "PositiveBigIntegerField")},
+    FloatField="pdouble", DecimalField="pdouble", BooleanField="boolean", NullBooleanField="boolean",
+    DateTimeField="pdate", DateField="pdate", TextField="text_general")
+
+
+def _isolatable(exc, errors):
+    """Is this read error one row's to file in ``errors`` (when the caller asked for that)?"""
+    return errors is not None and type(exc).__name__ not in _OUTAGES
+
+
+def _field(model, name, accessors=False):
+    """The model field (or reverse relation) called ``name``: by name, attname (``owner_id``), ``pk``,
+    and, with ``accessors``, a reverse relation's accessor (``layer_set``)."""
+    meta = model._meta
+    if name == "pk":
+        return meta.pk
+    try:
+        return meta.get_field(name)
+    except FieldDoesNotExist:
+        if accessors:
+            return next((r for r in meta.related_objects if r.get_accessor_name() == name), None)
+        return None
+
+
+def _names(model, accessors=False):
+    names = [f.name for f in model._meta.get_fields()]
+    if accessors:
+        names += [r.get_accessor_name() for r in model._meta.related_objects]
+    return sorted(set(names))
+
+
+class DjangoSource:
+    """Rows of a pipeline's model, with related rows fetched per chunk (no query per row).
+
+    When every document field is a plain path (``"owner.username"``, many-to-many names), rows
+    are read as dicts with ``values()`` -- several times faster than model instances, which the
+    reindex's throughput depends on; a field computed by a function gets model instances."""
+
+    def __init__(self, pipeline, model):
+        self.pipeline, self.model = pipeline, model
+        self.plan = self._plan()
+
+    def _plan(self):
+        flat, many = ["pk"], []
+        for name, f in self.pipeline.document.fields():
+            if f.fn is not None:
+                return None
+            if isinstance(f, Multi):
+                try:
+                    field = self.model._meta.get_field(f.source)
+                except Exception:
+                    return None
+                if not field.many_to_many or not hasattr(field, "m2m_field_name"):
+                    return None
+                many.append((f.source, field, f.attr))
+                continue
+            for path in (f.paths if isinstance(f, BBox) else (f.source,)):
+                if path not in flat:
+                    flat.append(path)
+        return flat, many
+
+    def check(self, kind, name, value=None):
+        """Why the pipeline's ``name`` (see ``Pipeline.problems`` for the kinds) cannot be read from
+        this model, or None. Rows read as dicts (``values()``) reach only fields; model instances also
+        reach properties and reverse accessors (``layer_set``)."""
+        if kind == "filter":
+            try:
+                self.model._default_manager.filter(**{name: value}).query  # builds the WHERE, runs nothing
+                return None
+            except Exception as exc:
+                return self._walk(name.split("__"), kind) or str(exc).splitlines()[0]
+        return self._walk(name.replace("__", ".").split("."), kind)
+
+    def _walk(self, parts, kind):
+        instances = kind == "path" and self.plan is None
+        model, field = self.model, None
+        for i, part in enumerate(parts):
+            field = _field(model, part, instances)
+            if field is None:
+                if instances and isinstance(getattr(model, part, None), property):
+                    return None  # a property: whatever it returns is read on
+                names = _names(model, instances)
+                close = difflib.get_close_matches(part, names, 1)
+                return '%s has no field "%s"%s' % (model.__name__, part,
+                                                  ' (did you mean "%s"?)' % close[0] if close else
+                                                  " (fields: %s)" % ", ".join(names[:12]))
+            if kind == "select_related" and not (field.many_to_one or field.one_to_one):
+                return '%s.%s is not a foreign key or one-to-one field' % (model.__name__, part)
+            if kind == "prefetch_related" and not field.is_relation:
+                return '%s.%s is not a relation' % (model.__name__, part)
+            if i + 1 < len(parts):
+                if field.is_relation and field.related_model is not None:
+                    model = field.related_model
+                elif kind == "filter" or field.get_transform(parts[i + 1]) is not None:
+                    return None  # a lookup (title__icontains) or a transform (date.year, a JSON key)
+                else:
+                    return '%s.%s is not a relation: "%s" cannot be read from it' % (
+                        model.__name__, part, parts[i + 1])
+        if kind == "watch_m2m" and not field.many_to_many:
+            return '%s.%s is not a many-to-many field' % (model.__name__, parts[-1])
+        if kind == "modified_field" and field.is_relation:
+            return '%s.%s is a relation, not a date' % (model.__name__, parts[-1])
+        return None
+
+    def _dict_rows(self, qs, contiguous=False):
+        flat, many = self.plan
+        lookups = [p.replace(".", "__") for p in flat]
+        rows = [dict(zip(flat, values)) for values in qs.values_list(*lookups)]
+        if rows and many:
+            by_pk = {row["pk"]: row for row in rows}
+            for source, field, attr in many:
+                key = "%s.%s" % (source, attr) if attr else source  # Multi reads the values there
+                for row in rows:
+                    row[key] = []
+                through = field.remote_field.through
+                src, dst = field.m2m_field_name(), field.m2m_reverse_field_name()
+                target = dst + ("__" + attr.replace(".", "__") if attr else "")
+                related = through._default_manager.using(qs.db)
+                if contiguous:  # a pk range reads faster than an IN list of a thousand parameters
+                    related = related.filter(**{src + "__gte": rows[0]["pk"], src + "__lte": rows[-1]["pk"]})
+                else:
+                    related = related.filter(**{src + "__in": list(by_pk)})
+                for pk, value in related.order_by("pk").values_list(src, target):
+                    row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
+                    if row is not None:
+                        row[key].append(value)
+        return rows
+
+    def queryset(self):
+        p = self.pipeline
+        qs = self.model._default_manager.all()
+        if p.filter:
+            qs = qs.filter(**p.filter)
+        if p.select_related:
+            qs = qs.select_related(*p.select_related)
+        if p.prefetch_related:
+            qs = qs.prefetch_related(*p.prefetch_related)
+        return qs
+
+    def pk_of(self, row):
+        return row["pk"] if isinstance(row, dict) else row.pk
+
+    def rows(self, qs, contiguous=False):
+        return self._dict_rows(qs, contiguous) if self.plan else list(qs)
+
+    def load(self, pks, errors=None):
+        """-> {pk: row} for the rows that exist and pass the pipeline's filter. With ``errors`` (a
+        dict), a row the database or Django cannot read (a date of 2024-02-30 written by another
+        program, 'infinity', a BLOB in a text column) is isolated -- the batch halved until it
+        stands alone -- and lands there as {pk: message}; the rest load."""
+        field = self.model._meta.pk
+        wanted = []
+        for pk in pks:
+            try:
+                wanted.append(field.to_python(pk))
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors[str(pk)] = "not a valid primary key: %s" % exc
+        return {self.pk_of(row): row for row in self.read_isolating(wanted, errors)}
+
+    def read_isolating(self, pks, errors, contiguous=False):
+        """The rows of these pks (in pk order; ``contiguous``: they are a whole key range, whose
+        many-to-many rows read faster by range); see ``load`` for ``errors``."""
+        qs = self.queryset().filter(pk__in=pks).order_by("pk")
+        try:
+            return self.rows(qs, contiguous=contiguous)
+        except Exception as exc:
+            if not _isolatable(exc, errors) or not pks:
+                raise
+            if len(pks) == 1:
+                errors[str(pks[0])] = "cannot read the row: %s: %s" % (type(exc).__name__, exc)
+                return []
+            half = len(pks) // 2
+            return (self.read_isolating(pks[:half], errors, contiguous)
+                    + self.read_isolating(pks[half:], errors, contiguous))
+
+    def _id_column(self):
+        """The model field the document id is copied from, or None when it is computed or read
+        from a related row (no row can then be found by its id)."""
+        id_field = self.pipeline.document.id
+        source = id_field.source
+        return None if id_field.fn is not None or not source or "." in source else source
+
+    def doc_ids(self, pks):
+        """The document ids of these rows, whatever the filter says, read from the id column alone
+        (a row whose other columns cannot be read) -> [ids], or None when the id is not a column or
+        cannot be read either."""
+        source = self._id_column()
+        if source is None or not pks:
+            return None if source is None else []
+        try:
+            return [str(v) for v in self.model._default_manager.filter(pk__in=pks).values_list(source, flat=True)]
+        except Exception as exc:
+            if not _isolatable(exc, {}):
+                raise
+            return None
+
+    def _id_values(self, source, doc_ids):
+        """``doc_ids`` as values of the id column ``source``; an id that is not even a value of it
+        ("abc" for an integer key, an orphan "ghost" in a UUID-keyed pipeline) is held by no row."""
+        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
+        wanted = []
+        for doc_id in doc_ids:
+            try:
+                wanted.append(column.to_python(doc_id))
+            except Exception:
+                pass
+        return wanted
+
+    def holders(self, doc_ids):
+        """The rows (passing the filter) whose document id is one of ``doc_ids``: an id a gone row
+        had may belong to another row now (an overwrite import), whose document must stay."""
+        source = self._id_column()
+        if not doc_ids or source is None:
+            return []
+        wanted = self._id_values(source, doc_ids)
+        return self.rows(self.queryset().filter(**{source + "__in": wanted})) if wanted else []
+
+    def locate(self, doc_ids):
+        """{doc_id: (pk, passes the filter)} for the rows holding these document ids, whatever the
+        filter says; None when the id is not a column (computed, or on a related row), so a row
+        cannot be found from it. An id that is not even a valid value of the column is held by
+        no row."""
+        source = self._id_column()
+        if source is None:
+            return None
+        wanted = self._id_values(source, doc_ids)
+        manager = self.model._default_manager
+        held = {str(value): pk for pk, value in manager.filter(**{source + "__in": wanted}).values_list("pk", source)}
+        passing = set(manager.filter(pk__in=list(held.values()), **(self.pipeline.filter or {}))
+                      .values_list("pk", flat=True))
+        asked = set(doc_ids)
+        return {doc_id: (pk, pk in passing) for doc_id, pk in held.items() if doc_id in asked}
+
+    def _ordered(self, since=None, pks=None):
+        qs = self.queryset().order_by("pk")
+        if since is not None:
+            if not self.pipeline.modified_field:
+                raise ValueError("pipeline %s has no modified_field for --since" % self.pipeline.name)
+            qs = qs.filter(**{self.pipeline.modified_field + "__gte": since})
+        if pks is not None:
+            try:
+                qs = qs.filter(pk__in=[self.model._meta.pk.to_python(pk) for pk in pks])
+            except Exception as exc:  # a ValidationError: "abc" for an integer key, "1" for a UUID
+                raise ValueError("pipeline %s: --ids: %s" % (self.pipeline.name, " ".join(
+                    getattr(exc, "messages", [str(exc)])))) from None
+        return qs
+
+    def _pages(self, size, since, pks, after, read):
+        """Keyset paging (constant cost per page); ``read(queryset, n)`` -> (page, its last pk, its length)."""
+        qs = self._ordered(since, pks)
+        last = self.model._meta.pk.to_python(after) if after is not None else None
+        while True:
+            page, last, n = read(qs.filter(pk__gt=last) if last is not None else qs, size)
+            if not n:
+                return
+            yield page
+            if n < size:
+                return
+
+    def iter_chunks(self, size, since=None, pks=None, after=None, errors=None):
+        """Lists of rows in primary-key order; with ``errors``, unreadable rows are isolated into
+        it (as ``load`` does) and the chunk holds the others."""
+        def read(qs, n):
+            rows, keys = self._read_range(qs, errors, n)
+            if keys is not None:  # isolated: the page is as long as its keys, however many rows read
+                return rows, keys[-1], len(keys)
+            return rows, self.pk_of(rows[-1]) if rows else None, len(rows)
+        return self._pages(size, since, pks, after, read)
+
+    def _read_range(self, qs, errors, n=None):
+        """The rows of a pk-ordered queryset (its first ``n``) -> (rows, None); when a row cannot
+        be read and ``errors`` is given, (the others, the keys of the range) -- see ``load``."""
+        try:
+            return self.rows(qs[:n] if n else qs, contiguous=True), None
+        except Exception as exc:
+            if not _isolatable(exc, errors):
+                raise
+        keys = qs.values_list("pk", flat=True)
+        keys = list(keys[:n] if n else keys)
+        return self.read_isolating(keys, errors, contiguous=True), keys
+
+    def related(self, lookup, value, size):
+        """Pages of [(pk, document id)], in pk order, of every row holding ``value`` through
+        ``lookup`` (``keywords__id``), whatever the filter says: a row the change moved out of
+        the filter must lose its document. The keys are read in one query (keyset pages through
+        a join would sort the whole set again for every page), the ids a page at a time."""
+        manager = self.model._default_manager
+        keys = sorted(set(manager.filter(**{lookup: value}).values_list("pk", flat=True)))
+        id_column = self._id_column()
+        for i in range(0, len(keys), size):
+            page = keys[i:i + size]
+            ids = dict(manager.filter(pk__in=page).values_list("pk", id_column)) if id_column else {}
+            yield [(pk, str(ids[pk]) if ids.get(pk) is not None else "") for pk in page]
+
+    def iter_ranges(self, size, since=None, pks=None, after=None):
+        """(first pk, last pk, rows) of each chunk ``iter_chunks`` would yield, reading only the
+        keys: the reindex hands these to its worker processes, which read the rows themselves."""
+        def read(qs, n):
+            keys = list(qs.values_list("pk", flat=True)[:n])
+            return ((keys[0], keys[-1], len(keys)) if keys else None), keys[-1] if keys else None, len(keys)
+        return self._pages(size, since, pks, after, read)
+
+    def chunk(self, first, last, since=None, pks=None, errors=None):
+        """The rows of one ``iter_ranges`` chunk; with ``errors``, unreadable rows are isolated
+        into it (as ``load`` does) and the others returned."""
+        return self._read_range(self._ordered(since, pks).filter(pk__gte=first, pk__lte=last), errors)[0]
+
+    def solr_type(self, path):
+        """The Solr field type (solrsync.configset.FIELD_TYPES) for the model field a dotted path
+        (``category.identifier``, ``keywords.name``, ``pk``) ends at; None when no field is there."""
+        model, field = self.model, None
+        for part in path.split("."):
+            if model is None:
+                return None
+            try:
+                field = model._meta.pk if part == "pk" else model._meta.get_field(part)
+            except Exception:
+                return None
+            model = field.related_model
+        while field.is_relation:  # a key: its target's type
+            try:
+                field = field.target_field
+            except Exception:
+                return "string"
+        return _SOLR_TYPES.get(field.get_internal_type(), "string")
+
+    def close(self):
+        """Drop this thread's database connections (before the reindex forks worker processes,
+        which must not share a connection's socket with their parent)."""
+        connections.close_all()
+
+    def count(self):
+        return self.queryset().count()
+
+    def all_count(self):
+        return self.model._default_manager.count()
