@@ -1,0 +1,188 @@
+"""A GeoNode-shaped project (issue 26): ResourceBase (django-polymorphic) with owner, category,
+regions and taggit keywords through a custom TaggedContentItem; Layer and Map children by
+multi-table inheritance; the parent's uuid as document id (``uuid``, ``resourcebase_ptr.uuid``);
+a pipeline per child, both in one core and one core each. Every write path, both capture modes:
+after the write and a drain, Solr equals what the database builds now, field by field; no save
+of the user's ever fails. (A custom AUTH_USER_MODEL cannot be swapped into the shared demo
+project: the user's profile is a model with a one-to-one to it, zoo.Profile.)"""
+import os
+
+import pytest
+from django.db import connection
+
+from conftest import use_capture, use_queue
+from test_shapes import Zoo, sql, zoo_cores
+
+pytestmark = pytest.mark.django
+MODES = ["triggers", "signals"]
+
+
+def configure(project, pipelines):
+    from django.conf import settings
+    from solrsync.contrib.django import runtime, signals, triggers
+    settings.SOLRSYNC = dict(settings.SOLRSYNC, PIPELINES=pipelines)
+    use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+    signals.connect()
+    return triggers.install(runtime.get_pipelines(), "default")
+
+
+@pytest.fixture(params=["one core", "a core each"])
+def geonode(project, request):
+    from django.conf import settings
+    from solrsync.contrib.django import runtime, triggers
+    saved = settings.SOLRSYNC
+    cores = {"zoo_layers": "geonode", "zoo_maps": "geonode"} if request.param == "one core" else \
+        {"zoo_layers": "geonode_layers", "zoo_maps": "geonode_maps"}
+    zoo_cores(project, cores)
+    skipped = configure(project, {name: {"class": "zoo.pipelines.%s" % cls, "core": cores[name]}
+                                  for name, cls in (("zoo_layers", "LayerPipeline"), ("zoo_maps", "MapPipeline"))})
+    assert skipped == {} and {"zoo_layers", "zoo_maps"} <= triggers.installed("default")  # uuid ids too
+    yield Zoo(project, cores)
+    settings.SOLRSYNC = saved
+    use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+    triggers.install(runtime.get_pipelines(), "default")
+
+
+def world():
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+    from zoo.models import Layer, Map, Region, TopicCategory
+    owner = User.objects.create(username="ana")
+    cat = TopicCategory.objects.create(identifier="transportation")
+    region = Region.objects.create(code="DEU", name="Germany")
+    common = dict(owner=owner, category=cat, date=timezone.now(), bbox_x0=13.08, bbox_x1=13.76, bbox_y0=52.33,
+                  bbox_y1=52.68)
+    layer = Layer.objects.create(title="Roads", abstract="Streets", store="osm", **common)
+    m = Map.objects.create(title="Atlas", zoom=3, **common)
+    layer.regions.add(region)
+    m.regions.add(region)
+    layer.keywords.add("roads", "osm")
+    m.keywords.add("atlas")
+    return owner, cat, region, layer, m
+
+
+@pytest.mark.parametrize("capture", MODES)
+def test_geonode_every_write_path_keeps_solr_equal_to_the_database(geonode, capture):
+    use_capture(capture)
+    from taggit.models import Tag
+    from zoo.models import Layer, Map, ResourceBase, TopicCategory
+    owner, cat, region, layer, m = world()
+    docs = geonode.assert_in_step("zoo_layers")
+    assert docs[layer.uuid]["keywords"] == ["roads", "osm"] and docs[layer.uuid]["username"] == "ana"
+    assert geonode.assert_in_step("zoo_maps")[m.uuid]["zoom_i"] == 3
+
+    # the m2m and the tags live on ResourceBase, shared by Layer and Map: a layer's change is no map's
+    geonode.clear()
+    layer.keywords.add("berlin")
+    layer.regions.remove(region)
+    layer.keywords.set(["roads", "streets"])
+    assert geonode.pending("zoo_maps") == []
+    geonode.assert_in_step()
+    m.keywords.clear()
+    geonode.assert_in_step()
+
+    # related rows on the path: renamed, deleted
+    tag = Tag.objects.get(name="roads")
+    tag.name = "Roads"
+    tag.save()
+    cat.identifier = "transport"
+    cat.save()
+    owner.username = "bea"
+    owner.save()
+    region.name = "Deutschland"
+    region.save()
+    TopicCategory.objects.create(identifier="unused")              # nothing reads it yet: saves fine
+    geonode.assert_in_step()
+    Tag.objects.get(name="streets").delete()
+    geonode.assert_in_step()
+
+    # the parent's row, through the parent, the child, and the parent's instance
+    rb = ResourceBase.objects.non_polymorphic().get(pk=layer.pk)
+    rb.title = "Saved through the parent"
+    rb.save()
+    assert geonode.assert_in_step("zoo_layers")[layer.uuid]["title"] == "Saved through the parent"
+    layer = Layer.objects.get(pk=layer.pk)
+    layer.abstract = "Saved as a layer"
+    layer.save()
+    geonode.assert_in_step()
+    if capture == "triggers":                                        # no signal for these
+        ResourceBase.objects.filter(pk=layer.pk).update(title="Parent update()")
+        Layer.objects.filter(pk=layer.pk).update(store="postgis", abstract="Child update()")
+        Map.objects.filter(pk=m.pk).update(title="Map update()")
+        assert geonode.assert_in_step()  # (the last pipeline's documents)
+        sql("UPDATE zoo_resourcebase SET bbox_x0 = 0.5")
+        sql("UPDATE zoo_topiccategory SET identifier = 'raw'")
+        geonode.assert_in_step()
+        ResourceBase.objects.filter(pk=m.pk).update(is_published=False)  # out of the index
+        assert m.uuid not in geonode.assert_in_step("zoo_maps")
+        ResourceBase.objects.update(is_published=True)
+        geonode.assert_in_step()
+
+    # the document id on the parent's table, edited: the old document goes
+    old = layer.uuid
+    layer = Layer.objects.get(pk=layer.pk)
+    layer.uuid = "0000-new-uuid"
+    layer.save()
+    assert old not in geonode.assert_in_step("zoo_layers")
+    layer.is_published = False
+    layer.save()
+    assert geonode.assert_in_step("zoo_layers") == {}
+    m.delete()
+    owner.delete()
+    assert geonode.assert_in_step("zoo_maps") == {}
+
+
+def test_a_pk_id_pipeline_never_breaks_saves_of_related_rows(project):
+    """Issue 26: with ``id = Field("pk")`` the dependency triggers named ``t.owner_id`` on the
+    child's table, which has no such column: every Profile/user and TopicCategory write failed."""
+    from django.contrib.auth.models import User
+    from zoo.models import Layer, Profile, TopicCategory
+    from zoo import pipelines
+    from solrsync.documents import Field
+
+    class PkLayerDocument(pipelines.LayerDocument):
+        id = Field("pk")
+
+    class PkLayerPipeline(pipelines.LayerPipeline):
+        document = PkLayerDocument
+    pipelines.PkLayerPipeline = PkLayerPipeline
+    zoo_cores(project, {"zoo_layers": "geonode"})
+    from django.conf import settings
+    saved = settings.SOLRSYNC
+    try:
+        assert configure(project, {"zoo_layers": {"class": "zoo.pipelines.PkLayerPipeline", "core": "geonode"}}) == {}
+        geonode = Zoo(project, {"zoo_layers": "geonode"})
+        user = User.objects.create(username="ana")
+        Profile.objects.create(user=user)
+        cat = TopicCategory.objects.create(identifier="a")
+        layer = Layer.objects.create(title="Roads", owner=user, category=cat)
+        user.username = "bea"
+        user.save()
+        TopicCategory.objects.filter(pk=cat.pk).update(identifier="b")
+        assert geonode.assert_in_step("zoo_layers")[str(layer.pk)]["category"] == "b"
+    finally:
+        settings.SOLRSYNC = saved
+        from solrsync.contrib.django import runtime, triggers
+        use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+        triggers.install(runtime.get_pipelines(), "default")
+
+
+def test_migrate_refuses_a_trigger_the_database_cannot_run_and_keeps_the_old_ones(geonode, monkeypatch):
+    """Issue 26: rather than install a trigger that fails the user's saves, ``migrate`` says which
+    pipeline and why, in one line, and touches no trigger."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from solrsync.contrib.django import triggers
+    from zoo.models import TopicCategory
+    before = sorted(triggers._existing(connection))
+    real = triggers.TriggerPlan._way_query
+
+    def broken(self, way, row):  # what the old planner wrote: a column of the parent, on the child
+        return real(self, way, row).replace('"zoo_resourcebase"."category_id"', 't."category_id"')
+    monkeypatch.setattr(triggers.TriggerPlan, "_way_query", broken)
+    with pytest.raises(CommandError) as exc:
+        call_command("migrate", verbosity=0)
+    message = str(exc.value)
+    assert "pipeline zoo_layers" in message and "category_id" in message and "\n" not in message, message
+    assert sorted(triggers._existing(connection)) == before
+    TopicCategory.objects.create(identifier="saves still work")
