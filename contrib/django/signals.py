@@ -2,9 +2,10 @@
 database's triggers where ``migrate`` installed them (triggers.py), else here -- and one wake-up
 per pipeline is enqueued when that transaction commits (none if it rolls back).
 
-Changes to the related rows a pipeline reads (``Pipeline.reads``: a category renamed, a keyword
-deleted) are hooked the same way: the triggers record the affected rows, or, on the signal path,
-one INSERT ... SELECT here does (``triggers.record_rows``). Writes that send no signal at all
+Changes to the related rows a pipeline reads (every table on every path, graph.py: a category
+renamed, a keyword deleted, a parent's row saved, a tag added) are hooked the same way: the
+triggers record the affected rows, or, on the signal path, one INSERT ... SELECT here does
+(``triggers.record_rows``), found by the same lookups the triggers compile. Writes that send no signal at all
 (``update()``, raw SQL, other programs) wake consumers by themselves: wakeups.py. Code that
 changed data behind solrsync's back and knows it calls ``enqueue``.
 

@@ -7,10 +7,12 @@ a row trigger costs a few microseconds in the database. Triggers also see what s
 ``QuerySet.update()``, ``bulk_create``, raw SQL, another program writing the same tables.
 
 ``migrate`` installs them on PostgreSQL and SQLite, for every pipeline whose document id is a
-plain column of its model: the pipeline's table (insert, update, delete), the through tables of
-its many-to-many fields, and the related tables its documents read (``Pipeline.reads``: a
-keyword renamed records, in one INSERT ... SELECT, every layer that has it). Anything else --
-another database, a computed id, a path two relations deep, ``CAPTURE = "signals"`` -- keeps the
+column of its model or of a parent (multi-table inheritance): the pipeline's table (insert,
+update, delete) and every table on every path its documents read (graph.py: a keyword renamed
+records, in one INSERT ... SELECT joining back along the path, every layer that has it; a
+parent's row, only the children of the pipeline's model). Each statement is EXPLAINed first: one
+the database cannot run stops ``migrate`` (Broken) before any trigger is touched. Anything else --
+another database, a computed id, a path nothing can follow, ``CAPTURE = "signals"`` -- keeps the
 signal path (signals.py), which writes the same rows from Python.
 
 Wake-ups: on PostgreSQL a statement trigger on the change log NOTIFYs ``solrsync`` with the
