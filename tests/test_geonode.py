@@ -186,3 +186,60 @@ def test_migrate_refuses_a_trigger_the_database_cannot_run_and_keeps_the_old_one
     assert "pipeline zoo_layers" in message and "zoo_topiccategory" in message and "\n" not in message, message
     assert sorted(triggers._existing(connection)) == before
     TopicCategory.objects.create(identifier="saves still work")
+
+
+@pytest.mark.parametrize("capture", MODES)
+def test_geonode_end_to_end_with_a_real_consumer(project, capture):
+    """Issue 26 end to end: a huey_consumer process, saves (and, with triggers, update() and raw
+    SQL) of every kind of row on the paths; Solr ends equal to the database, with no traceback
+    in the consumer's output."""
+    import json
+    import time
+    from conftest import stop, wait_until
+    from solrsync.contrib.django import runtime, signals, triggers
+    from taggit.models import Tag
+    from zoo.models import Layer, ResourceBase, TopicCategory
+    cores = {"zoo_layers": "geonode", "zoo_maps": "geonode"}
+    zoo_cores(project, cores)
+    os.environ["SOLRSYNC_PIPELINES"] = json.dumps({
+        "zoo_layers": {"class": "zoo.pipelines.LayerPipeline", "core": "geonode"},
+        "zoo_maps": {"class": "zoo.pipelines.MapPipeline", "core": "geonode"}})  # the consumer's too
+    use_queue("sqlite:///%s/queue-%d.sqlite3" % (project.info["var"], time.monotonic_ns()), SOLRSYNC_CAPTURE=capture)
+    signals.connect()
+    triggers.install(runtime.get_pipelines(), "default", capture)
+    zoo = Zoo(project, cores)
+    consumer = project.consumer()
+    try:
+        owner, cat, region, layer, m = world()
+        layer.keywords.add("berlin")
+        m.keywords.set(["atlas", "berlin"])
+        cat.identifier = "transport"
+        cat.save()
+        owner.username = "bea"
+        owner.save()
+        tag = Tag.objects.get(name="berlin")
+        tag.name = "Berlin"
+        tag.save()
+        rb = ResourceBase.objects.non_polymorphic().get(pk=m.pk)
+        rb.title = "Atlas, saved through the parent"
+        rb.save()
+        if capture == "triggers":
+            ResourceBase.objects.filter(pk=layer.pk).update(title="Parent update()")
+            Layer.objects.filter(pk=layer.pk).update(store="postgis")
+            TopicCategory.objects.update(identifier="raw")
+        else:
+            layer = Layer.objects.get(pk=layer.pk)
+            layer.title = "Saved"
+            layer.save()
+
+        def in_step():
+            return all(zoo.in_solr(name) == zoo.expected(name) for name in cores)
+        assert wait_until(in_step, timeout=30), (
+            {name: (zoo.expected(name), zoo.in_solr(name)) for name in cores}, open(consumer.log_path).read()[-3000:])
+    finally:
+        stop(consumer)
+        os.environ.pop("SOLRSYNC_PIPELINES")
+        use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+        triggers.install(runtime.get_pipelines(), "default")
+    log = open(consumer.log_path).read()
+    assert "Traceback" not in log, log[-3000:]

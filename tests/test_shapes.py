@@ -285,3 +285,19 @@ def test_a_polymorphic_child(zoo, capture):
         assert zoo.assert_in_step("photos")[str(photo.pk)]["label_s"] == "Updated"
     photo.delete()
     assert zoo.assert_in_step("photos") == {}
+
+
+def test_a_computed_field_without_depends_is_named_by_check_migrate_and_status(zoo):
+    """Issue 19: what nothing can follow is said, in one line naming the pipeline and the field."""
+    from django.core.checks import run_checks
+    from solrsync.contrib.django import runtime, triggers
+    from solrsync.documents import Field
+    pipeline = runtime.get_pipelines()["articles"]
+
+    class Computed(pipeline.document):
+        shout = Field(fn=lambda row: row.title.upper())
+    pipeline.document = Computed
+    warnings = [m.msg for m in run_checks() if m.id == "solrsync.W001"]
+    assert warnings == ["pipeline articles: document field shout is computed by a function without depends: "
+                        "changes to the rows it reads are not followed"]
+    assert "shout is computed" in triggers.capture_mode(pipeline, "default")

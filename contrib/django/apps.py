@@ -79,6 +79,9 @@ def install_triggers(using, verbosity=1, **kw):
             print("  solrsync: pipeline %s: changes recorded by signals (%s); %s" % (name, skipped[name], NOT_CAPTURED))
         elif verbosity >= 2:
             print("  solrsync: pipeline %s: changes recorded by triggers" % name)
+    for name, p in get_pipelines().items():
+        for what in triggers.Graph(p, p.model_class).unfollowed:
+            print("  solrsync: pipeline %s: %s" % (name, what))
     if verbosity >= 2:
         for tp in plans:
             for w in tp.ways:

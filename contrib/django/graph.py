@@ -93,6 +93,11 @@ class Graph:
                 self._walk(path)
             except Unfollowable as exc:
                 self.problems.append((path, str(exc)))
+        # what no trigger or signal can follow, said by migrate, check and status
+        self.unfollowed = ["document field %s is computed by a function without depends: changes to "
+                           "the rows it reads are not followed" % name
+                           for name, f in pipeline.document.fields()
+                           if f.fn is not None and not f.depends and f is not pipeline.document.id]
 
     @staticmethod
     def paths(pipeline):

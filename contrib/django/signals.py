@@ -101,7 +101,7 @@ atexit.register(waker.flush)
 
 
 def _note(pipeline, instance, op, using):
-    if getattr(_local, "off", 0):
+    if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
         return
     doc_id = pipeline.document.doc_id(instance)
     loaded = instance.__dict__.get("_solrsync_ids", {})
@@ -218,7 +218,7 @@ def _rows_of(pipeline, way, values, using):
 
 
 def _record(pipeline, rows, using, what):
-    if getattr(_local, "off", 0):
+    if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
         return
     if pipeline.name not in triggers.installed(using):  # else the triggers recorded them
         try:

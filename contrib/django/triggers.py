@@ -445,10 +445,11 @@ def forget(using=None):
 
 
 def capture_mode(pipeline, using):
-    """How this pipeline's changes are recorded here, in words (``status``)."""
-    if pipeline.name in installed(using):
-        return "triggers"
-    return "signals"
+    """How this pipeline's changes are recorded here, in words (``status``), with what of its
+    documents nothing follows."""
+    mode = "triggers" if pipeline.name in installed(using) else "signals"
+    unfollowed = Graph(pipeline, pipeline.model_class).unfollowed
+    return mode + (" (%s)" % "; ".join(unfollowed) if unfollowed else "")
 
 
 # ------------------------------------------------------------------ many rows at once
