@@ -138,10 +138,13 @@ def test_a_pk_id_pipeline_never_breaks_saves_of_related_rows(project):
     from django.contrib.auth.models import User
     from zoo.models import Layer, Profile, TopicCategory
     from zoo import pipelines
-    from solrsync.documents import Field
+    from solrsync.documents import Document, Field, Text
 
-    class PkLayerDocument(pipelines.LayerDocument):
+    class PkLayerDocument(Document):  # issue 26's: no keywords
         id = Field("pk")
+        title = Text("title")
+        category = Field("category.identifier")
+        username = Field("owner.username")
 
     class PkLayerPipeline(pipelines.LayerPipeline):
         document = PkLayerDocument
