@@ -76,7 +76,8 @@ def test_geonode_every_write_path_keeps_solr_equal_to_the_database(geonode, capt
     layer.keywords.add("berlin")
     layer.regions.remove(region)
     layer.keywords.set(["roads", "streets"])
-    assert geonode.pending("zoo_maps") == []
+    assert geonode.pending("zoo_maps") == [] and "zoo_maps" not in geonode.woken()
+    assert geonode.pending("zoo_layers") and "zoo_layers" in geonode.woken()
     geonode.assert_in_step()
     m.keywords.clear()
     geonode.assert_in_step()

@@ -7,7 +7,7 @@ from django.db import connections
 
 from solrsync.documents import BBox, Multi
 
-from .graph import id_path
+from .graph import generic_hop, id_path, is_generic_fk
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
@@ -84,6 +84,8 @@ class DjangoSource:
                 many.append((f.source, field, f.attr))
                 continue
             for path in (f.paths if isinstance(f, BBox) else (f.source,)):
+                if generic_hop(self.model, path):
+                    return None  # values() cannot cross a generic foreign key: model instances can
                 if path not in flat:
                     flat.append(path)
         return flat, many
@@ -105,6 +107,8 @@ class DjangoSource:
         model, field = self.model, None
         for i, part in enumerate(parts):
             field = _field(model, part, instances)
+            if instances and is_generic_fk(field):
+                return None  # a generic foreign key: its target's attributes are read on (graph.py follows them)
             if field is None:
                 if instances and isinstance(getattr(model, part, None), property):
                     return None  # a property: whatever it returns is read on
