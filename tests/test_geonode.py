@@ -34,13 +34,15 @@ def geonode(project, request):
     cores = {"zoo_layers": "geonode", "zoo_maps": "geonode"} if request.param == "one core" else \
         {"zoo_layers": "geonode_layers", "zoo_maps": "geonode_maps"}
     zoo_cores(project, cores)
-    skipped = configure(project, {name: {"class": "zoo.pipelines.%s" % cls, "core": cores[name]}
-                                  for name, cls in (("zoo_layers", "LayerPipeline"), ("zoo_maps", "MapPipeline"))})
-    assert skipped == {} and {"zoo_layers", "zoo_maps"} <= triggers.installed("default")  # uuid ids too
-    yield Zoo(project, cores)
-    settings.SOLRSYNC = saved
-    use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
-    triggers.install(runtime.get_pipelines(), "default")
+    try:  # whatever fails, the next tests get the demo's settings back
+        skipped = configure(project, {name: {"class": "zoo.pipelines.%s" % cls, "core": cores[name]} for name, cls in (
+            ("zoo_layers", "LayerPipeline"), ("zoo_maps", "MapPipeline"))})
+        assert skipped == {} and {"zoo_layers", "zoo_maps"} <= triggers.installed("default")  # uuid ids too
+        yield Zoo(project, cores)
+    finally:
+        settings.SOLRSYNC = saved
+        use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+        triggers.install(runtime.get_pipelines(), "default")
 
 
 def world():

@@ -36,13 +36,15 @@ def zoo(project):
     zoo_cores(project, cores)
     settings.SOLRSYNC = dict(settings.SOLRSYNC, PIPELINES={
         name: dict(options, core=cores[name]) for name, options in PIPELINES.items()})
-    use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
-    signals.connect()
-    assert triggers.install(runtime.get_pipelines(), "default") == {}
-    yield Zoo(project, cores)
-    settings.SOLRSYNC = saved
-    use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
-    triggers.install(runtime.get_pipelines(), "default")
+    try:  # whatever fails, the next tests get the demo's settings back
+        use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+        signals.connect()
+        assert triggers.install(runtime.get_pipelines(), "default") == {}
+        yield Zoo(project, cores)
+    finally:
+        settings.SOLRSYNC = saved
+        use_queue(os.environ["SOLRSYNC_QUEUE_URL"])
+        triggers.install(runtime.get_pipelines(), "default")
 
 
 class Zoo:
