@@ -74,6 +74,10 @@ class Way:
         return "%s (%s)" % (self.table, ", ".join(self.paths))
 
 
+_INTEGER_KEYS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+                 "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField"}
+
+
 class Unfollowable(Exception):
     """A path whose changes no trigger or signal can follow (a generic foreign key's target)."""
 
@@ -148,6 +152,11 @@ class Graph:
         GenericForeignKey, _ = _generic()
         model, lookup, entry = self.model, [], None
         for i, part in enumerate(parts):
+            if part == "pk":  # the row's own key: no relation to follow, whatever the pk is (a parent link)
+                way = self._row(model, lookup, model, path, entry)
+                if way is not None:
+                    way.read(_concrete(model)._meta.pk.column)
+                return
             field = _field(model, part)
             last = i == len(parts) - 1
             if field is None:
@@ -181,6 +190,9 @@ class Graph:
         if rest:
             having = {m for m in apps.get_models() if m is not model and not m._meta.proxy and
                       getattr(_field(m, rest[0]), "concrete", False) and getattr(_field(m, rest[0]), "column", None)}
+        id_field = model._meta.get_field(gfk.fk_field)
+        if id_field.get_internal_type() not in ("CharField", "TextField"):  # keys it can hold: integers
+            having = {m for m in having if m._meta.pk.get_internal_type() in _INTEGER_KEYS}
         targets = sorted({_concrete(m) if gfk.for_concrete_model else m for m in declared | having},
                          key=lambda m: m._meta.label)
         if not targets:
