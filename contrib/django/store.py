@@ -5,7 +5,7 @@ import json
 import zlib
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, router, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -94,8 +94,22 @@ class DjangoChangeLog:
         except IntegrityError:  # created meanwhile by another
             return qs.values_list("owner", flat=True).first() or "another process"
 
+    def _reconnecting(self, write):
+        """``write()``, once more on a new connection when the last one died under an earlier query
+        (a Ctrl-C inside it, a dropped link) and no transaction is open: the progress and the hold's
+        release written at an interruption are what let ``--resume`` start at once."""
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            conn = connections[self.using]
+            if conn.in_atomic_block:
+                raise
+            conn.close()
+            return write()
+
     def release_reindex(self, pipeline, owner):
-        Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(owner="", leased_until=None)
+        self._reconnecting(lambda: Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(
+            owner="", leased_until=None))
 
     def reindex_running(self, pipeline):
         """For ``status``: {"owner": who holds the reindex now (or ""), "last_pk": where it got to}, or None."""
@@ -114,6 +128,9 @@ class DjangoChangeLog:
         """Where the reindex got to (None: it finished), written after every acknowledged batch.
         With ``owner``, only while that owner still holds the pipeline (its hold renewed with it)
         -> False when it no longer does: progress is never written by a reindex that lost its hold."""
+        return self._reconnecting(lambda: self._save_reindex_state(pipeline, state, owner, lease_seconds))
+
+    def _save_reindex_state(self, pipeline, state, owner, lease_seconds):
         fields = {"state": json.dumps(state, default=str) if state is not None else ""}
         qs = Reindex.objects.using(self.using).filter(pipeline=pipeline)
         if owner:
