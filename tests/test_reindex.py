@@ -228,7 +228,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
 
 # The command run as `manage.py solrsync reindex ...`, with a terminal's Ctrl-C (SIGINT to the whole
 # process group) sent from the progress callback once CTRL_C_AFTER chunks are accounted for: at a chosen
-# point of every run, on the emulator and on a real Solr alike, whatever the machine's speed.
+# point of every run, on the emulator and on a real Solr alike, whatever the machine's speed (and whether
+# or not the tests themselves run as a background job, which inherits SIGINT ignored).
 CTRL_C_DRIVER = """
 import os, runpy, signal, sys
 from solrsync import reindex
@@ -240,6 +241,7 @@ def progress(self, result, n):
     if chunks[0] == int(os.environ["CTRL_C_AFTER"]):
         os.killpg(os.getpgid(0), signal.SIGINT)
 reindex.Progress.__call__ = progress
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal: a shell's background job ignores it
 sys.argv = ["manage.py"] + sys.argv[1:]
 runpy.run_path("manage.py", run_name="__main__")
 """
