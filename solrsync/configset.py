@@ -180,7 +180,8 @@ def solrconfig(pipeline_name, major=9):
                  % ("5.3.1" if major == 5 else "%d.0.0" % major), 1) \
         .replace('multipartUploadLimitInKB="-1" formdataUploadLimitInKB="-1"',
                  'multipartUploadLimitInKB="2048000" formdataUploadLimitInKB="2048000"', 1)
-    assert "<luceneMatchVersion>8" not in replaced and 'InKB="-1"' not in replaced, "the shipped solrconfig.xml changed: say how to write it for Solr %d" % major
+    assert "<luceneMatchVersion>8" not in replaced and 'InKB="-1"' not in replaced, \
+        "the shipped solrconfig.xml changed: say how to write it for Solr %d" % major
     return replaced
 
 
