@@ -178,9 +178,10 @@ class DjangoChangeLog:
 
     # -- the primary-key ranges of a reindex through the queue
     def add_ranges(self, run, ranges):
-        """``ranges``: [(seq, first pk, last pk)], handed out in this order."""
+        """``ranges``: [(seq, first pk, last pk)], handed out in this order. A key JSON has no type
+        for (a UUID) is kept as its text, which a lookup on that key takes back."""
         ReindexRange.objects.using(self.using).bulk_create(
-            [ReindexRange(run=run, seq=seq, first=json.dumps(first), last=json.dumps(last))
+            [ReindexRange(run=run, seq=seq, first=json.dumps(first, default=str), last=json.dumps(last, default=str))
              for seq, first, last in ranges])
 
     def claim_range(self, run, owner, lease_seconds):
