@@ -289,7 +289,8 @@ def cmd_configset(args, syncer, tasks_factory):
         raise UsageError("configset --solr-version %d: %s" % (args.solr_version, configset.TOO_OLD))
     pipeline = syncer.pipelines[name]
     try:
-        fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
+        source = syncer.sources[name]
+        fields = configset.document_fields(pipeline.document, getattr(source, "solr_field", source.solr_type))
     except ValueError as exc:
         raise UsageError("pipeline %s: %s" % (name, exc))
     if args.apply:
