@@ -17,7 +17,8 @@ _SOLR_TYPES = dict(
     {t: "pint" for t in ("AutoField", "SmallAutoField", "IntegerField", "SmallIntegerField", "PositiveIntegerField",
                          "PositiveSmallIntegerField")},
     **{t: "plong" for t in ("BigAutoField", "BigIntegerField", "PositiveBigIntegerField")},
-    FloatField="pdouble", DecimalField="pdouble", BooleanField="boolean", NullBooleanField="boolean",
+    FloatField="pdouble", DecimalField="pdouble", DurationField="pdouble",  # a duration in seconds
+    BooleanField="boolean", NullBooleanField="boolean",
     DateTimeField="pdate", DateField="pdate", TextField="text_general")
 
 

@@ -1,0 +1,17 @@
+"""A pipeline copying every field as it is (``SOLRSYNC_PIPELINES='{"typed": {"class":
+"fieldtypes.pipelines.TypedPipeline"}}'``): solrsync turns each value into its Solr type's form."""
+from solrsync.documents import Document, Field
+from solrsync.pipeline import Pipeline
+
+from .models import POSTGRES
+
+NAMES = ["name", "count", "big", "huge", "ratio", "price", "flag", "maybe", "day", "created", "at", "took",
+         "meta"] + (["numbers"] if POSTGRES else [])
+
+TypedDocument = type("TypedDocument", (Document,), dict({"id": Field("key")}, **{n: Field(n) for n in NAMES}))
+
+
+class TypedPipeline(Pipeline):
+    name = "typed"
+    model = "fieldtypes.Typed"
+    document = TypedDocument
