@@ -308,8 +308,12 @@ class Field:
         return solr_value(self.raw(row), self.solr_type, doc.naive_tz)
 
     def flat_expr(self):
-        return "%s(row[%r], %r, doc.naive_tz)" % ("_values" if self.many else "solr_value", self.source,
-                                                 self.solr_type)
+        if self.many:
+            return "_values(row[%r], %r, doc.naive_tz)" % (self.source, self.solr_type)
+        if self.solr_type is None or self.solr_type in _TEXT_TYPES:  # text, the common case: one call
+            return "(clean_text(v) if type(v := row[%r]) is str else solr_value(v, %r, doc.naive_tz))" % (
+                self.source, self.solr_type)
+        return "solr_value(row[%r], %r, doc.naive_tz)" % (self.source, self.solr_type)
 
     def reads(self):
         """The dotted paths this field reads from a row."""
@@ -364,9 +368,10 @@ def _distinct(items, attr, solr_type=None, naive_tz=UTC):
     if hasattr(items, "all") and callable(items.all):
         items = items.all()
     out = []
+    text = solr_type is None or solr_type in _TEXT_TYPES
     for item in items:
         v = resolve(item, attr) if attr else item
-        v = clean_text(v) if type(v) is str and solr_type is None else solr_value(v, solr_type, naive_tz)
+        v = clean_text(v) if text and type(v) is str else solr_value(v, solr_type, naive_tz)
         if v is not None and v not in out:
             out.append(v)
     return out or None
