@@ -25,3 +25,10 @@ class Typed(models.Model):
     if POSTGRES:  # ArrayField is PostgreSQL's
         from django.contrib.postgres.fields import ArrayField
         numbers = ArrayField(models.IntegerField(), null=True)
+
+
+class LongKey(models.Model):
+    """Keys longer than the change log's columns used to be (varchar 64 and 255)."""
+    key = models.CharField(primary_key=True, max_length=500)
+    doc = models.TextField()  # the document id
+    title = models.CharField(max_length=100)
