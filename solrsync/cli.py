@@ -287,7 +287,8 @@ def cmd_configset(args, syncer, tasks_factory):
         raise UsageError("configset --apply changes the core in place: drop DIR")
     pipeline = syncer.pipelines[name]
     try:
-        fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
+        source = syncer.sources[name]
+        fields = configset.document_fields(pipeline.document, getattr(source, "solr_field", source.solr_type))
     except ValueError as exc:
         raise UsageError("pipeline %s: %s" % (name, exc))
     if args.apply:

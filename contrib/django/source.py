@@ -17,7 +17,8 @@ _SOLR_TYPES = dict(
     {t: "pint" for t in ("AutoField", "SmallAutoField", "IntegerField", "SmallIntegerField", "PositiveIntegerField",
                          "PositiveSmallIntegerField")},
     **{t: "plong" for t in ("BigAutoField", "BigIntegerField", "PositiveBigIntegerField")},
-    FloatField="pdouble", DecimalField="pdouble", BooleanField="boolean", NullBooleanField="boolean",
+    FloatField="pdouble", DecimalField="pdouble", DurationField="pdouble",  # a duration in seconds
+    BooleanField="boolean", NullBooleanField="boolean",
     DateTimeField="pdate", DateField="pdate", TextField="text_general")
 
 
@@ -328,6 +329,13 @@ class DjangoSource:
     def solr_type(self, path):
         """The Solr field type (solrsync.configset.FIELD_TYPES) for the model field a dotted path
         (``category.identifier``, ``keywords.name``, ``pk``) ends at; None when no field is there."""
+        found = self.solr_field(path)
+        return found and found[0]
+
+    def solr_field(self, path):
+        """(Solr type, multiValued) of the model field a dotted path ends at -- multiValued for an
+        ArrayField, of its base field's type -- or None when no field is there. ``Document.typed``
+        and the generated configset both read it, so documents hold what the schema accepts."""
         model, field = self.model, None
         for part in path.split("."):
             if model is None:
@@ -341,8 +349,11 @@ class DjangoSource:
             try:
                 field = field.target_field
             except Exception:
-                return "string"
-        return _SOLR_TYPES.get(field.get_internal_type(), "string")
+                return "string", False
+        many = False
+        while getattr(field, "base_field", None) is not None and field.get_internal_type() == "ArrayField":
+            field, many = field.base_field, True
+        return _SOLR_TYPES.get(field.get_internal_type(), "string"), many
 
     def close(self):
         """Drop this thread's database connections (before the reindex forks worker processes,

@@ -14,7 +14,7 @@ from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
 from .models import Change, Clock, Deleted, Failure, Rebuild, Reindex, ReindexRange
-from .triggers import AGE, NOW, capture_mode
+from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
 
 
 class DjangoChangeLog:
@@ -232,7 +232,7 @@ class DjangoChangeLog:
             self.record_sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (
                 q(Change._meta.db_table), ", ".join(q(c) for c in ("pipeline", "object_pk", "doc_id", "op",
                                                                     "created", "attempts")),
-                NOW.get(conn.vendor, "%s"))
+                NOW_WITH_PARAMS.get(conn.vendor, "%s"))
         with conn.cursor() as cur:
             cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op] + (
                 [] if conn.vendor in NOW else [conn.ops.adapt_datetimefield_value(timezone.now())]))
