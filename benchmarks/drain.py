@@ -11,8 +11,10 @@ Demo layers (``manage.py demo``'s generator), every one also linked to one keywo
 emulator in its own process. Per variant: docs/s (median) and CPU per 1,000 documents -- this
 process (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and the
 emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
-``--before`` adds the drain and the related stream with each batch's keys filtered by Django's
-``__in`` (a placeholder per key, no range), as before the change to ``source.among``.
+``--before`` adds the drain and the related stream with the keys of each batch passed as before
+this issue's changes: Django's ``__in`` (a placeholder per key, no range) for the rows read
+(``source.among``), and the change rows' DELETE and the failures' in slices of 500 through the
+ORM (``DjangoChangeLog._AMONG`` empty).
 SOLRSYNC_BENCH_DBNAME names the PostgreSQL database (dropped and made again).
 """
 import argparse
@@ -57,6 +59,7 @@ def run(args, solr, cpu_seconds):
     from solrsync.contrib.django.models import Change
     from solrsync.contrib.django.runtime import get_syncer
     from solrsync.contrib.django.signals import enqueue, hooks_disabled
+    from solrsync.contrib.django.store import DjangoChangeLog
     from solrsync.pipeline import RELATED
     from solrsync.reindex import reindex
     Command().load(args.layers)
@@ -75,7 +78,7 @@ def run(args, solr, cpu_seconds):
             backend = cur.fetchone()[0]
     else:
         backend = None
-    among = source_module.among
+    among, store_among = source_module.among, DjangoChangeLog._AMONG
 
     def before(qs, name, keys):  # the lookup before source.among: a placeholder per key
         return qs.filter(**{name + "__in": list(keys)})
@@ -103,7 +106,9 @@ def run(args, solr, cpu_seconds):
         turn = variants[i % len(variants):] + variants[:i % len(variants)]
         for label, prepare, fn in turn:
             sink.delete_query("*:*", commit=True)
-            source_module.among = before if label.endswith("before") else among
+            old = label.endswith("before")
+            source_module.among = before if old else among
+            DjangoChangeLog._AMONG = {} if old else store_among
             if prepare:
                 prepare()
             marks = (cpu_seconds(), backend and cpu_seconds(backend), solr and cpu_seconds(solr.pid),
@@ -115,7 +120,7 @@ def run(args, solr, cpu_seconds):
                                (cpu_seconds(backend) - marks[1]) / n * 1e6 if backend else 0.0,
                                (cpu_seconds(solr.pid) - marks[2]) / n * 1e6 if solr else 0.0))
             print("  round %d, %-20s %6d docs in %.2fs: %.0f docs/s" % (i + 1, label, n, took, rates[label][-1]))
-    source_module.among = among
+    source_module.among, DjangoChangeLog._AMONG = among, store_among
     del drained_untimed
     print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in its own process; %d layers, "
           "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),
