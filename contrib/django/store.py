@@ -387,13 +387,39 @@ class DjangoChangeLog:
                 qs = Change.objects.using(self.using).filter(seq__in=seqs[i:i + 500])
                 yield qs.filter(leased_until=lease) if lease is not None else qs
 
+    # ``column`` among a list of keys, as one parameter: a placeholder per key (the ORM's ``__in``,
+    # in slices of 500) costs Django and psycopg a parse of the whole statement for every batch
+    # (profiled: a drain's DELETEs of its change rows and failures, ~10 ms per claim of 500)
+    _AMONG = {"postgresql": ("%s = ANY(%%s)", list), "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
+
+    def _write_ours(self, changes, sql):
+        """Run ``sql`` ({t}: the table, {where}: the condition) once per lease on the rows of these
+        changes still held under it (see ``_ours``) -> False on a database without ``_AMONG``."""
+        conn = connections[self.using]
+        among = self._AMONG.get(conn.vendor)
+        if among is None:
+            return False
+        by_lease = {}
+        for c in changes:
+            by_lease.setdefault(c.lease, []).append(c.seq)
+        with conn.cursor() as cur:
+            for lease, seqs in by_lease.items():
+                where, params = among[0] % "seq", [among[1](seqs)]
+                if lease is not None:
+                    where += " AND leased_until = %s"
+                    params.append(conn.ops.adapt_datetimefield_value(lease))
+                cur.execute(sql.format(t=conn.ops.quote_name(Change._meta.db_table), where=where), params)
+        return True
+
     def release(self, changes):
-        for qs in self._ours(changes):
-            qs.update(leased_until=None)
+        if not self._write_ours(changes, "UPDATE {t} SET leased_until = NULL WHERE {where}"):
+            for qs in self._ours(changes):
+                qs.update(leased_until=None)
 
     def done(self, changes):
-        for qs in self._ours(changes):
-            qs.delete()
+        if not self._write_ours(changes, "DELETE FROM {t} WHERE {where}"):
+            for qs in self._ours(changes):
+                qs.delete()
 
     def _age(self, pipeline, agg):
         """Seconds since the newest/oldest claimable change, by the clock that stamped ``created``:
@@ -449,6 +475,13 @@ class DjangoChangeLog:
             gone = [pk for pk in qs.values_list("object_pk", flat=True) if pk not in keep]
             return self.clear_failures(pipeline, gone)
         pks = [str(p) for p in pks or ()]
+        conn = connections[self.using]
+        among = self._AMONG.get(conn.vendor)
+        if among is not None and pks:  # one statement, one parameter: see _AMONG
+            with conn.cursor() as cur:
+                cur.execute("DELETE FROM %s WHERE pipeline = %%s AND %s" % (
+                    conn.ops.quote_name(Failure._meta.db_table), among[0] % "object_pk"), [pipeline, among[1](pks)])
+            return
         for i in range(0, len(pks), 500):
             qs.filter(object_pk__in=pks[i:i + 500]).delete()
 
