@@ -8,6 +8,8 @@ from django.db.models import F, Lookup
 
 from solrsync.documents import BBox, Multi
 
+from .graph import id_path
+
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
 _OUTAGES = ("OperationalError", "InterfaceError")
@@ -75,6 +77,15 @@ def _field(model, name, accessors=False):
         if accessors:
             return next((r for r in meta.related_objects if r.get_accessor_name() == name), None)
         return None
+
+
+def _final_field(model, lookup):
+    """The field an ORM lookup through relations (``resourcebase_ptr__uuid``) ends at."""
+    field = None
+    for part in lookup.split("__"):
+        field = model._meta.get_field(part)
+        model = field.related_model
+    return field
 
 
 def _names(model, accessors=False):
@@ -235,7 +246,12 @@ class DjangoSource:
         from a related row (no row can then be found by its id)."""
         id_field = self.pipeline.document.id
         source = id_field.source
-        return None if id_field.fn is not None or not source or "." in source else source
+        if id_field.fn is not None or not source:
+            return None
+        if "." in source:  # a parent's column through its link (resourcebase_ptr.uuid): a lookup
+            found = id_path(self.model, source)
+            return found[0] if found else None
+        return source
 
     def doc_ids(self, pks):
         """The document ids of these rows, whatever the filter says, read from the id column alone
@@ -254,7 +270,7 @@ class DjangoSource:
     def _id_values(self, source, doc_ids):
         """``doc_ids`` as values of the id column ``source``; an id that is not even a value of it
         ("abc" for an integer key, an orphan "ghost" in a UUID-keyed pipeline) is held by no row."""
-        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
+        column = self.model._meta.pk if source == "pk" else _final_field(self.model, source)
         wanted = []
         for doc_id in doc_ids:
             try:
