@@ -6,7 +6,8 @@ import re
 import threading
 import time
 
-from .query import Doc, parse
+from .index import Doc
+from .parsers import parse
 from .schema import MAX_TERM_BYTES, Schema, SolrConfig, SolrHTTPError, bad_request
 from .search import search
 from .versions import SolrVersion
@@ -36,8 +37,9 @@ class Core:
 
     def load_config(self):
         """(Re)read managed-schema and solrconfig.xml (core creation and RELOAD)."""
-        self.schema = Schema.from_configset(self.conf_dir)
         self.config = SolrConfig.from_configset(self.conf_dir)
+        self.lucene_major = min(self.config.lucene_major or self.solr_version.major, self.solr_version.major)
+        self.schema = Schema.from_configset(self.conf_dir, self.lucene_major)
         self._compile_chain()
 
     def _compile_chain(self):
@@ -216,7 +218,7 @@ class Core:
 
     def delete_query(self, q):
         match = parse(q, self.schema)
-        doomed = [k for k, d in self.latest.items() if match(d)]
+        doomed = [k for k, d in self.latest.items() if match.score(d) is not None]
         for k in doomed:
             del self.latest[k]
         return len(doomed)

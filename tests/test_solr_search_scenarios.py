@@ -1,0 +1,199 @@
+"""Differential search scenarios: what a project's own search code and tests ask of Solr (relevance
+order, analysis, parsers, sorting, facets, highlighting, response formats), asked of the emulator
+and, with SOLRSYNC_TEST_SOLR_URL naming a core served from tests/configsets/search (Solr 8/9) or
+tests/configsets/search5 (Solr 5), of a real Solr; where versions differ the scenario says what each
+answers, keyed on the major version the target reports (``search.major``).
+
+    solr9.sh start PORT $PWD/tests/configsets/search/conf search        # or realsolr.sh (5.3.1): search5
+    SOLRSYNC_TEST_SOLR_URL=http://127.0.0.1:PORT/solr/search pytest tests/test_solr_search_scenarios.py
+
+With SOLRSYNC_TEST_SOLR_URL naming another core (the layers one of ``make test-solr``) they skip.
+Orders are asserted exactly (ties in index order, as Lucene's doc ids); scores are not.
+"""
+import os
+import pathlib
+
+import pytest
+
+from solrsync.testing.emulator import SolrEmulator
+from solrsync.testing.emulator.versions import DEFAULT_MAJOR
+from solrsync.testing.pytest_plugin import SolrTarget
+
+CONFIGSETS = pathlib.Path(__file__).resolve().parent / "configsets"
+
+DOCS = [
+    {"id": "doc_1", "title": "The cat sat on the mat", "body": "A short doc about a cat", "kind": "pet",
+     "maker": "acme", "tags": ["a", "b"], "price": 10.5, "pop": 5, "when": "2020-01-01T00:00:00Z",
+     "name_sn": "running runners", "code_ws": "AB-12 cd"},
+    {"id": "doc_2", "title": "Dogs and cats living together", "body": "doc doc", "kind": "pet", "maker": "bolt",
+     "tags": ["b"], "price": 20.0, "pop": 3, "when": "2021-06-01T00:00:00Z", "name_sn": "generously generous"},
+    {"id": "doc_3", "title": "Running with the dogs", "body": "nothing here about felines", "kind": "sport",
+     "tags": ["c"], "price": 5.0, "pop": 9, "when": "2019-03-01T00:00:00Z", "name_sn": "ran runs"},
+    {"id": "doc_4", "title": "Doc", "body": "doc", "kind": "misc", "maker": "acme", "price": 7.25,
+     "when": "2022-01-01T00:00:00Z"},
+    {"id": "doc_5", "title": "A television for the cat's room", "body": "tv stand with doc and docs about the doc",
+     "kind": "misc", "tags": ["a", "c"], "pop": 1},
+]
+
+
+@pytest.fixture(scope="module")
+def search_emulator(pytestconfig):
+    major = pytestconfig.getoption("solrsync_solr_version") or DEFAULT_MAJOR
+    conf = CONFIGSETS / ("search5" if major == 5 else "search") / "conf"
+    with SolrEmulator(cores={"search": conf}, solr_version=major) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def search(request):
+    """The search core with DOCS committed: the emulator's, or the real one named (if it is one)."""
+    url = os.environ.get("SOLRSYNC_TEST_SOLR_URL")
+    if url:
+        target = SolrTarget(url)
+        if target.get("schema/fields/title_prefix")[0] != 200:
+            pytest.skip("%s is not served from tests/configsets/search (see this module's docstring)" % url)
+        target.clean()
+    else:
+        emulator = request.getfixturevalue("search_emulator")
+        emulator.reset(cores=("search",))
+        target = SolrTarget(emulator.core_url("search"), emulator)
+    status, body = target.post("update", DOCS, commit="true")
+    assert status == 200, body
+    return target
+
+
+def ids(search, **params):
+    params.setdefault("fl", "id,score")
+    status, body = search.get("select", **params)
+    assert status == 200, body
+    return [d["id"] for d in body["response"]["docs"]]
+
+
+def by_version(search, five, modern):
+    return five if search.major == 5 else modern
+
+
+# ------------------------------------------------------------ relevance (issue 24, group 3)
+RANKED = [
+    # (params, order on 5.x (classic TF-IDF), order on 8.x/9.x (BM25)); None: the same as 5.x
+    ({"q": "doc"}, ["doc_4", "doc_2", "doc_5", "doc_1"], None),
+    ({"q": "title:cat^3 body:doc"}, ["doc_2", "doc_5", "doc_1", "doc_4"], None),
+    ({"q": "(doc cat)^3 kind:misc"}, ["doc_4", "doc_1", "doc_5", "doc_2"], ["doc_1", "doc_4", "doc_5", "doc_2"]),
+    ({"q": "body:doc^0.5 OR title:doc"}, ["doc_4", "doc_2", "doc_5", "doc_1"], None),
+    ({"q": "doc^2 cat"}, ["doc_1", "doc_4", "doc_2", "doc_5"], None),
+    ({"q": "tags:a tags:b"}, ["doc_1", "doc_2", "doc_5"], None),
+    ({"q": "pop:[2 TO 6] title:cat"}, ["doc_1", "doc_2", "doc_5"], None),
+    ({"q": "+title:cat body:doc"}, ["doc_2", "doc_5", "doc_1"], None),
+    ({"q": "kind:pet OR kind:misc"}, ["doc_1", "doc_2", "doc_4", "doc_5"], None),
+    ({"q": "doc cat", "defType": "edismax", "qf": "title^2 body"},
+     ["doc_4", "doc_2", "doc_1", "doc_5"], ["doc_4", "doc_1", "doc_2", "doc_5"]),
+    ({"q": "doc cat", "defType": "dismax", "qf": "title body^3", "tie": "0.1"},
+     ["doc_1", "doc_2", "doc_5", "doc_4"], ["doc_1", "doc_4", "doc_2", "doc_5"]),
+    ({"q": "cat doc dogs", "defType": "edismax", "qf": "title body", "mm": "2"}, ["doc_2", "doc_1", "doc_5"], None),
+    ({"q": "{!dismax qf=body}doc"}, ["doc_4", "doc_2", "doc_5", "doc_1"], ["doc_2", "doc_4", "doc_5", "doc_1"]),
+    ({"q": "doc about cat", "defType": "edismax", "qf": "body", "pf": "body^5"},
+     ["doc_1", "doc_5", "doc_4", "doc_2", "doc_3"], ["doc_1", "doc_5", "doc_3", "doc_2", "doc_4"]),
+    ({"q": "{!edismax qf=title pf=body}doc about"}, ["doc_4"], None),
+    ({"q": '_query_:"{!dismax qf=title}cat" kind:sport'}, ["doc_3", "doc_1", "doc_2", "doc_5"], None),
+    ({"q": "doc", "bq": "kind:misc^5"}, ["doc_4", "doc_2", "doc_5", "doc_1"], None),  # bq: dismax only
+    ({"q": "doc", "defType": "edismax", "qf": "body", "bq": "kind:pet^5"},
+     ["doc_2", "doc_1", "doc_4", "doc_5"], None),
+    ({"q": "doc", "sort": "score asc, id desc"}, ["doc_1", "doc_5", "doc_2", "doc_4"], None),
+    ({"q": "title_prefix:do"}, ["doc_4", "doc_3", "doc_2"], None),
+]
+
+
+@pytest.mark.parametrize("params,five,modern", RANKED, ids=[p["q"] + ("|" + p.get("defType", "")) for p, _, _ in
+                                                            RANKED])
+def test_relevance_orders_results_as_solr(search, params, five, modern):
+    assert ids(search, **params) == by_version(search, five, modern or five)
+
+
+def test_scores_are_returned_with_max_score(search):
+    status, body = search.get("select", q="doc", fl="id,score")
+    docs = body["response"]["docs"]
+    assert [d["score"] for d in docs] == sorted((d["score"] for d in docs), reverse=True)
+    assert body["response"]["maxScore"] == docs[0]["score"]
+    assert docs[0]["score"] > docs[-1]["score"] > 0
+
+
+# ------------------------------------------------------------ analysis (group 4)
+ANALYZED = [
+    ({"q": "title:cats"}, ["doc_1", "doc_2", "doc_5"]),          # Porter: cats -> cat
+    ({"q": "title:running"}, ["doc_3"]),                          # running -> run
+    ({"q": "name_sn:run"}, ["doc_1", "doc_3"]),                   # Snowball English: running, runs -> run
+    ({"q": "name_sn:generous"}, ["doc_2"]),
+    ({"q": '"the cat"'}, ["doc_1"]),                              # stop word out of the phrase
+    ({"q": 'title:"cat sat"~1'}, ["doc_1"]),
+    ({"q": "tv"}, ["doc_5"]),                                     # query-time synonym tv, television
+    ({"q": "television"}, ["doc_5"]),
+    ({"q": "code_ws:AB-12"}, ["doc_1"]),                          # whitespace tokenizer keeps case and dashes
+    ({"q": "code_ws:ab-12"}, []),
+    ({"q": "cat dog", "q.op": "AND"}, []),
+    ({"q": "cat doc", "q.op": "AND"}, ["doc_1"]),
+    ({"q": "body:/fel.*/"}, ["doc_3"]),
+    ({"q": "maker:*"}, ["doc_1", "doc_2", "doc_4"]),
+    ({"q": "-kind:pet"}, ["doc_3", "doc_4", "doc_5"]),
+    ({"q": "title:cat AND NOT kind:misc"}, ["doc_1", "doc_2"]),
+    ({"q": "{!term f=kind}pet"}, ["doc_1", "doc_2"]),
+    ({"q": "{!terms f=tags}a,c"}, ["doc_1", "doc_3", "doc_5"]),
+    ({"q": "{!prefix f=kind}sp"}, ["doc_3"]),
+    ({"q": "when:[2020-01-01T00:00:00Z TO *]"}, ["doc_1", "doc_2", "doc_4"]),
+]
+
+
+@pytest.mark.parametrize("params,expected", ANALYZED, ids=[p["q"] for p, _ in ANALYZED])
+def test_analysis_from_the_configset(search, params, expected):
+    assert ids(search, **params) == expected
+
+
+def test_an_unemulated_analysis_component_is_refused_not_approximated(search):
+    search.need_emulator("an emulator-only answer")
+    status, body = search.get("select", q="sound:cat")
+    assert status == 400
+    assert body["error"]["msg"] == "solrsync emulator: analysis component 'solr.DoubleMetaphoneFilterFactory' " \
+                                   "is not emulated"
+
+
+@pytest.mark.parametrize("params,feature", [
+    ({"q": "{!parent which=kind:pet}cat"}, "the {!parent} query parser"),
+    ({"q": "cat", "defType": "edismax", "qf": "title", "bf": "pop"}, "the bf parameter of edismax"),
+    ({"q": "cat", "mlt": "true"}, "more-like-this (mlt)"),
+    ({"q": "cat", "group": "true", "group.field": "kind"}, "result grouping (group)"),
+    ({"q": "cat", "fl": "id,[explain]"}, "the document transformer [explain]"),
+    ({"q": "*:*", "sort": "div(pop,2) asc"}, "sorting by a function (div(pop,2))"),
+])
+def test_what_is_not_emulated_answers_400_never_a_silent_200(search, params, feature):
+    search.need_emulator("an emulator-only answer")
+    status, body = search.get("select", **params)
+    assert (status, body["error"]["msg"]) == (400, "solrsync emulator: %s is not emulated" % feature)
+
+
+# ------------------------------------------------------------ sorting and paging (group 9, 8)
+SORTED = [
+    ({"sort": "pop asc,id asc"}, ["doc_4", "doc_5", "doc_2", "doc_1", "doc_3"]),   # missing number: as 0
+    ({"sort": "price desc"}, ["doc_2", "doc_1", "doc_4", "doc_3", "doc_5"]),
+    ({"sort": "when asc,id asc"}, ["doc_5", "doc_3", "doc_1", "doc_2", "doc_4"]),
+    ({"sort": "maker asc,id asc"}, ["doc_3", "doc_5", "doc_1", "doc_4", "doc_2"]),  # missing string: first
+    ({"sort": "maker desc,id asc"}, ["doc_2", "doc_1", "doc_4", "doc_3", "doc_5"]),
+    ({"sort": "kind asc,id desc"}, ["doc_5", "doc_4", "doc_2", "doc_1", "doc_3"]),
+]
+
+
+@pytest.mark.parametrize("params,expected", SORTED, ids=[p["sort"] for p, _ in SORTED])
+def test_sorting(search, params, expected):
+    assert ids(search, q="*:*", **params) == expected
+
+
+def test_sorting_on_a_multivalued_field(search):
+    status, body = search.get("select", q="*:*", sort="tags asc", fl="id")
+    if search.major == 5:
+        assert status == 400 and "can not sort on multivalued field: tags" in body["error"]["msg"]
+    else:  # docValues: by the smallest value (the largest when desc)
+        assert [d["id"] for d in body["response"]["docs"]] == ["doc_1", "doc_5", "doc_2", "doc_3", "doc_4"]
+
+
+@pytest.mark.parametrize("param", ["rows", "start"])
+def test_negative_rows_or_start_is_refused(search, param):
+    status, body = search.get("select", q="doc", **{param: "-1"})
+    assert (status, body["error"]["msg"]) == (400, "'%s' parameter cannot be negative" % param)
