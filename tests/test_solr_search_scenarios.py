@@ -100,6 +100,8 @@ RANKED = [
      ["doc_2", "doc_1", "doc_4", "doc_5"], None),
     ({"q": "doc", "sort": "score asc, id desc"}, ["doc_1", "doc_5", "doc_2", "doc_4"], None),
     ({"q": "title_prefix:do"}, ["doc_4", "doc_3", "doc_2"], None),
+    ({"q": "title:dog~1"}, ["doc_4", "doc_2", "doc_3"], ["doc_3", "doc_4", "doc_2"]),   # fuzzy: dog, doc
+    ({"q": "title:cats~"}, ["doc_1", "doc_2", "doc_5"], None),
 ]
 
 
@@ -177,6 +179,9 @@ SORTED = [
     ({"sort": "maker asc,id asc"}, ["doc_3", "doc_5", "doc_1", "doc_4", "doc_2"]),  # missing string: first
     ({"sort": "maker desc,id asc"}, ["doc_2", "doc_1", "doc_4", "doc_3", "doc_5"]),
     ({"sort": "kind asc,id desc"}, ["doc_5", "doc_4", "doc_2", "doc_1", "doc_3"]),
+    ({"sort": "title asc"}, ["doc_1", "doc_2", "doc_5", "doc_4", "doc_3"]),   # a text field: its smallest term
+    ({"sort": "title desc"}, ["doc_3", "doc_4", "doc_1", "doc_2", "doc_5"]),
+    ({"sort": "body asc"}, ["doc_1", "doc_3", "doc_5", "doc_2", "doc_4"]),
 ]
 
 

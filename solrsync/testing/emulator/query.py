@@ -201,7 +201,7 @@ def field_node(parser, name, body, kind, boost=1.0, tilde=None):
         return Const(lambda doc: bool(doc.values(name, schema)), boost)
     if tilde is not None and f.kind in ("text", "string"):
         edits = 2 if tilde < 0 else int(tilde) if tilde >= 1 else 2
-        return _fuzzy(f, name, value.lower() if f.kind == "text" else value, edits, boost, schema)
+        return _fuzzy(parser, f, name, value.lower() if f.kind == "text" else value, edits, boost)
     if ("*" in value or "?" in value) and f.kind in ("text", "string"):
         pattern = value.lower() if f.kind == "text" else value
         return Const(lambda doc: any(fnmatch.fnmatchcase(t, pattern) for toks in _terms(doc, f, name, schema)
@@ -268,11 +268,35 @@ def boolean(clauses, top=False):
     return Bool(clauses)
 
 
-def _fuzzy(f, name, value, edits, boost, schema):
-    """``term~N``: terms within N edits (Damerau-Levenshtein, as FuzzyQuery with transpositions)."""
+def _fuzzy(parser, f, name, value, edits, boost):
+    """``term~N``: the indexed terms within N edits (Damerau-Levenshtein, as FuzzyQuery), each
+    scored as a term boosted by 1 - edits/length with the rarest's document frequency (Lucene's
+    TopTermsBlendedFreqScoringRewrite)."""
+    schema, sim = parser.schema, parser.sim
+
     def near(term):
         return abs(len(term) - len(value)) <= edits and _distance(term, value, edits) <= edits
-    return Const(lambda doc: any(near(t) for toks in doc.tokens(name, schema) for t in toks), boost)
+    if sim is None:
+        return Const(lambda doc: any(near(t) for toks in doc.tokens(name, schema) for t in toks), boost)
+    stats = sim.stats(name)
+    found = []
+    for term in stats.df:
+        if near(term):
+            ed = _distance(term, value, edits)
+            weight = 1.0 - ed / float(min(len(term), len(value))) if ed else 1.0
+            if weight > 0:
+                found.append((term, weight))
+    if not found:
+        return None
+    found = sorted(found, key=lambda tw: (-tw[1], tw[0]))[:50]
+    rarest = max(found, key=lambda tw: stats.df[tw[0]])[0]
+    nodes = []
+    for term, weight in found:
+        node = Terms(name, f, [term], sim, schema, boost=weight * boost)
+        node.idf = sim.idf(name, [rarest])
+        node.value = node.idf * node.boost
+        nodes.append(["SHOULD", node])
+    return nodes[0][1] if len(nodes) == 1 else Bool(nodes, coord=False)
 
 
 def _distance(a, b, limit):

@@ -187,16 +187,15 @@ def _parse_sort(sort, schema, solr_version):
             raise bad_request("sort param field can't be found: %s" % name)
         if f.multi and not solr_version.sorts_multivalued:
             raise bad_request("can not sort on multivalued field: %s" % name)
-        if f.kind == "text":
-            raise bad_request("can not sort on a field w/o docValues unless it is indexed=true uninvertible=true "
-                              "and the type supports Uninversion: %s" % name)
         keys.append((name, desc))  # a multi-valued field (docValues) sorts by its min / max, as Solr 8+
     return keys
 
 
 def _sort_value(doc, name, schema, desc=False):
-    v = doc.fields.get(name)
     f = schema.field(name)
+    if f.kind == "text":  # an uninverted text field sorts by its smallest indexed term
+        return min((t for toks in doc.tokens(name, schema) for t in toks), default=None)
+    v = doc.fields.get(name)
     if isinstance(v, list):
         v = (max(v) if desc else min(v)) if v else None
     if v is not None and f.kind == "date":
