@@ -202,3 +202,37 @@ def test_sorting_on_a_multivalued_field(search):
 def test_negative_rows_or_start_is_refused(search, param):
     status, body = search.get("select", q="doc", **{param: "-1"})
     assert (status, body["error"]["msg"]) == (400, "'%s' parameter cannot be negative" % param)
+
+
+# ------------------------------------------------------------ facets (group 5); answers read from Solr 9.4 and 5.3.1
+FACETED = [
+    ({'q': '*:*', 'facet': 'true', 'facet.field': ['kind', 'title', 'price', 'flag', 'when', 'pop'], 'f.title.facet.limit': 3, 'facet.query': ['pop:[1 TO 5]', '{!key=cheap}price:[* TO 8]'], 'facet.mincount': 1, 'f.kind.facet.missing': 'true'},
+     {'facet_counts': {'facet_queries': {'pop:[1 TO 5]': 3, 'cheap': 2}, 'facet_fields': {'kind': ['misc', 2, 'pet', 2, 'sport', 1, None, 0], 'title': ['cat', 3, 'dog', 2, 'doc', 1], 'price': ['5.0', 1, '7.25', 1, '10.5', 1, '20.0', 1], 'flag': [], 'when': ['2019-03-01T00:00:00Z', 1, '2020-01-01T00:00:00Z', 1, '2021-06-01T00:00:00Z', 1, '2022-01-01T00:00:00Z', 1], 'pop': ['1', 1, '3', 1, '5', 1, '9', 1]}}}),
+    ({'q': '*:*', 'facet': 'true', 'facet.range': ['pop', 'when'], 'facet.range.start': 0, 'facet.range.end': 10, 'facet.range.gap': 4, 'facet.range.other': 'all', 'f.when.facet.range.start': '2019-01-01T00:00:00Z', 'f.when.facet.range.end': '2023-01-01T00:00:00Z', 'f.when.facet.range.gap': '+2YEARS'},
+     {'facet_counts': {'facet_ranges': {'pop': {'counts': ['0', 2, '4', 1, '8', 1], 'gap': 4, 'before': 0, 'after': 0, 'between': 4, 'start': 0, 'end': 12}, 'when': {'counts': ['2019-01-01T00:00:00Z', 2, '2021-01-01T00:00:00Z', 2], 'gap': '+2YEARS', 'before': 0, 'after': 0, 'between': 4, 'start': '2019-01-01T00:00:00Z', 'end': '2023-01-01T00:00:00Z'}}}}),
+    ({'q': '*:*', 'facet': 'true', 'facet.pivot': 'kind,tags'},
+     {'facet_counts': {'facet_pivot': {'kind,tags': [{'field': 'kind', 'value': 'misc', 'count': 2, 'pivot': [{'field': 'tags', 'value': 'a', 'count': 1}, {'field': 'tags', 'value': 'c', 'count': 1}]}, {'field': 'kind', 'value': 'pet', 'count': 2, 'pivot': [{'field': 'tags', 'value': 'b', 'count': 2}, {'field': 'tags', 'value': 'a', 'count': 1}]}, {'field': 'kind', 'value': 'sport', 'count': 1, 'pivot': [{'field': 'tags', 'value': 'c', 'count': 1}]}]}}}),
+    ({'q': 'cat', 'facet': 'true', 'facet.field': ['kind', 'tags']},
+     {'facet_counts': {'facet_fields': {'kind': ['pet', 1, 'misc', 0, 'sport', 0], 'tags': ['a', 1, 'b', 1, 'c', 0]}}}),
+    ({'q': '*:*', 'fq': '{!tag=k}kind:pet', 'facet': 'true', 'facet.field': ['{!ex=k}kind', 'tags']},
+     {'facet_counts': {'facet_fields': {'kind': ['misc', 2, 'pet', 2, 'sport', 1], 'tags': ['b', 2, 'a', 1, 'c', 0]}}}),
+    ({'q': '*:*', 'facet': 'true', 'facet.range': 'price', 'facet.range.start': 0, 'facet.range.end': 15, 'facet.range.gap': 5, 'facet.range.hardend': 'true', 'facet.range.include': 'upper'},
+     {'facet_counts': {'facet_ranges': {'price': {'counts': ['0.0', 1, '5.0', 1, '10.0', 1], 'gap': 5.0, 'start': 0.0, 'end': 15.0}}}}),
+    ({'q': '*:*', 'facet': 'true', 'facet.field': 'tags', 'facet.sort': 'index', 'facet.limit': 2, 'facet.offset': 1},
+     {'facet_counts': {'facet_fields': {'tags': ['b', 2, 'c', 2]}}}),
+    ({'q': '*:*', 'json.facet': '{"kinds": {"type": "terms", "field": "kind", "facet": {"t": {"type": "terms", "field": "tags"}}}, "cheap": {"type": "query", "q": "price:[* TO 8]"}, "pops": {"type": "range", "field": "pop", "start": 0, "end": 10, "gap": 5}}'},
+     {'facets': {'count': 5, 'kinds': {'buckets': [{'val': 'misc', 'count': 2, 't': {'buckets': [{'val': 'a', 'count': 1}, {'val': 'c', 'count': 1}]}}, {'val': 'pet', 'count': 2, 't': {'buckets': [{'val': 'b', 'count': 2}, {'val': 'a', 'count': 1}]}}, {'val': 'sport', 'count': 1, 't': {'buckets': [{'val': 'c', 'count': 1}]}}]}, 'cheap': {'count': 2}, 'pops': {'buckets': [{'val': 0, 'count': 2}, {'val': 5, 'count': 2}]}}}),
+    ({'q': '*:*', 'facet': 'true', 'facet.field': 'tags', 'facet.prefix': 'b'},
+     {'facet_counts': {'facet_fields': {'tags': ['b', 2]}}}),
+]
+
+
+@pytest.mark.parametrize("params,expected", FACETED, ids=["facets%d" % i for i in range(len(FACETED))])
+def test_facets(search, params, expected):
+    status, body = search.get("select", rows=0, **params)
+    assert status == 200, body
+    if "facet_counts" in expected:  # the sections that hold something (5.x adds an empty facet_dates)
+        got = {k: v for k, v in body["facet_counts"].items() if v}
+        assert got == expected["facet_counts"]
+    else:
+        assert body["facets"] == expected["facets"]

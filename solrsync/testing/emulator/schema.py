@@ -90,9 +90,10 @@ _MATH = re.compile(r"([+-/])(\d*)([A-Z]+)")
 _UNITS = {"MILLI": 0.001, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
-def date_math(text):
-    """``NOW``, ``NOW-7DAYS``, ``NOW/DAY``: the subset of Solr date math tests need."""
-    moment = dt.datetime.now(dt.timezone.utc)
+def date_math(text, now=None):
+    """``NOW``, ``NOW-7DAYS``, ``NOW/DAY``: the subset of Solr date math tests need (``now``: the
+    moment NOW stands for, in epoch milliseconds; range facets step by it)."""
+    moment = dt.datetime.now(dt.timezone.utc) if now is None else EPOCH + dt.timedelta(milliseconds=now)
     rest = text.strip()[3:].upper()
     pos = 0
     for m in _MATH.finditer(rest):

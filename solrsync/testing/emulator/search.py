@@ -111,7 +111,11 @@ def search(core, params):
         else:
             extra["nextCursorMark"] = cursor
     if _on(params, "facet") or "json.facet" in params:
-        facets(core, params, hits, extra)
+        def base(tags):
+            ctx = Context(params)
+            dropped = {fq for tag in tags for fq in filter_tags(fqs, ctx).get(tag, [])}
+            return [d for d, _ in _run(core, params, q, def_type, df, [fq for fq in fqs if fq not in dropped], [])]
+        facets(core, params, hits, extra, base)
     if _on(params, "hl"):
         extra["highlighting"] = highlight(core, params, page, q, df)
     return out, extra
