@@ -236,3 +236,55 @@ def test_facets(search, params, expected):
         assert got == expected["facet_counts"]
     else:
         assert body["facets"] == expected["facets"]
+
+
+# ------------------------------------------------------------ highlighting (group 6)
+HIGHLIGHTED = [  # (params, 5.3.1's answer, 9.4's where it differs)
+    ({'hl.fl': 'title,body', 'q': 'cat'},
+     {'doc_1': {'body': ['A short doc about a <em>cat</em>'], 'title': ['The <em>cat</em> sat on the mat']}},
+     None),
+    ({'hl.fl': 'title', 'q': 'title:"cat sat"'},
+     {'doc_1': {'title': ['The <em>cat</em> <em>sat</em> on the mat']}},
+     {'doc_1': {'title': ['The <em>cat sat</em> on the mat']}}),
+    ({'hl.fl': 'body', 'q': 'doc'},
+     {'doc_1': {'body': ['A short <em>doc</em> about a cat']},
+ 'doc_2': {'body': ['<em>doc</em> <em>doc</em>']},
+ 'doc_4': {'body': ['<em>doc</em>']},
+ 'doc_5': {'body': ['tv stand with <em>doc</em> and docs about the <em>doc</em>']}},
+     None),
+    ({'q': 'body:doc'},
+     {'doc_1': {}, 'doc_2': {}, 'doc_4': {}, 'doc_5': {}},
+     None),
+    ({'hl.fl': 'title', 'hl.simple.post': ']', 'hl.simple.pre': '[', 'q': 'title:dogs'},
+     {'doc_2': {'title': ['[Dogs] and cats living together']}, 'doc_3': {'title': ['Running with the [dogs]']}},
+     None),
+    ({'hl.fl': 'title', 'hl.tag.post': '</b>', 'hl.tag.pre': '<b>', 'q': 'title:dogs'},
+     {'doc_2': {'title': ['<em>Dogs</em> and cats living together']},
+ 'doc_3': {'title': ['Running with the <em>dogs</em>']}},
+     {'doc_2': {'title': ['<b>Dogs</b> and cats living together']},
+ 'doc_3': {'title': ['Running with the <b>dogs</b>']}}),
+    ({'hl.fl': 'title,name_sn', 'q': 'running'},
+     {'doc_3': {}},
+     None),
+    ({'hl.fl': 'kind,title', 'q': 'kind:pet'},
+     {'doc_1': {'kind': ['<em>pet</em>']}, 'doc_2': {'kind': ['<em>pet</em>']}},
+     None),
+    ({'hl.fl': '*', 'q': 'cat'},
+     {'doc_1': {'body': ['A short doc about a <em>cat</em>'], 'title': ['The <em>cat</em> sat on the mat']}},
+     None),
+    ({'hl.fl': 'body', 'hl.requireFieldMatch': 'true', 'q': 'doc'},
+     {'doc_1': {}, 'doc_2': {}, 'doc_4': {}, 'doc_5': {}},
+     None),
+    ({'hl.fl': 'title,body', 'hl.requireFieldMatch': 'true', 'q': 'title:cat'},
+     {'doc_1': {'title': ['The <em>cat</em> sat on the mat']},
+ 'doc_2': {'title': ['Dogs and <em>cats</em> living together']},
+ 'doc_5': {'title': ["A television for the <em>cat's</em> room"]}},
+     None),
+]
+
+
+@pytest.mark.parametrize("params,five,modern", HIGHLIGHTED, ids=["hl%d" % i for i in range(len(HIGHLIGHTED))])
+def test_highlighting(search, params, five, modern):
+    status, body = search.get("select", hl="true", fl="id", **params)
+    assert status == 200, body
+    assert body["highlighting"] == by_version(search, five, modern or five)
