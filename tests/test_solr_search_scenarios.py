@@ -10,8 +10,11 @@ answers, keyed on the major version the target reports (``search.major``).
 With SOLRSYNC_TEST_SOLR_URL naming another core (the layers one of ``make test-solr``) they skip.
 Orders are asserted exactly (ties in index order, as Lucene's doc ids); scores are not.
 """
+import ast
+import json
 import os
 import pathlib
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -288,3 +291,120 @@ def test_highlighting(search, params, five, modern):
     status, body = search.get("select", hl="true", fl="id", **params)
     assert status == 200, body
     assert body["highlighting"] == by_version(search, five, modern or five)
+
+
+# ------------------------------------------------------------ response writers, values, parameters (group 10, 8)
+def raw(search, path="select", **params):
+    resp = search.http.get("%s/%s" % (search.url, path), params=params, timeout=30)
+    return resp.status_code, resp.text
+
+
+def test_default_writer_is_the_versions(search):
+    status, text = raw(search, q="id:doc_1")
+    assert status == 200
+    if search.major == 5:
+        assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<response>')
+    else:
+        assert json.loads(text)["response"]["numFound"] == 1
+
+
+def test_xml_writer_structure_and_types(search):
+    status, text = raw(search, q="id:doc_1", wt="xml", fl="id,title,tags,price,pop,when,flag,score,_version_")
+    assert status == 200
+    root = ET.fromstring(text)
+    result = root.find("result")
+    assert (result.get("name"), result.get("numFound"), result.get("start")) == ("response", "1", "0")
+    assert float(result.get("maxScore")) > 0
+    assert (result.get("numFoundExact") == "true") == (search.major >= 8)
+    doc = result.find("doc")
+    assert [(el.tag, el.get("name")) for el in doc] == [
+        ("str", "id"), ("str", "title"), ("arr", "tags"), ("float", "price"), ("int", "pop"), ("date", "when"),
+        ("long", "_version_"), ("float", "score")]
+    assert [s.text for s in doc.find("arr")] == ["a", "b"]
+    assert root.find("lst").get("name") == "responseHeader"
+
+
+def test_facets_in_xml_are_named_lists(search):
+    status, text = raw(search, q="id:doc_1", wt="xml", fl="id", facet="true", **{"facet.field": "kind"})
+    kinds = ET.fromstring(text).find("lst[@name='facet_counts']/lst[@name='facet_fields']/lst[@name='kind']")
+    assert [(el.tag, el.get("name"), el.text) for el in kinds] == [("int", "pet", "1"), ("int", "misc", "0"),
+                                                                  ("int", "sport", "0")]
+
+
+def test_python_and_ruby_writers(search):
+    status, text = raw(search, q="id:doc_1", wt="python", fl="id,tags,price,pop")
+    body = ast.literal_eval(text)
+    assert body["response"]["docs"] == [{"id": "doc_1", "tags": ["a", "b"], "price": 10.5, "pop": 5}]
+    status, text = raw(search, q="id:doc_1", wt="ruby", fl="id")
+    assert text.replace("\n", "").replace(" ", "").startswith("{'responseHeader'=>{'status'=>0,")
+
+
+def test_json_is_compact_unless_indented(search):
+    # 9.x indents by default; 5.x whenever ``indent`` is there, even indent=false
+    status, text = raw(search, q="id:doc_1", wt="json", fl="id", **({"indent": "false"} if search.major >= 9 else {}))
+    assert '"numFound":1' in text and '"numFound": 1' not in text and "\n " not in text
+
+
+def test_echo_params(search):
+    status, body = search.get("select", q="doc", fl="id", echoParams="explicit")
+    assert body["responseHeader"]["params"]["q"] == "doc"
+    assert "params" not in search.get("select", q="doc", fl="id")[1]["responseHeader"]
+
+
+def test_values_are_coerced_as_solr_does(search):
+    docs = [{"id": "v1", "flag": "yes", "pop": 2.7}, {"id": "v2", "flag": "on", "price": 3},
+            {"id": "v3", "flag": "TRUE"}, {"id": "v4", "flag": "1"}, {"id": "v5", "flag": "false"}]
+    for doc in docs:
+        assert search.post("update", [doc], commit="true")[0] == 200
+    got = search.get("select", q="id:v*", fl="id,flag,pop,price", sort="id asc")[1]["response"]["docs"]
+    assert got == [{"id": "v1", "flag": False, "pop": 2}, {"id": "v2", "flag": False, "price": 3.0},
+                   {"id": "v3", "flag": True}, {"id": "v4", "flag": True}, {"id": "v5", "flag": False}]
+    status, body = search.post("update", [{"id": "v6", "pop": "2.7"}])
+    assert status == 400 and 'For input string: "2.7"' in body["error"]["msg"]
+
+
+def test_stored_copy_field_destinations_are_returned(search):
+    doc = search.get("select", q="id:doc_1", fl="*")[1]["response"]["docs"][0]
+    assert doc["title_copy"] == ["The cat sat on the mat"]
+    assert "text" not in doc  # not stored
+
+
+def test_overwrite_false_keeps_both_documents(search):
+    assert search.post("update", [{"id": "doc_1", "title": "dup"}], commit="true", overwrite="false")[0] == 200
+    got = search.get("select", q="id:doc_1", fl="id,title")[1]["response"]
+    assert got["numFound"] == 2 and [d["title"] for d in got["docs"]] == ["The cat sat on the mat", "dup"]
+    assert search.get("get", id="doc_1", fl="id,title")[1]["doc"] == {"id": "doc_1", "title": "The cat sat on the mat"}
+
+
+def test_no_q_finds_nothing(search):
+    status, body = search.get("select", rows=0)
+    assert status == 200 and body["response"]["numFound"] == 0
+
+
+def test_no_score_max_score_is_zero(search):
+    assert search.get("select", q="nothingmatches", fl="id,score")[1]["response"]["maxScore"] == 0.0
+
+
+def test_parameters_in_a_get_body(search):
+    """pysolr's SolrCoreAdmin sends its parameters in the body of a GET (form-encoded, so said);
+    without that Content-Type Solr does not read them."""
+    url = "%s/admin/cores" % search.base
+    bare = search.http.request("GET", url, params={"wt": "json"}, data="action=STATUS&core=nosuch", timeout=30)
+    assert "search" in bare.json()["status"]
+    form = search.http.request("GET", url, params={"wt": "json"}, data="action=STATUS&core=nosuch", timeout=30,
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.json()["status"] == {"nosuch": {}}
+
+
+def test_an_unemulated_writer_is_refused(search):
+    search.need_emulator("an emulator-only answer")
+    status, text = raw(search, q="doc", wt="csv")
+    assert status == 400 and json.loads(text)["error"]["msg"] == \
+        "solrsync emulator: the wt=csv response writer is not emulated"
+
+
+def test_pysolr_core_admin_is_heard(search):
+    """pysolr's SolrCoreAdmin: its STATUS of one core is that core's, not every core's."""
+    import pysolr
+    answer = json.loads(pysolr.SolrCoreAdmin("%s/admin/cores" % search.base).status(core="nosuch"))
+    assert answer["status"] == {"nosuch": {}}

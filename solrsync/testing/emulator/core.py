@@ -32,6 +32,7 @@ class Core:
         self.lock = threading.RLock()
         self.started = time.time()
         self._sorted = {}
+        self._dups = {}  # id -> how many extra documents overwrite=false added with it
         self._clock = itertools.count(int(time.time() * 1000) << 20)
         self.on_searcher = None  # a hook for measurements: called after each new searcher opens
 
@@ -154,8 +155,12 @@ class Core:
                 raise bad_request("[doc=%s] missing required field: %s" % (doc_id, name))
         if "_version_" in schema.fields:
             fields["_version_"] = next(self._clock)
-        if existing is not None and not overwrite:
+        if existing is not None and not overwrite:  # Solr adds a second document with that id
+            self._dups[doc_id] = self._dups.get(doc_id, 0) + 1
+            self.latest["%s\0dup%d" % (doc_id, self._dups[doc_id])] = Doc(fields)
             return doc_id
+        if self._dups:
+            self._drop_dups(doc_id)
         self.latest.pop(doc_id, None)  # an update moves the document to the end, as a new Lucene doc
         self.latest[doc_id] = Doc(fields)
         return doc_id
@@ -201,6 +206,8 @@ class Core:
         version only, through the rest of the chain), or is ignored when not newer."""
         doc_id = str(doc_id)
         rule = self.version
+        if self._dups:
+            self._drop_dups(doc_id)
         if rule is None or rule.delete_param is None:
             return self.latest.pop(doc_id, None) is not None
         raw = (params or {}).get(rule.delete_param)
@@ -215,6 +222,10 @@ class Core:
             tombstone[name] = value
         self._index(tombstone, doc_id, existing)
         return existing is not None
+
+    def _drop_dups(self, doc_id):
+        for n in range(1, self._dups.pop(doc_id, 0) + 1):
+            self.latest.pop("%s\0dup%d" % (doc_id, n), None)
 
     def delete_query(self, q):
         match = parse(q, self.schema)

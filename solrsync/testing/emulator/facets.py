@@ -8,6 +8,7 @@ import json
 from .errors import bad_request, not_emulated
 from .parsers import Context, parse, split_local
 from .schema import date_math, format_millis, parse_date
+from .writers import NamedList
 
 UNEMULATED = ("facet.interval", "facet.heatmap", "facet.date", "facet.enum.cache.minDf", "facet.contains",
               "facet.matches", "facet.excludeTerms")
@@ -121,7 +122,7 @@ def field_counts(core, params, name, docs):
     elif order not in ("index", "false"):
         raise bad_request("Unknown facet sort value: %s" % order)
     items = items[offset:offset + limit] if limit >= 0 else items[offset:]
-    out = []
+    out = NamedList()
     for t, c in items:
         out.extend([t, c])
     if _param(params, name, "facet.missing", "false").lower() == "true":
@@ -177,7 +178,7 @@ def range_counts(core, params, name, docs):
     def count(lo, hi, lo_in, hi_in):
         return sum(1 for vs in values if any((v > lo or (lo_in and v == lo)) and (v < hi or (hi_in and v == hi))
                                              for v in vs))
-    counts = []
+    counts = NamedList()
     last = len(buckets) - 1
     for i, (lo, hi) in enumerate(buckets):
         lo_in = "lower" in include or "all" in include or ("edge" in include and i == 0)

@@ -3,6 +3,16 @@
 import fnmatch
 
 from .errors import not_emulated
+from .writers import SolrDoc
+
+_XML = (("Long", "long"), ("Int", "int"), ("Float", "float"), ("Double", "double"), ("Date", "date"),
+        ("Bool", "bool"))
+
+
+def xml_types(schema):
+    """field name -> the XML writer's element for its values (cached on the schema)."""
+    cache = schema.__dict__.setdefault("_xml_types", {})
+    return cache
 
 
 class Wanted:
@@ -43,7 +53,7 @@ def wanted_fields(fl):
 
 def project(doc, fl, schema, score=None):
     """A document as the response lists it."""
-    out = {}
+    out = SolrDoc()
     fields = doc.fields
     for name, value in fields.items():
         f = schema.field(name)
@@ -65,4 +75,12 @@ def project(doc, fl, schema, score=None):
             out[alias] = list(value) if isinstance(value, list) else value
     if fl.score:
         out["score"] = score if score is not None else 1.0
+    types = xml_types(schema)
+    for name in out:
+        if name not in types:
+            f = schema.field(name)
+            cls = schema.type_specs.get(f.type_name, {}).get("class", "") if f is not None else ""
+            types[name] = "long" if name == "_version_" else "float" if name == "score" else \
+                next((tag for key, tag in _XML if key in cls), None)
+    out.types = types
     return out

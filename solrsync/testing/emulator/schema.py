@@ -190,15 +190,19 @@ class Field:
                                       % (doc_id, self.name, MAX_TERM_BYTES))
                 return value
             if kind == "int":
-                if isinstance(value, bool) or isinstance(value, float):
+                if isinstance(value, bool):
                     raise ValueError('For input string: "%s"' % value)
+                if isinstance(value, float):  # a JSON number with a fraction: Solr keeps the integer part
+                    if math.isnan(value) or math.isinf(value):
+                        raise ValueError('For input string: "%s"' % value)
+                    return int(value)
                 return int(value) if isinstance(value, int) else int(str(value).strip())
             if kind == "float":
                 return float(value)
             if kind == "boolean":
                 if isinstance(value, bool):
                     return value
-                return str(value).strip().lower() in ("true", "t", "1", "on", "yes")
+                return str(value)[:1] in ("t", "T", "1")  # BoolField: true, T, 1...; "yes" and "on" are false
             if kind == "date":
                 try:
                     return solr_version.date(canonical_date(value))

@@ -60,6 +60,16 @@ def length_lucene7(n):
     return _FREE + _int4_to_long(_long_to_int4(n - _FREE))
 
 
+def as_float32(x):
+    """A score as Lucene returns it: a Java float, printed in the fewest digits that read back."""
+    f32 = struct.unpack(">f", struct.pack(">f", x))[0]
+    for digits in range(6, 10):
+        text = "%.*g" % (digits, f32)
+        if struct.unpack(">f", struct.pack(">f", float(text)))[0] == f32:
+            return float(text)
+    return f32
+
+
 # ---------------------------------------------------------------- similarities
 class Similarity:
     """Per request: the collection statistics of the searcher (``stats(field)``) and the formulas."""

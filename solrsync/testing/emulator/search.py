@@ -7,10 +7,11 @@ import re
 from .errors import bad_request, not_emulated
 from .parsers import Context, parse, split_local
 from .schema import parse_date
-from .scoring import FieldStats, Similarity
+from .scoring import FieldStats, Similarity, as_float32
 from .facets import facets
 from .fields import project, wanted_fields
 from .highlight import highlight
+from .writers import Result
 
 # parameters that change which documents match or their order (the cache key of a result)
 _PAGING = ("start", "rows", "fl", "wt", "cursorMark", "omitHeader", "echoParams", "indent", "json.nl", "version")
@@ -93,16 +94,12 @@ def search(core, params):
         page_from = _after_cursor(hits, keys, after, schema)
     page = hits[page_from:page_from + rows]
     fl = wanted_fields(params.get("fl", ["*"]))
-    out = {"numFound": len(hits), "start": start}
+    out = Result(numFound=len(hits), start=start)
+    if "score" in fl:
+        out["maxScore"] = as_float32(max(s for _, s in hits)) if hits else 0.0
     if core.solr_version.counts_exactly:
         out["numFoundExact"] = True
-    if "score" in fl:
-        out["maxScore"] = max((s for _, s in hits), default=float("nan")) if hits else None
-        if out["maxScore"] is None:
-            out["maxScore"] = 0.0 if core.solr_version.major < 8 else None
-            if out["maxScore"] is None:
-                del out["maxScore"]
-    out["docs"] = [project(d, fl, schema, score) for d, score in page]
+    out["docs"] = [project(d, fl, schema, as_float32(score)) for d, score in page]
     extra = {}
     if cursor is not None:
         if page:
