@@ -1,6 +1,6 @@
 """Response writers: ``wt=json`` (``json.nl``, ``indent``), ``xml`` (Solr's structure: ``<result
 numFound=..>``, typed ``<doc>`` fields), ``python``, ``ruby``, ``php``. The default ``wt`` is Solr's
-for the version (5.x: xml; 7 on: json); Solr 9 indents JSON unless ``indent=false``. Any other
+for the version (5.x: xml; 7 on: json); 8.x/9.x indent unless ``indent=false``. Any other
 writer answers 400 "not emulated"."""
 import json
 import math
@@ -29,7 +29,7 @@ def write(payload, status, wt, major=9, params=None):
     if major < 7:  # 5.x indents whenever the parameter is there, even indent=false
         indented = indent is not None
     else:
-        indented = indent in ("true", "on", "yes") if indent is not None else major >= 9
+        indented = indent in ("true", "on", "yes") if indent is not None else True
     if wt == "xml":
         return _to_xml(payload, indented).encode(), "application/xml; charset=UTF-8"
     nl = params.get("json.nl", ["flat"])[0]
