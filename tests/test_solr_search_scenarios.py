@@ -412,3 +412,11 @@ def test_pysolr_core_admin_is_heard(search):
         assert [el.get("name") for el in status] == ["nosuch"]
     else:
         assert json.loads(answer)["status"] == {"nosuch": {}}
+
+
+@pytest.mark.parametrize("handler", ["admin/luke", "mlt", "update/csv", "analysis/field", "terms"])
+def test_unemulated_handlers_answer_400(search, handler):
+    search.need_emulator("an emulator-only answer")
+    status, body = search.get(handler, q="cat")
+    assert (status, body["error"]["msg"]) == (400, "solrsync emulator: the /%s request handler is not emulated"
+                                              % handler)

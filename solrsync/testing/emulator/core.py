@@ -8,6 +8,7 @@ import time
 
 from .index import Doc
 from .parsers import parse
+from .errors import not_emulated
 from .schema import MAX_TERM_BYTES, Schema, SolrConfig, SolrHTTPError, bad_request
 from .search import search
 from .versions import SolrVersion
@@ -130,6 +131,9 @@ class Core:
                 continue
             f = schema.field(name)
             if f is None:
+                if self.config.schemaless:
+                    raise not_emulated("schemaless field guessing (AddSchemaFieldsUpdateProcessorFactory, for "
+                                       "the unknown field '%s')" % name)
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
             if not f.multi and type(value) is _PLAIN.get(f.kind) and not _long_string(value):  # stored form
                 fields[name] = value

@@ -422,6 +422,8 @@ class SolrConfig:
         self.chain = []
         self.handlers = {}
         self.lucene_major = None  # luceneMatchVersion's major, when given
+        self.schemaless = False  # the default chain guesses unknown fields (AddSchemaFieldsUpdateProcessor)
+        self.components = {}  # searchComponent name -> class
         if path is not None:
             self._load(path)
 
@@ -445,15 +447,23 @@ class SolrConfig:
         chosen = next((c for c in chains if _flag(c.get("default"), False)), None)
         if chosen is None:
             chosen = next((c for c in chains if not c.get("name")), None)
+        named = {p.get("name"): p.get("class", "") for p in root.findall("updateProcessor")}
         if chosen is not None:
+            procs = [p.strip() for p in (chosen.get("processor") or "").split(",") if p.strip()]
+            self.schemaless = any("AddSchemaFields" in named.get(p, "") for p in procs) or \
+                any("AddSchemaFields" in p.get("class", "") for p in chosen.findall("processor"))
             for proc in chosen.findall("processor"):
                 cls = proc.get("class", "").rsplit(".", 1)[-1]
                 self.chain.append((_PROCESSOR_KINDS.get(cls, "unknown"), dict(_named_list(proc))))
+        self.components = {c.get("name"): c.get("class", "").rsplit(".", 1)[-1] for c in root.findall("searchComponent")}
         for handler in root.findall("requestHandler"):
             params = {}
             for lst in handler.findall("lst"):
                 if lst.get("name") in ("defaults", "appends", "invariants"):
                     params[lst.get("name")] = _named_list(lst)
+            params["class"] = handler.get("class", "")
+            params["components"] = [el.text.strip() for arr in handler.findall("arr")
+                                    if (arr.get("name") or "").endswith("components") for el in arr if el.text]
             self.handlers[handler.get("name")] = params
 
     def handler_params(self, name, params):

@@ -20,6 +20,7 @@ UNEMULATED_COMPONENTS = {"mlt": "more-like-this (mlt)", "spellcheck": "spellchec
                          "debugQuery": "debug output (debugQuery)", "debug": "debug output (debug)",
                          "expand": "the expand component", "elevateIds": "query elevation",
                          "rq": "re-ranking (rq)", "clustering": "clustering", "tv": "the term vector component",
+                         "suggest": "the suggester (suggest)",
                          "qt": "the qt parameter"}
 
 

@@ -7,11 +7,28 @@ from urllib.parse import parse_qs, urlsplit
 
 from .coreadmin import core_admin
 from .faults import control
+from .errors import not_emulated
 from .schema import SolrHTTPError, bad_request
 from .schema_api import schema_api
 from .search import realtime_get
 from .updates import update
 from .writers import WRITERS, write
+
+
+# Solr's implicit request handlers the emulator does not answer (400 "not emulated", not a 404)
+IMPLICIT_HANDLERS = {"admin/luke", "analysis/field", "analysis/document", "update/csv", "update/extract",
+                     "admin/mbeans", "admin/plugins", "admin/file", "admin/segments", "admin/system",
+                     "admin/properties", "admin/threads", "admin/logging", "config", "debug/dump", "export",
+                     "stream", "sql", "graph", "terms", "tvrh", "spell", "mlt", "browse", "suggest", "elevate",
+                     "replication", "update/xslt"}
+
+
+# search components: the default ones, and those that do nothing unless a parameter asks (search.py
+# answers "not emulated" to that parameter)
+DEFAULT_COMPONENTS = {"query", "facet", "facet_module", "mlt", "highlight", "stats", "debug", "expand", "terms"}
+PARAM_COMPONENTS = {"SpellCheckComponent", "TermsComponent", "TermVectorComponent", "ClusteringComponent",
+                    "SuggestComponent", "HighlightComponent", "FacetComponent", "QueryComponent", "StatsComponent",
+                    "MoreLikeThisComponent", "DebugComponent", "ExpandComponent"}
 
 
 def free_port():
@@ -180,7 +197,12 @@ class Handler(BaseHTTPRequestHandler):
                 forward = emu.cloud.forwarding(core, shard) if emu.cloud and core.name in emu.cloud.collections \
                     else None
                 return update(emu, core, params, body, ctype, handler == "update/json/docs", forward, self.record)
-            if handler in ("select", "query"):
+            declared = core.config.handlers.get("/" + handler, {})
+            if handler in ("select", "query") or declared.get("class", "").endswith(".SearchHandler"):
+                for name in declared.get("components", ()):
+                    cls = core.config.components.get(name, name)
+                    if name not in DEFAULT_COMPONENTS and cls not in PARAM_COMPONENTS:
+                        raise not_emulated("the search component %s of /%s" % (name, handler))
                 emu.count("select_requests")
                 search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
                     lambda p: emu.cloud.search_shard(core, shard, p)
@@ -194,4 +216,6 @@ class Handler(BaseHTTPRequestHandler):
                 return {"status": "OK"}
             if handler.startswith("schema"):
                 return schema_api(emu, core, handler, body, params)
+        if handler in IMPLICIT_HANDLERS or "/" + handler in core.config.handlers:
+            raise not_emulated("the /%s request handler" % handler)
         raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
