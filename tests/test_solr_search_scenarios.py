@@ -161,7 +161,7 @@ def test_an_unemulated_analysis_component_is_refused_not_approximated(search):
 
 
 @pytest.mark.parametrize("params,feature", [
-    ({"q": "{!parent which=kind:pet}cat"}, "the {!parent} query parser"),
+    ({"q": "{!join from=id to=id}cat"}, "the {!join} query parser"),
     ({"q": "cat", "defType": "edismax", "qf": "title", "bf": "pop"}, "the bf parameter of edismax"),
     ({"q": "cat", "mlt": "true"}, "more-like-this (mlt)"),
     ({"q": "cat", "group": "true", "group.field": "kind"}, "result grouping (group)"),
@@ -420,3 +420,53 @@ def test_unemulated_handlers_answer_400(search, handler):
     status, body = search.get(handler, q="cat")
     assert (status, body["error"]["msg"]) == (400, "solrsync emulator: the /%s request handler is not emulated"
                                               % handler)
+
+
+# ------------------------------------------------------------ nested documents (group 2)
+BLOCKS = [{"id": "p1", "kind": "book", "title": "Parent one", "_childDocuments_": [
+              {"id": "c1", "kind": "chapter", "body": "alpha beta alpha"},
+              {"id": "c2", "kind": "chapter", "body": "gamma alpha"}]},
+          {"id": "p2", "kind": "book", "title": "Parent two", "_childDocuments_": [
+              {"id": "c3", "kind": "chapter", "body": "alpha"}]},
+          {"id": "p3", "kind": "book", "title": "Lonely one"}]
+NESTED = [
+    ({"q": "kind:(book OR chapter)"}, ["c1", "c2", "p1", "c3", "p2", "p3"]),   # children first, in block order
+    ({"q": "{!parent which=kind:book}body:alpha"}, ["p1", "p2"]),
+    ({"q": "{!parent which=kind:book score=max}body:alpha"}, (["p2", "p1"], ["p1", "p2"])),  # 8/9: a float tie
+    ({"q": "{!parent which=kind:book score=total}body:alpha"}, ["p1", "p2"]),
+    ({"q": "{!child of=kind:book}title:one"}, ["c1", "c2"]),
+    ({"q": "_root_:p1"}, ["c1", "c2", "p1"]),
+    ({"q": "*:*", "fq": ["{!parent which=kind:book}body:gamma"]}, ["p1"]),
+]
+
+
+@pytest.fixture
+def blocks(search):
+    status, body = search.post("update", BLOCKS, commit="true")
+    assert status == 200, body
+    return search
+
+
+@pytest.mark.parametrize("params,expected", NESTED, ids=[p["q"] + str(p.get("fq", "")) for p, _ in NESTED])
+def test_nested_documents(blocks, params, expected):
+    if isinstance(expected, tuple):
+        expected = by_version(blocks, *expected)
+    assert ids(blocks, **params) == expected
+
+
+def test_parent_scores_none_by_default_and_children_score_as_their_parent(blocks):
+    docs = blocks.get("select", q="{!parent which=kind:book}body:alpha", fl="id,score")[1]["response"]["docs"]
+    assert [d["score"] for d in docs] == [0.0, 0.0]
+    docs = blocks.get("select", q="{!child of=kind:book}title:one", fl="id,score")[1]["response"]["docs"]
+    assert docs[0]["score"] == docs[1]["score"] > 0
+
+
+def test_a_parent_replaced_takes_its_block_along_and_deleting_it_as_each_version_does(blocks):
+    block = [{"id": "p1", "kind": "book", "title": "Parent one again",
+              "_childDocuments_": [{"id": "c9", "kind": "chapter", "body": "alpha"}]}]
+    assert blocks.post("update", block, commit="true")[0] == 200
+    assert sorted(ids(blocks, q="kind:(book OR chapter)")) == ["c3", "c9", "p1", "p2", "p3"]
+    assert blocks.post("update", {"delete": {"id": "p1"}}, commit="true")[0] == 200
+    left = sorted(ids(blocks, q="kind:(book OR chapter)"))
+    # 8.0 on, deleting a root deletes its block; 5.x leaves the children
+    assert left == (["c3", "c9", "p2", "p3"] if blocks.major == 5 else ["c3", "p2", "p3"])

@@ -6,11 +6,12 @@ import re
 
 from .errors import bad_request, not_emulated
 from .query import Parser, _boosted, boolean, field_node, quoted_node, syntax_error
+from .nested import BlockJoin
 from .scoring import Bool, Const, DisMax, Terms, prepare
 
 _LOCAL_TYPE = re.compile(r"^\{!")
 _PARAM = re.compile(r"""\s*([\w.]+)(?:=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s}]*))?""")
-UNEMULATED_PARSERS = ("parent", "child", "func", "frange", "geofilt", "bbox", "join", "collapse", "boost",
+UNEMULATED_PARSERS = ("func", "frange", "geofilt", "bbox", "join", "collapse", "boost",
                       "knn", "graph", "switch", "complexphrase", "surround", "xmlparser", "mlt", "rerank",
                       "ltr", "simple", "spatial", "hash", "bool", "maxscore", "nested", "minhash")
 
@@ -18,9 +19,10 @@ UNEMULATED_PARSERS = ("parent", "child", "func", "frange", "geofilt", "bbox", "j
 class Context:
     """What parsing one request needs: its parameters, the similarity (None: matching only)."""
 
-    def __init__(self, params=None, sim=None):
+    def __init__(self, params=None, sim=None, docs=None):
         self.params = params or {}
         self.sim = sim
+        self.docs = docs  # the searcher's documents in index order (block joins walk them)
 
     def get(self, name, default=None):
         got = self.params.get(name)
@@ -96,6 +98,15 @@ def _by_parser(kind, body, local, schema, df, ctx):
         return Parser(body, schema, local_df, ctx, op=op).parse()
     if kind in ("dismax", "edismax"):
         return dismax(body, schema, df, ctx, local, kind == "edismax")
+    if kind in ("parent", "child"):
+        spec = local.get("which" if kind == "parent" else "of")
+        if not spec:
+            raise bad_request("Missing required parameter: %s" % ("which" if kind == "parent" else "of"))
+        block_filter = Parser(spec, schema, local_df, Context(ctx.params)).parse()
+        inner = Parser(body, schema, local_df, ctx).parse() if body.strip() else None
+        if inner is None:
+            return None
+        return BlockJoin(kind == "parent", block_filter, inner, ctx.docs or (), local.get("score", "none"))
     if kind in ("field", "term", "terms", "prefix", "raw"):
         if not f_name:
             raise bad_request("Missing required parameter: f")

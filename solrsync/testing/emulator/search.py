@@ -3,6 +3,7 @@ field list, and the search components (facets, highlighting) on the result."""
 import base64
 import json
 import re
+import struct
 
 from .errors import bad_request, not_emulated
 from .parsers import Context, parse, split_local
@@ -129,15 +130,16 @@ def _run(core, params, q, def_type, df, fqs, keys):
     if q is None or not q.strip():
         if def_type not in ("dismax", "edismax") or not params.get("q.alt"):
             return []
-    ctx = Context(params, similarity(core))
+    docs = list(core.visible.values())
+    ctx = Context(params, similarity(core), docs)
     main = parse(q or "", schema, df, ctx, def_type)
-    filters = [parse(fq, schema, df, Context(params)) for fq in fqs]
+    filters = [parse(fq, schema, df, Context(params, None, docs)) for fq in fqs]
     hits = []
-    for doc in core.visible.values():
+    for doc in docs:
         score = main.score(doc)
         if score is None or not all(f.score(doc) is not None for f in filters):
             continue
-        hits.append((doc, score))
+        hits.append((doc, _f32(score)))  # Lucene's scores are floats: ties where it ties
     if not keys:
         keys = [("score", True)]
     for name, desc in reversed(keys):
@@ -146,6 +148,13 @@ def _run(core, params, q, def_type, df, fqs, keys):
         else:
             hits.sort(key=lambda h, n=name, de=desc: _sort_key(h[0], n, schema, de), reverse=desc)
     return hits
+
+
+def _f32(x):
+    return _FLOAT.unpack(_FLOAT.pack(x))[0]
+
+
+_FLOAT = struct.Struct(">f")
 
 
 def filter_tags(fqs, ctx):
