@@ -14,6 +14,7 @@ import ast
 import json
 import os
 import pathlib
+import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -470,3 +471,19 @@ def test_a_parent_replaced_takes_its_block_along_and_deleting_it_as_each_version
     left = sorted(ids(blocks, q="kind:(book OR chapter)"))
     # 8.0 on, deleting a root deletes its block; 5.x leaves the children
     assert left == (["c3", "c9", "p2", "p3"] if blocks.major == 5 else ["c3", "p2", "p3"])
+
+
+# ------------------------------------------------------------ analyzers added through the Schema API
+def test_a_field_type_added_with_its_analyzer_analyzes(search):
+    if search.major == 5:
+        pytest.skip("tests/configsets/search5 keeps a classic (immutable) schema.xml")
+    suffix = uuid.uuid4().hex[:8]
+    kind, field = "text_stem_" + suffix, "stem_" + suffix
+    status, body = search.post("schema", {
+        "add-field-type": {"name": kind, "class": "solr.TextField", "analyzer": {
+            "tokenizer": {"class": "solr.StandardTokenizerFactory"},
+            "filters": [{"class": "solr.LowerCaseFilterFactory"}, {"class": "solr.PorterStemFilterFactory"}]}},
+        "add-field": {"name": field, "type": kind, "stored": True}})
+    assert status == 200, body
+    assert search.post("update", [{"id": "s1", field: "Runs quickly"}], commit="true")[0] == 200
+    assert ids(search, q="%s:running" % field) == ["s1"]

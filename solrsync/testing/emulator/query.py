@@ -9,6 +9,7 @@ params (``{!...}``) and dismax/edismax are in parsers.py.
 import fnmatch
 import re
 
+from .errors import not_emulated
 from .index import Doc  # noqa: F401 (re-exported)
 from .schema import SolrHTTPError, bad_request, parse_date  # noqa: F401
 from .scoring import Bool, Const, Terms
@@ -185,6 +186,8 @@ def field_node(parser, name, body, kind, boost=1.0, tilde=None):
     f = schema.field(name)
     if f is None:
         raise bad_request("undefined field %s" % name)
+    if f.similarity is not None and sim is not None:
+        raise not_emulated("a field type's own similarity (field %s)" % name)
     if kind == "range":
         return Const(_range(f, name, body, schema, parser.q), boost)
     if kind == "regex":
