@@ -14,6 +14,7 @@ import sys
 from . import admin, configset
 from .config import ConfigError, mask
 from .fleet import broker_time, consumers, last_resync, record_resync
+from .drain_gate import DrainGate
 from .lease import LeaseLost
 from .metrics import RebuildProgress
 from .rebuild import RebuildRefused
@@ -479,6 +480,9 @@ def cmd_queue(args, syncer, tasks_factory):
         n, m = huey.pending_count(), huey.scheduled_count()
         huey.storage.flush_queue()
         huey.storage.flush_schedule()
+        gate = DrainGate(huey)
+        for name in syncer.pipelines:  # their wake-ups are gone: the next save sends one at once
+            gate.clear(name)
         print("purged %d pending and %d scheduled task(s)" % (n, m))
         return 0
     if args.action == "registered":

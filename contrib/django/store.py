@@ -450,6 +450,10 @@ class DjangoChangeLog:
             m=Min("leased_until"))["m"]
         return None if moment is None else (moment - now).total_seconds()
 
+    def claimable(self, pipeline):
+        """Is any of the pipeline's changes free to claim now (not leased)? The drain gate's last look."""
+        return self._claimable(pipeline, self._now()).exists()
+
     def pending_count(self, pipeline):
         return Change.objects.using(self.using).filter(pipeline=pipeline).count()
 
