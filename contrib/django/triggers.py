@@ -23,7 +23,6 @@ import re
 import threading
 import time
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
@@ -81,6 +80,10 @@ def text(field, expr, vendor):
 NOW = {"postgresql": "clock_timestamp()",
        # the format Django reads for SQLite datetimes; UTC, whatever USE_TZ and TIME_ZONE say
        "sqlite": "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"}
+# NOW inside a statement run with parameters, whose "%" Django reads as placeholders: doubled. Its
+# cursor turns "%%" back into "%", and DEBUG's cursor can %-format the statement to log it (a bare
+# '%Y' there raised in every save's recording: a traceback per save under DEBUG = True).
+NOW_WITH_PARAMS = {vendor: sql.replace("%", "%%") for vendor, sql in NOW.items()}
 # seconds since an SQL timestamp, by the database's clock (the one that stamped it)
 AGE = {"postgresql": "EXTRACT(EPOCH FROM clock_timestamp() - %s)",
        "sqlite": "(julianday('now') - julianday(%s)) * 86400.0"}
@@ -485,12 +488,12 @@ def record_rows(pipeline, queryset, using, op="save"):
             with conn.cursor() as cur:
                 cur.execute("INSERT INTO %s (%s) SELECT %%s, %s, COALESCE(%s, ''), %%s, %s, 0 FROM (%s) s" % (
                     table, COLUMNS, text(meta.pk, "s.solrsync_k", conn.vendor),
-                    text(id_field, "s.solrsync_d", conn.vendor), NOW[conn.vendor].replace("%", "%%"), sql),
+                    text(id_field, "s.solrsync_d", conn.vendor), NOW_WITH_PARAMS[conn.vendor], sql),
                     [pipeline.name, op] + list(params))
                 return cur.rowcount
         except Unsupported:
             pass
-    stamp = NOW.get(conn.vendor, "%s")
+    stamp = NOW_WITH_PARAMS.get(conn.vendor, "%s")
     sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (table, COLUMNS, stamp)
     rows = qs.iterator(chunk_size=1000) if doc.fn is not None or "." in (doc.source or "") else \
         (dict(pk=pk, id=value) for pk, value in qs.values_list("pk", doc.source).iterator(chunk_size=1000))
