@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
-	for v in 5 8; do $(BIN)/python -m pytest tests/test_solr_scenarios.py --solrsync-solr-version $$v || exit 1; done
+	for v in 5 8; do $(BIN)/python -m pytest tests/test_solr_scenarios.py tests/test_solr_search_scenarios.py --solrsync-solr-version $$v || exit 1; done
 	SOLRSYNC_DEMO_DB=postgres $(BIN)/python -m pytest tests -m django
 
 # The tests that talk to Solr: with SOLRSYNC_TEST_SOLR(CLOUD)_URL set, these run against the real one.

@@ -14,6 +14,7 @@ import sys
 from . import admin, configset
 from .config import ConfigError, mask
 from .fleet import broker_time, consumers, last_resync, record_resync
+from .drain_gate import DrainGate
 from .lease import LeaseLost
 from .metrics import RebuildProgress
 from .rebuild import RebuildRefused
@@ -287,7 +288,8 @@ def cmd_configset(args, syncer, tasks_factory):
         raise UsageError("configset --apply changes the core in place: drop DIR")
     pipeline = syncer.pipelines[name]
     try:
-        fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
+        source = syncer.sources[name]
+        fields = configset.document_fields(pipeline.document, getattr(source, "solr_field", source.solr_type))
     except ValueError as exc:
         raise UsageError("pipeline %s: %s" % (name, exc))
     if args.apply:
@@ -478,6 +480,9 @@ def cmd_queue(args, syncer, tasks_factory):
         n, m = huey.pending_count(), huey.scheduled_count()
         huey.storage.flush_queue()
         huey.storage.flush_schedule()
+        gate = DrainGate(huey)
+        for name in syncer.pipelines:  # their wake-ups are gone: the next save sends one at once
+            gate.clear(name)
         print("purged %d pending and %d scheduled task(s)" % (n, m))
         return 0
     if args.action == "registered":

@@ -80,7 +80,8 @@ def field_types(major=9):
 
 def document_fields(document, solr_type):
     """-> [(name, solr type, multiValued)] of a Document's fields but ``id``; ``solr_type(path)``
-    names the type of a plain field's source (None: string). A field computed by ``fn`` is a string."""
+    names the type of a plain field's source (None: string), or (type, multiValued) as
+    ``DjangoSource.solr_field`` does. A field computed by ``fn`` is a string."""
     out = []
     for name, f in document.fields():
         if name == "id":
@@ -94,6 +95,9 @@ def document_fields(document, solr_type):
             type_ = "pdate"
         elif f.fn is None:
             type_ = solr_type(f.values_key if multi else f.source) or "string"
+            if isinstance(type_, tuple):  # (type, multiValued): an ArrayField's values
+                type_, many = type_
+                multi = multi or bool(many)
         else:
             type_ = "string"
         if type_ not in FIELD_TYPES:

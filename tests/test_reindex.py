@@ -226,6 +226,37 @@ def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     assert get_syncer().changelog.reindex_state("layers") is None
 
 
+def test_a_ctrl_c_that_breaks_the_connection_still_saves_progress_and_releases_the_hold(loaded):
+    """A Ctrl-C inside a query leaves the connection unusable (psycopg2 gives it up): the progress
+    and the hold's release are written on a new one, so ``--resume`` works at once, not after the
+    lease runs out."""
+    from django.db import connection
+    if connection.vendor != "postgresql":
+        pytest.skip("a connection broken under a query: PostgreSQL")
+    from django.db import connections
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import reindex
+    calls = []
+
+    def break_the_connection_on_third(result, n):
+        calls.append(n)
+        if len(calls) == 3:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                pid = cur.fetchone()[0]
+            other = connections.create_connection("default")
+            with other.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(%s)", [pid])
+            other.close()
+            raise KeyboardInterrupt
+    result = reindex(get_syncer(), "layers", batch_size=100, on_batch=break_the_connection_on_third)
+    assert result.interrupted
+    assert get_syncer().changelog.reindex_state("layers")["last_pk"] == result.last_pk
+    result = reindex(get_syncer(), "layers", batch_size=100, resume=True)  # not ReindexRunning
+    assert not result.interrupted
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
 # The command run as `manage.py solrsync reindex ...`, with a terminal's Ctrl-C (SIGINT to the whole
 # process group) sent from the progress callback once CTRL_C_AFTER chunks are accounted for: at a chosen
 # point of every run, on the emulator and on a real Solr alike, whatever the machine's speed (and whether
