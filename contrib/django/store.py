@@ -372,7 +372,10 @@ class DjangoChangeLog:
     # ``column`` among a list of keys, as one parameter: a placeholder per key (the ORM's ``__in``,
     # in slices of 500) costs Django and psycopg a parse of the whole statement for every batch
     # (profiled: a drain's DELETEs of its change rows and failures, ~10 ms per claim of 500)
-    _AMONG = {"postgresql": ("%s = ANY(%%s)", list), "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
+    # (integers as one array literal: psycopg's client-side binding quotes a list element by element)
+    _AMONG = {"postgresql": ("%s = ANY(%%s)", lambda keys: "{%s}" % ",".join(map(str, keys)) if all(
+                  type(k) is int for k in keys) else list(keys)),
+              "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
 
     def _write_ours(self, changes, sql):
         """Run ``sql`` ({t}: the table, {where}: the condition) once per lease on the rows of these
