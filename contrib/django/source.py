@@ -8,6 +8,8 @@ from django.db.models import F, Lookup
 
 from solrsync.documents import BBox, Multi
 
+from .graph import id_path
+
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
 _OUTAGES = ("OperationalError", "InterfaceError")
@@ -18,7 +20,8 @@ _SOLR_TYPES = dict(
     {t: "pint" for t in ("AutoField", "SmallAutoField", "IntegerField", "SmallIntegerField", "PositiveIntegerField",
                          "PositiveSmallIntegerField")},
     **{t: "plong" for t in ("BigAutoField", "BigIntegerField", "PositiveBigIntegerField")},
-    FloatField="pdouble", DecimalField="pdouble", BooleanField="boolean", NullBooleanField="boolean",
+    FloatField="pdouble", DecimalField="pdouble", DurationField="pdouble",  # a duration in seconds
+    BooleanField="boolean", NullBooleanField="boolean",
     DateTimeField="pdate", DateField="pdate", TextField="text_general")
 
 
@@ -79,6 +82,15 @@ def _field(model, name, accessors=False):
         if accessors:
             return next((r for r in meta.related_objects if r.get_accessor_name() == name), None)
         return None
+
+
+def _final_field(model, lookup):
+    """The field an ORM lookup through relations (``resourcebase_ptr__uuid``) ends at."""
+    field = None
+    for part in lookup.split("__"):
+        field = model._meta.get_field(part)
+        model = field.related_model
+    return field
 
 
 def _names(model, accessors=False):
@@ -239,7 +251,12 @@ class DjangoSource:
         from a related row (no row can then be found by its id)."""
         id_field = self.pipeline.document.id
         source = id_field.source
-        return None if id_field.fn is not None or not source or "." in source else source
+        if id_field.fn is not None or not source:
+            return None
+        if "." in source:  # a parent's column through its link (resourcebase_ptr.uuid): a lookup
+            found = id_path(self.model, source)
+            return found[0] if found else None
+        return source
 
     def doc_ids(self, pks):
         """The document ids of these rows, whatever the filter says, read from the id column alone
@@ -258,7 +275,7 @@ class DjangoSource:
     def _id_values(self, source, doc_ids):
         """``doc_ids`` as values of the id column ``source``; an id that is not even a value of it
         ("abc" for an integer key, an orphan "ghost" in a UUID-keyed pipeline) is held by no row."""
-        column = self.model._meta.pk if source == "pk" else self.model._meta.get_field(source)
+        column = self.model._meta.pk if source == "pk" else _final_field(self.model, source)
         wanted = []
         for doc_id in doc_ids:
             try:
@@ -369,6 +386,13 @@ class DjangoSource:
     def solr_type(self, path):
         """The Solr field type (solrsync.configset.FIELD_TYPES) for the model field a dotted path
         (``category.identifier``, ``keywords.name``, ``pk``) ends at; None when no field is there."""
+        found = self.solr_field(path)
+        return found and found[0]
+
+    def solr_field(self, path):
+        """(Solr type, multiValued) of the model field a dotted path ends at -- multiValued for an
+        ArrayField, of its base field's type -- or None when no field is there. ``Document.typed``
+        and the generated configset both read it, so documents hold what the schema accepts."""
         model, field = self.model, None
         for part in path.split("."):
             if model is None:
@@ -382,8 +406,11 @@ class DjangoSource:
             try:
                 field = field.target_field
             except Exception:
-                return "string"
-        return _SOLR_TYPES.get(field.get_internal_type(), "string")
+                return "string", False
+        many = False
+        while getattr(field, "base_field", None) is not None and field.get_internal_type() == "ArrayField":
+            field, many = field.base_field, True
+        return _SOLR_TYPES.get(field.get_internal_type(), "string"), many
 
     def close(self):
         """Drop this thread's database connections (before the reindex forks worker processes,

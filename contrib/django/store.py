@@ -5,7 +5,7 @@ import json
 import zlib
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, router, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -14,7 +14,7 @@ from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
 from .models import Change, Clock, Deleted, Failure, Rebuild, Reindex, ReindexRange
-from .triggers import AGE, NOW, capture_mode
+from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
 
 
 class DjangoChangeLog:
@@ -94,8 +94,22 @@ class DjangoChangeLog:
         except IntegrityError:  # created meanwhile by another
             return qs.values_list("owner", flat=True).first() or "another process"
 
+    def _reconnecting(self, write):
+        """``write()``, once more on a new connection when the last one died under an earlier query
+        (a Ctrl-C inside it, a dropped link) and no transaction is open: the progress and the hold's
+        release written at an interruption are what let ``--resume`` start at once."""
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            conn = connections[self.using]
+            if conn.in_atomic_block:
+                raise
+            conn.close()
+            return write()
+
     def release_reindex(self, pipeline, owner):
-        Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(owner="", leased_until=None)
+        self._reconnecting(lambda: Reindex.objects.using(self.using).filter(pipeline=pipeline, owner=owner).update(
+            owner="", leased_until=None))
 
     def reindex_running(self, pipeline):
         """For ``status``: {"owner": who holds the reindex now (or ""), "last_pk": where it got to}, or None."""
@@ -114,6 +128,9 @@ class DjangoChangeLog:
         """Where the reindex got to (None: it finished), written after every acknowledged batch.
         With ``owner``, only while that owner still holds the pipeline (its hold renewed with it)
         -> False when it no longer does: progress is never written by a reindex that lost its hold."""
+        return self._reconnecting(lambda: self._save_reindex_state(pipeline, state, owner, lease_seconds))
+
+    def _save_reindex_state(self, pipeline, state, owner, lease_seconds):
         fields = {"state": json.dumps(state, default=str) if state is not None else ""}
         qs = Reindex.objects.using(self.using).filter(pipeline=pipeline)
         if owner:
@@ -161,9 +178,10 @@ class DjangoChangeLog:
 
     # -- the primary-key ranges of a reindex through the queue
     def add_ranges(self, run, ranges):
-        """``ranges``: [(seq, first pk, last pk)], handed out in this order."""
+        """``ranges``: [(seq, first pk, last pk)], handed out in this order. A key JSON has no type
+        for (a UUID) is kept as its text, which a lookup on that key takes back."""
         ReindexRange.objects.using(self.using).bulk_create(
-            [ReindexRange(run=run, seq=seq, first=json.dumps(first), last=json.dumps(last))
+            [ReindexRange(run=run, seq=seq, first=json.dumps(first, default=str), last=json.dumps(last, default=str))
              for seq, first, last in ranges])
 
     def claim_range(self, run, owner, lease_seconds):
@@ -214,7 +232,7 @@ class DjangoChangeLog:
             self.record_sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (
                 q(Change._meta.db_table), ", ".join(q(c) for c in ("pipeline", "object_pk", "doc_id", "op",
                                                                     "created", "attempts")),
-                NOW.get(conn.vendor, "%s"))
+                NOW_WITH_PARAMS.get(conn.vendor, "%s"))
         with conn.cursor() as cur:
             cur.execute(self.record_sql, [pipeline, str(pk), doc_id or "", op] + (
                 [] if conn.vendor in NOW else [conn.ops.adapt_datetimefield_value(timezone.now())]))
@@ -434,6 +452,10 @@ class DjangoChangeLog:
         moment = Change.objects.using(self.using).filter(pipeline=pipeline, leased_until__gt=now).aggregate(
             m=Min("leased_until"))["m"]
         return None if moment is None else (moment - now).total_seconds()
+
+    def claimable(self, pipeline):
+        """Is any of the pipeline's changes free to claim now (not leased)? The drain gate's last look."""
+        return self._claimable(pipeline, self._now()).exists()
 
     def pending_count(self, pipeline):
         return Change.objects.using(self.using).filter(pipeline=pipeline).count()
