@@ -154,11 +154,11 @@ class DjangoChangeLog:
         seq, token: the lease end it was claimed with), "reindex" (key: the pipeline, token: the
         owner), "range" (key: (run, seq), token: the lease end it was claimed with)."""
         conn = connections[self.using]
-        if kind == "changes" and conn.vendor == "postgresql":
+        if kind == "changes" and conn.vendor in self._CHANGE_LEASE_SQL:
             # checked before every post of a drain (four times per batch): the ORM's query building
             # cost ~0.7 ms of CPU per check, the statement itself 0.02 ms
             with conn.cursor() as cur:
-                cur.execute(self._CHANGE_LEASE_SQL.format(t=conn.ops.quote_name(Change._meta.db_table)), [
+                cur.execute(self._CHANGE_LEASE_SQL[conn.vendor].format(t=conn.ops.quote_name(Change._meta.db_table)), [
                     key, Change._meta.get_field("leased_until").get_db_prep_value(token, conn)])
                 row = cur.fetchone()
             return row and self._left(*row)
@@ -180,8 +180,8 @@ class DjangoChangeLog:
         return row and self._left(*row)
 
     # lease_left's statement for a claimed change on PostgreSQL: the ORM's query, written out
-    _CHANGE_LEASE_SQL = ("SELECT leased_until, STATEMENT_TIMESTAMP() FROM {t} WHERE seq = %s AND leased_until = %s "
-                         "AND leased_until > STATEMENT_TIMESTAMP()")
+    _CHANGE_LEASE_SQL = {"postgresql": "SELECT leased_until, STATEMENT_TIMESTAMP() FROM {t} WHERE seq = %s AND "
+                                       "leased_until = %s AND leased_until > STATEMENT_TIMESTAMP()"}
 
     @staticmethod
     def _left(until, now):
