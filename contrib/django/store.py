@@ -153,6 +153,15 @@ class DjangoChangeLog:
         None when it ran out or another holder has it. ``kind``: "changes" (key: a claimed change's
         seq, token: the lease end it was claimed with), "reindex" (key: the pipeline, token: the
         owner), "range" (key: (run, seq), token: the lease end it was claimed with)."""
+        conn = connections[self.using]
+        if kind == "changes" and conn.vendor in self._CHANGE_LEASE_SQL:
+            # checked before every post of a drain (four times per batch): the ORM's query building
+            # cost ~0.7 ms of CPU per check, the statement itself 0.02 ms
+            with conn.cursor() as cur:
+                cur.execute(self._CHANGE_LEASE_SQL[conn.vendor].format(t=conn.ops.quote_name(Change._meta.db_table)), [
+                    key, Change._meta.get_field("leased_until").get_db_prep_value(token, conn)])
+                row = cur.fetchone()
+            return row and self._left(*row)
         if kind == "changes":
             qs = Change.objects.using(self.using).filter(seq=key, leased_until=token)
         elif kind == "reindex":
@@ -168,9 +177,14 @@ class DjangoChangeLog:
             now = self.now()
             row = qs.filter(leased_until__gt=now).values_list("leased_until", flat=True).first()
             row = row and (row, now)
-        if not row:
-            return None
-        until, now = row
+        return row and self._left(*row)
+
+    # lease_left's statement for a claimed change on PostgreSQL: the ORM's query, written out
+    _CHANGE_LEASE_SQL = {"postgresql": "SELECT leased_until, STATEMENT_TIMESTAMP() FROM {t} WHERE seq = %s AND "
+                                       "leased_until = %s AND leased_until > STATEMENT_TIMESTAMP()"}
+
+    @staticmethod
+    def _left(until, now):
         if timezone.is_aware(until) != timezone.is_aware(now):  # USE_TZ = False: Now() comes back aware
             now = timezone.make_naive(now)
         aware = now if timezone.is_aware(now) else timezone.make_aware(now)
@@ -390,7 +404,10 @@ class DjangoChangeLog:
     # ``column`` among a list of keys, as one parameter: a placeholder per key (the ORM's ``__in``,
     # in slices of 500) costs Django and psycopg a parse of the whole statement for every batch
     # (profiled: a drain's DELETEs of its change rows and failures, ~10 ms per claim of 500)
-    _AMONG = {"postgresql": ("%s = ANY(%%s)", list), "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
+    # (integers as one array literal: psycopg's client-side binding quotes a list element by element)
+    _AMONG = {"postgresql": ("%s = ANY(%%s)", lambda keys: "{%s}" % ",".join(map(str, keys)) if all(
+                  type(k) is int for k in keys) else list(keys)),
+              "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
 
     def _write_ours(self, changes, sql):
         """Run ``sql`` ({t}: the table, {where}: the condition) once per lease on the rows of these
