@@ -27,6 +27,16 @@ def backoff(settings, failures):
     return min(settings.RETRY_MAX_DELAY, settings.RETRY_DELAY * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
 
 
+def outage(syncer, exc):
+    """What is unavailable for now when ``exc`` is a transient outage -- "Solr", or "database"
+    when the change log says so (``changelog.outage(exc)``: SQLite's "database is locked" while
+    another process writes, a lost connection) -- else None: a bug, raised."""
+    if isinstance(exc, SolrUnavailable):
+        return "Solr"
+    is_outage = getattr(syncer.changelog, "outage", None)
+    return "database" if is_outage is not None and is_outage(exc) else None
+
+
 class Tasks:
     """The task handles registered on one Huey instance."""
 
@@ -78,17 +88,20 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                 raise RetryTask(str(exc), delay=backoff(syncer.settings, 1))
         try:
             report = syncer.drain(pipeline)
-        except SolrUnavailable as exc:
+        except Exception as exc:
+            what = outage(syncer, exc)
+            if what is None:
+                raise
             failures = (state or {}).get("n", 0) + 1
             # one retry chain per pipeline: the other tasks that met the same outage just end
             if huey.put_if_empty(flag("retry", pipeline), {"n": failures, "at": time.time()}):
                 delay = backoff(syncer.settings, failures)
-                log.warning("%s: Solr unavailable (%s); retry %d in %.1fs", pipeline, exc, failures, delay)
+                log.warning("%s: %s unavailable (%s); retry %d in %.1fs", pipeline, what, exc, failures, delay)
                 if task is not None:
                     task.kwargs = dict(task.kwargs or {}, retry=True, followup=False)
                 raise RetryTask(str(exc), delay=delay)
-            log.warning("%s: Solr unavailable (%s); the changes stay pending for the retry under way",
-                        pipeline, exc)
+            log.warning("%s: %s unavailable (%s); the changes stay pending for the retry under way",
+                        pipeline, what, exc)
             return "pending"
         # rows leased by a worker that died come free when the lease runs out: look again then
         expiry = syncer.changelog.next_lease_expiry(pipeline)
@@ -136,8 +149,11 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                     huey.get(flag(kind, name))  # its task died with its worker
         try:
             return repr(syncer.sweep())
-        except SolrUnavailable as exc:
-            log.warning("sweep: Solr unavailable, changes stay pending: %s", exc)
+        except Exception as exc:
+            what = outage(syncer, exc)
+            if what is None:
+                raise
+            log.warning("sweep: %s unavailable, changes stay pending: %s", what, exc)
             return None
 
     resync_task = None  # stays None when RESYNC_CRONTAB is empty

@@ -5,7 +5,7 @@ import json
 import zlib
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, router, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -26,6 +26,13 @@ class DjangoChangeLog:
 
     def _vendor(self):
         return connections[self.using].vendor
+
+    @staticmethod
+    def outage(exc):
+        """Is ``exc`` the database not answering for now -- SQLite's "database is locked" past the busy
+        timeout while another process writes, a connection lost -- rather than a bug? The worker then
+        retries after a backoff (tasks.outage); the changes stay pending meanwhile."""
+        return isinstance(exc, (OperationalError, InterfaceError))
 
     _VERSION_SQL = {
         "postgresql": "UPDATE {t} SET version = GREATEST(version + 1, "
