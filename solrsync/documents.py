@@ -226,7 +226,7 @@ def _number(value, solr_type):
             number = math.inf
         if not math.isfinite(number):
             raise ValueError("%s is beyond a double's range" % value)
-        return number if not (solr_type is None and isinstance(value, int)) else value
+        return number
     if solr_type in _INT_RANGES:
         if value != int(value):
             raise ValueError("%s is not a whole number, as a %s field holds" % (value, solr_type))

@@ -74,3 +74,29 @@ def test_a_locked_sqlite_database_is_an_outage_the_worker_retries(project, caplo
         connection.settings_dict["OPTIONS"] = options
     huey.execute(retry[0], timestamp=retry[0].eta)  # its backoff over
     assert project.doc(layer)["title"] == "Waiting for the lock" and Change.objects.count() == 0
+
+
+def test_a_change_that_cannot_be_recorded_is_a_failure_record_and_retried(project, monkeypatch, caplog):
+    """Capture never breaks a save, and a miss is never silent: the save commits, the change is a
+    failure record, and `solrsync retry` re-indexes it."""
+    from conftest import use_capture
+    from django.core.management import call_command
+    from layers.models import Layer
+    from solrsync.contrib.django.models import Failure
+    from solrsync.contrib.django.runtime import get_syncer
+    use_capture("signals")
+    changelog = get_syncer().changelog
+
+    def broken(*a, **kw):
+        raise RuntimeError("the change log is unreachable")
+    monkeypatch.setattr(changelog, "record", broken)
+    with transaction.atomic():
+        layer = project.make_layer(title="Saved, not recorded")
+    monkeypatch.undo()
+    assert Layer.objects.filter(pk=layer.pk).exists() and "could not record the change" in caplog.text
+    failure = Failure.objects.get()
+    assert (failure.pipeline, failure.object_pk, failure.doc_id) == ("layers", str(layer.pk), layer.uuid)
+    assert "the change was not recorded: RuntimeError: the change log is unreachable" in failure.message
+    assert project.doc(layer) is None
+    call_command("solrsync", "retry", layer.uuid)
+    assert project.doc(layer)["title"] == "Saved, not recorded" and not Failure.objects.exists()
