@@ -98,6 +98,7 @@ def gis_database(kind, tmp_path):
     """-> environment for the demo project on ``kind`` with GeoDjango, or pytest.skip saying why."""
     if kind == "spatialite":
         if not hasattr(sqlite3.connect(":memory:"), "enable_load_extension"):
+            # (pysqlite3-binary loads it, but its SQLite 3.51 breaks SpatiaLite 5.0.1's metadata triggers)
             pytest.skip("this Python's sqlite3 cannot load extensions (SpatiaLite): built without "
                         "--enable-loadable-sqlite-extensions")
         if not ctypes.util.find_library("spatialite") and not os.path.exists(
