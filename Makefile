@@ -34,7 +34,7 @@ test: $(STAMP)
 
 # The tests that talk to Solr: with SOLRSYNC_TEST_SOLR(CLOUD)_URL set, these run against the real one.
 SOLR_TESTS ?= tests/test_solr_scenarios.py tests/test_sink.py tests/test_versions.py tests/test_reindex.py \
-              tests/test_configset.py tests/test_cloud.py tests/test_envelope_solr.py
+              tests/test_configset.py tests/test_cloud.py tests/test_envelope_solr.py tests/test_field_types.py
 REALSOLR   ?= ../shared/realsolr
 SOLR       ?= 9
 CLOUD      ?=

@@ -50,9 +50,12 @@ class Report:
 
 def document_class(pipeline, source):
     """The pipeline's document class typed by the Solr type the source knows for each path it reads
-    (``source.solr_field``, see ``Document.typed``); a source that cannot tell: the class as declared."""
+    (``source.solr_field``, see ``Document.typed``) and reading geometries by ``source.extent``; a
+    source that cannot tell: the class as declared."""
     solr_field = getattr(source, "solr_field", None)
-    return pipeline.document if solr_field is None else pipeline.document.typed(solr_field)
+    if solr_field is None:
+        return pipeline.document
+    return pipeline.document.typed(solr_field, getattr(source, "extent", None))
 
 
 def build_documents(pipeline, rows, report, pk_of, document=None):

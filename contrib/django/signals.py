@@ -113,13 +113,27 @@ def _note(pipeline, instance, op, using):
             get_syncer().changelog.record(pipeline.name, instance.pk, doc_id, op, using=using)
             if before is not None and before != doc_id:  # the id was edited: the old document must go
                 get_syncer().changelog.record(pipeline.name, instance.pk, before, op, using=using)
-        except Exception:
-            log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
+        except Exception as exc:
+            log.exception("%s %s (pk %s): could not record the change; it is kept as a failure record "
+                          "(`solrsync failures`, `solrsync retry`), and the next full resync catches it too",
                           pipeline.name, doc_id, instance.pk)
+            _file_miss(pipeline.name, instance.pk, doc_id, exc, using)
             return
     if op == "save":
         instance.__dict__.setdefault("_solrsync_ids", loaded)[pipeline.name] = doc_id
     _wake(pipeline.name, using, instance.pk, doc_id)
+
+
+def _file_miss(pipeline_name, pk, doc_id, exc, using):
+    """A change that could not be recorded is never silent: once the save commits, a failure record
+    names it (``solrsync failures``; ``solrsync retry`` or ``reindex --verify --fix`` re-index it)."""
+    def file():
+        try:
+            get_syncer().changelog.record_failures(pipeline_name, [(pk, doc_id, "the change was not recorded: %s: %s"
+                                                                    % (type(exc).__name__, exc))])
+        except Exception as again:
+            log.error("%s %s (pk %s): could not keep the failure record either: %s", pipeline_name, doc_id, pk, again)
+    transaction.on_commit(file, using=using)
 
 
 def _remember_id(pipeline, attname):

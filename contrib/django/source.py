@@ -6,7 +6,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import F, Lookup
 
-from solrsync.documents import BBox, Multi
+from solrsync.documents import BBox, Document, InvalidBBox, Multi
 
 from .graph import id_path
 
@@ -411,6 +411,25 @@ class DjangoSource:
         while getattr(field, "base_field", None) is not None and field.get_internal_type() == "ArrayField":
             field, many = field.base_field, True
         return _SOLR_TYPES.get(field.get_internal_type(), "string"), many
+
+    @staticmethod
+    def extent(value):
+        """A geometry (GeoDjango's GEOSGeometry: Polygon, MultiPolygon, Point, ...) -> its extent as
+        (x0, x1, y0, y1) in WGS84, reprojected from its SRID when that is not 4326; four numbers
+        or None pass as they are (``Document.extent``). The engine gets numbers, never a geometry."""
+        if value is None or (isinstance(value, (tuple, list)) and len(value) == 4):
+            return Document.extent(value)
+        if not hasattr(type(value), "extent") or not hasattr(type(value), "empty"):  # the class: no evaluation
+            return Document.extent(value)  # raises: not a geometry either
+        if value.empty:
+            return None, None, None, None
+        if value.srid not in (None, 4326):
+            try:
+                value = value.transform(4326, clone=True)
+            except Exception as exc:  # no GDAL, an SRID PROJ does not know
+                raise InvalidBBox("cannot reproject the geometry from SRID %s to WGS84: %s" % (value.srid, exc))
+        x0, y0, x1, y1 = value.extent
+        return x0, x1, y0, y1
 
     def close(self):
         """Drop this thread's database connections (before the reindex forks worker processes,

@@ -27,6 +27,13 @@ class DjangoChangeLog:
     def _vendor(self):
         return connections[self.using].vendor
 
+    @staticmethod
+    def outage(exc):
+        """Is ``exc`` the database not answering for now -- SQLite's "database is locked" past the busy
+        timeout while another process writes, a connection lost -- rather than a bug? The worker then
+        retries after a backoff (tasks.outage); the changes stay pending meanwhile."""
+        return isinstance(exc, (OperationalError, InterfaceError))
+
     _VERSION_SQL = {
         "postgresql": "UPDATE {t} SET version = GREATEST(version + 1, "
                       "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint) WHERE id = 1 RETURNING version",
