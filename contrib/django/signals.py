@@ -228,19 +228,29 @@ def connect():
 def _rows_of(pipeline, way, values, using):
     """The pipeline's rows reading the rows whose ``way.column`` holds one of ``values``."""
     values = [v for v in values if v is not None]
-    return pipeline.model_class._base_manager.db_manager(using).filter(**{way.lookup + "__in": values})
+    if way.target is not None:  # a generic object id: compared as what it stores
+        values = [str(v) for v in values]
+    return pipeline.model_class._base_manager.db_manager(using).filter(**{way.lookup + "__in": values},
+                                                                       **way.filters(using))
 
 
-def _record(pipeline, rows, using, what):
+def _record(pipeline, rows, using, what, one_row=False):
+    """Record the pipeline's ``rows()`` reading a changed row, and wake a consumer when there are
+    any. ``one_row``: the way back is a key lookup, so with triggers (which recorded them) it is
+    worth one indexed query to wake no consumer for another model's row (a Map's tag, seen by the
+    layers)."""
     if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
         return
     if pipeline.name not in triggers.installed(using):  # else the triggers recorded them
         try:
-            triggers.record_rows(pipeline, rows(), using)
+            if not triggers.record_rows(pipeline, rows(), using):
+                return
         except Exception:
             log.exception("%s: could not record the rows reading %s; the next full resync will catch them",
                           pipeline.name, what)
             return
+    elif one_row and not rows().exists():
+        return
     _wake(pipeline.name, using)
 
 
@@ -267,7 +277,7 @@ def _related_handlers(pipeline, way):
     def fan_out(instance, using, values):
         if counts(instance):
             _record(pipeline, lambda: _rows_of(pipeline, way, values, using), using,
-                    "%s %s" % (way.model._meta.label, instance.pk))
+                    "%s %s" % (way.model._meta.label, instance.pk), one_row=not way.forward)
 
     def saved(sender, instance, using, raw=False, update_fields=None, created=False, **kw):
         # a new row reached by its own key: whatever points at it was recorded when it was
@@ -304,6 +314,9 @@ def _m2m_handler(pipeline, membership, related):
             return
         what = "%s %s" % (type(instance)._meta.label, instance.pk)
         if not isinstance(instance, related.model):  # a row of our side: it (if it is one of ours)
+            model = pipeline.model_class
+            if membership.lookup == "pk" and not (isinstance(instance, model) or issubclass(model, type(instance))):
+                return  # a sibling's (a Map's keywords for the layers): none of ours, nothing to wake
             if action != "pre_clear":
                 _record(pipeline, lambda: _rows_of(pipeline, membership, [instance.pk], using), using, what)
             return

@@ -8,7 +8,7 @@ from django.db.models import F, Lookup
 
 from solrsync.documents import BBox, Document, InvalidBBox, Multi
 
-from .graph import id_path
+from .graph import generic_hop, id_path, is_generic_fk
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
@@ -126,6 +126,8 @@ class DjangoSource:
                 many.append((f.source, field, f.attr))
                 continue
             for path in (f.paths if isinstance(f, BBox) else (f.source,)):
+                if generic_hop(self.model, path):
+                    return None  # values() cannot cross a generic foreign key: model instances can
                 if path not in flat:
                     flat.append(path)
         return flat, many
@@ -147,6 +149,8 @@ class DjangoSource:
         model, field = self.model, None
         for i, part in enumerate(parts):
             field = _field(model, part, instances)
+            if instances and is_generic_fk(field):
+                return None  # a generic foreign key: its target's attributes are read on (graph.py follows them)
             if field is None:
                 if instances and isinstance(getattr(model, part, None), property):
                     return None  # a property: whatever it returns is read on
