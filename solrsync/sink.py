@@ -7,6 +7,9 @@
   another shard's leader refused it (only that leader's URL): the isolated document is sent to
   that leader, whose answer gives the reason the failure record keeps.
 
+On SolrCloud each shard's documents go to that shard's leader (leaders.py says why: a node that
+forwards them to a leader that refuses them answers 200 all the same).
+
 Versioned writes: every add carries ``solrsync_version`` and every delete the same number as a
 request parameter; the shipped configset's DocBasedVersionConstraintsProcessor keeps, per id,
 only the highest version and leaves a tombstone for a delete, so a request that lands late (a
@@ -24,6 +27,7 @@ import pysolr
 import requests
 
 from .config import mask, netloc
+from .leaders import ROUTE_TTL, NoLeader, leaders_from
 
 log = logging.getLogger("solrsync.sink")
 _STATUS = re.compile(r"\(HTTP (\d{3})\)")
@@ -145,6 +149,11 @@ class SolrSink:
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
         self._fields = None
+        self._node = pysolr.Solr(self.url.rpartition("/")[0], timeout=timeout, session=session)
+        self._cloud = None    # None: not asked yet; False: not SolrCloud; True
+        self._routes = None   # leaders.Leaders of the collection written to, while fresh
+        self._route_alias = False  # the name is an alias: its collection is looked up before every write
+        self._leader_clients = {}  # a leader's core URL -> its pysolr client (the same session)
         self.pipeline = pipeline  # stamped on every document in OWNER_FIELD, where the core has it
         self.metrics = metrics  # a metrics.SinkMetrics: every request is timed and counted there
 
@@ -172,6 +181,56 @@ class SolrSink:
     def forget(self):
         """Forget what the core was: a swap may have put another one behind its name."""
         self._fields = None
+        self._routes = None
+
+    def _leaders(self):
+        """The shard leaders to send documents to (leaders.py), or None when the name is not a
+        SolrCloud collection or alias. An alias is looked up before every write (another process's
+        swap may re-point it at any time), a collection's leaders are kept ROUTE_TTL seconds and
+        forgotten after any failed write."""
+        if self._cloud is False:
+            return None
+        routes = self._routes
+        if routes is not None and not self._route_alias and time.monotonic() - routes.fetched < ROUTE_TTL:
+            return routes
+        try:
+            answer = orjson.loads(self._call(self._node._send_request, "get",
+                                             "admin/collections?action=CLUSTERSTATUS&wt=json"))
+        except SolrRequestError:  # "Solr instance is not running in SolrCloud mode."
+            self._cloud = False
+            return None
+        except SolrUnavailable as exc:
+            if exc.status != 404:  # no Collections API at all (an old or proxied Solr): not SolrCloud
+                raise
+            self._cloud = False
+            return None
+        self._cloud = True
+        self._routes, self._route_alias = leaders_from(answer.get("cluster") or {}, self.url.rpartition("/")[2])
+        return self._routes
+
+    def _leader_client(self, url):
+        client = self._leader_clients.get(url)
+        if client is None:
+            client = self._leader_clients[url] = pysolr.Solr(url, timeout=self.client.timeout,
+                                                             session=self.client.session, always_commit=False)
+        return client
+
+    def _routed(self, items, key, send):
+        """``send(items, client)`` once, or once per shard leader on SolrCloud, each with that shard's
+        items; a shard without a leader, or a leader that fails, leaves the write undone
+        (SolrUnavailable) and its leaders are looked up again next time."""
+        try:
+            leaders = self._leaders()
+            if leaders is None:
+                return send(items, self.client)
+            for url, part in leaders.group(items, key).items():
+                send(part, self._leader_client(url))
+        except NoLeader as exc:
+            self._routes = None
+            raise SolrUnavailable("%s: %s; the change stays pending" % (mask(self.url), exc)) from None
+        except (SolrUnavailable, SolrRequestError):
+            self._routes = None
+            raise
 
     def reread(self):
         self.forget()
@@ -193,7 +252,7 @@ class SolrSink:
             if self.metrics is not None:
                 self.metrics.request(time.perf_counter() - started, error)
 
-    def _post(self, message, commit=False, adds=0, deletes=0, fence=None, version=None, **params):
+    def _post(self, message, commit=False, adds=0, deletes=0, fence=None, version=None, client=None, **params):
         """POST a JSON update (pysolr's own _update takes no other request parameter); ``adds`` and
         ``deletes``: the documents it carries, counted once Solr took them. ``fence(version)``, the
         lease the write is made under (lease.Lease), is checked first: a holder whose lease is gone,
@@ -202,7 +261,7 @@ class SolrSink:
             fence(version)
         params.update({"commit": "true"} if commit else {"commitWithin": int(self.commit_within_ms)})
         path = "update/?" + urlencode(params)
-        out = self._call(self.client._send_request, "post", path, message,
+        out = self._call((client or self.client)._send_request, "post", path, message,
                          {"Content-type": "application/json; charset=utf-8"})
         if self.metrics is not None:
             self.metrics.wrote(adds, deletes)
@@ -261,7 +320,12 @@ class SolrSink:
                 pending = [d for d, e in zip(pending, errors) if not e]
                 continue
             try:
-                self._post(body, commit=commit, adds=len(pending), fence=fence, version=version)
+                whole = pending
+
+                def send(part, client):
+                    self._post(body if len(part) == len(whole) else to_json(part), commit=commit, adds=len(part), fence=fence,
+                               version=version, client=client)
+                self._routed(pending, lambda d: d.get("id"), send)
                 return rejected
             except SolrRequestError as exc:
                 if exc.status != 400 or about_versions(exc):
@@ -308,8 +372,9 @@ class SolrSink:
 
             def write():
                 params = {VERSION_FIELD: version} if self.versioned else {}
-                self._post(to_json({"delete": ids}), commit=commit, deletes=len(ids), fence=fence, version=version,
-                           **params)
+                self._routed(ids, str, lambda part, client: self._post(
+                    to_json({"delete": part}), commit=commit, deletes=len(part), fence=fence, version=version,
+                    client=client, **params))
             self._versions_checked(write)
         return len(ids)
 

@@ -13,6 +13,7 @@ from huey.exceptions import RetryTask
 
 from . import metrics
 from .config import parse_crontab
+from .drain_gate import DrainGate
 from .fleet import RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat, start_watch
 from .lease import LeaseLost
 from .range_tasks import work
@@ -30,9 +31,10 @@ def backoff(settings, failures):
 class Tasks:
     """The task handles registered on one Huey instance."""
 
-    def __init__(self, huey, sync, sweep, resync, reindex_range=None):
+    def __init__(self, huey, sync, sweep, resync, reindex_range=None, wake=None, gate=None):
         self.huey, self.sync, self.sweep, self.resync = huey, sync, sweep, resync
         self.reindex_range = reindex_range
+        self.wake, self.gate = wake, gate
 
     def enqueue_range(self, pipeline, run, core, since, versioned):
         """One task taking the next free range of a reindex through the queue (range_tasks.py)."""
@@ -42,8 +44,12 @@ class Tasks:
         return consumers(self.huey)
 
     def enqueue_sync(self, pipeline, changes):
-        """Wake a worker for these changes; never raises (the change log keeps them if this fails)."""
+        """Wake a worker for these changes -- merged into the wake-up already queued or the drain
+        already running, if any (drain_gate.py); never raises (the change log keeps them if this
+        fails)."""
         try:
+            if self.wake is not None:
+                return self.wake(pipeline, changes)
             self.sync(pipeline, [list(c) for c in changes])
             return True
         except Exception as exc:  # broker down: the sweeper will find the pending rows
@@ -64,9 +70,53 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
     def flag(kind, pipeline):
         return "solrsync:%s:%s" % (kind, pipeline)
 
+    # a drain that stops renewing its gate for a lease is presumed dead, as its claimed changes are
+    gate = drain_gate = DrainGate(huey, stale_seconds=settings.LEASE_SECONDS)
+
+    def wake(pipeline, changes=()):
+        """A wake-up: a task only when none is queued or draining for ``pipeline`` (drain_gate.py).
+        Without a change log the changes themselves travel in the task, one per wake-up; with one,
+        the task carries the changes of the wake-up that sent it (for ``queue pending``)."""
+        if get_syncer().changelog is None:
+            sync(pipeline, [list(c) for c in changes])
+            return True
+        token = gate.acquire(pipeline)
+        if token is None:
+            return True  # merged: the holder drains these changes too
+        try:
+            sync(pipeline, [list(c) for c in changes], gate=token)
+        except BaseException:
+            gate.release(pipeline, token)
+            raise
+        return True
+
+    def drain_gated(syncer, pipeline, held):
+        """Drain while there is something to claim, saying each round that the gate's holder
+        (``held[0]``, its token) is alive; let go, then look once more (a change recorded before
+        that look is this drain's). One task, however many saves arrive meanwhile: no sleep per
+        wake-up, only the drain's own coalescing. Renewed before every batch: a drain that stops
+        (its consumer killed) leaves a gate the next wake-up takes over after LEASE_SECONDS."""
+        total = None
+        while True:
+            gate.renew(pipeline, held[0])
+            report = syncer.drain(pipeline, max_batches=1)
+            if total is None:
+                total = report
+            else:
+                total.merge(report)
+            if syncer.changelog.claimable(pipeline):
+                continue
+            gate.release(pipeline, held[0])
+            held[0] = None
+            if not syncer.changelog.claimable(pipeline):
+                return total
+            held[0] = gate.acquire(pipeline)
+            if held[0] is None:  # another wake-up holds it now: its drain takes the rest
+                return total
+
     @huey.task(name="solrsync.sync", context=True)
     @wrap
-    def sync(pipeline, changes=(), retry=False, followup=False, task=None):
+    def sync(pipeline, changes=(), retry=False, followup=False, task=None, gate=None, startup=False):
         syncer = get_syncer()
         state = huey.get(flag("retry", pipeline)) if retry else None  # this chain owns the retry
         if followup:
@@ -76,20 +126,32 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                 return repr(syncer.apply(pipeline, changes))
             except SolrUnavailable as exc:
                 raise RetryTask(str(exc), delay=backoff(syncer.settings, 1))
+        token = gate
+        if token is None and not startup:  # a follow-up, a retry: through the gate as well
+            token = drain_gate.acquire(pipeline)
+            if token is None:
+                return "merged"
+        held = [token]  # a consumer (re)starting drains what its predecessor left, whoever holds the gate
         try:
-            report = syncer.drain(pipeline)
+            report = syncer.drain(pipeline) if startup else drain_gated(syncer, pipeline, held)
         except SolrUnavailable as exc:
+            if held[0]:
+                drain_gate.release(pipeline, held[0])
             failures = (state or {}).get("n", 0) + 1
             # one retry chain per pipeline: the other tasks that met the same outage just end
             if huey.put_if_empty(flag("retry", pipeline), {"n": failures, "at": time.time()}):
                 delay = backoff(syncer.settings, failures)
                 log.warning("%s: Solr unavailable (%s); retry %d in %.1fs", pipeline, exc, failures, delay)
-                if task is not None:
-                    task.kwargs = dict(task.kwargs or {}, retry=True, followup=False)
+                if task is not None:  # the retry takes the gate again when it runs
+                    task.kwargs = dict(task.kwargs or {}, retry=True, followup=False, gate=None, startup=False)
                 raise RetryTask(str(exc), delay=delay)
             log.warning("%s: Solr unavailable (%s); the changes stay pending for the retry under way",
                         pipeline, exc)
             return "pending"
+        except BaseException:
+            if held[0]:
+                drain_gate.release(pipeline, held[0])
+            raise
         # rows leased by a worker that died come free when the lease runs out: look again then
         expiry = syncer.changelog.next_lease_expiry(pipeline)
         if expiry is not None and huey.put_if_empty(flag("followup", pipeline), {"at": time.time()}):
@@ -115,11 +177,11 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
         except Exception as exc:
             log.warning("could not check the Solr cores at start-up: %s", exc)
         if watch is not None:
-            start_watch(watch, lambda names: [sync(name, []) for name in sorted(names)])
+            start_watch(watch, lambda names: [wake(name) for name in sorted(names)])
         # a consumer that (re)starts pushes whatever its predecessor left pending
         try:
             for name in get_syncer().pipelines:
-                sync(name, [])
+                sync(name, [], startup=True)
         except Exception as exc:
             log.warning("could not enqueue the start-up drain: %s", exc)
 
@@ -168,5 +230,5 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                 out[name] = result.summary()
             return out
 
-    return Tasks(huey, sync, sweep, resync_task, reindex_range)
+    return Tasks(huey, sync, sweep, resync_task, reindex_range, wake, gate)
 

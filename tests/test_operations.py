@@ -137,19 +137,21 @@ def test_queue_command(project):
     tasks = use_queue(url, SOLRSYNC_ENQUEUE="inline")
     env = {"SOLRSYNC_QUEUE_URL": url}
     project.make_layer(name="a")
-    project.make_layer(name="b")
+    project.make_layer(name="b")  # its wake-up is merged into a's, still queued (drain_gate.py)
     pending = run_cli("queue", "pending", env=env)
-    assert pending.returncode == 0 and "2 task(s) pending" in pending.stdout and "solrsync.sync" in pending.stdout
+    assert pending.returncode == 0 and "1 task(s) pending" in pending.stdout and "solrsync.sync" in pending.stdout
     task_id = pending.stdout.split()[0]
     assert run_cli("queue", "revoke", task_id, env=env).returncode == 0
     assert tasks.huey.is_revoked(task_id)
     assert "solrsync.sync" in run_cli("queue", "registered", env=env).stdout
     stats = json.loads(run_cli("queue", "stats", "--json", env=env).stdout)
-    assert stats["pending"] == 2
+    assert stats["pending"] == 1
     assert run_cli("queue", "purge", env=env).returncode == 2
     purged = run_cli("queue", "purge", "--yes", env=env)
-    assert purged.returncode == 0 and "purged 2 pending" in purged.stdout
+    assert purged.returncode == 0 and "purged 1 pending" in purged.stdout
     assert tasks.huey.pending_count() == 0
+    project.make_layer(name="c")  # the purged wake-up's gate is gone too: this one is queued at once
+    assert tasks.huey.pending_count() == 1
     assert run_cli("queue", "scheduled", env=env).returncode == 0
 
 

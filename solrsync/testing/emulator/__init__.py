@@ -39,7 +39,7 @@ class SolrEmulator:
     """The server: a set of cores on 127.0.0.1:port under /solr, plus faults and counters."""
 
     def __init__(self, port=0, cores=("layers",), configset=None, host="127.0.0.1", configsets=None, cloud=False,
-                 record_updates=False, solr_version=DEFAULT_MAJOR):
+                 record_updates=False, solr_version=DEFAULT_MAJOR, nodes=1):
         """``cores``: names (served from ``configset``, a conf dir; default the shipped layers one) or a
         dict {name: conf dir or None}; ``configsets``: the directory of configsets ``NAME/conf`` that
         CoreAdmin CREATE ``configSet=NAME`` reads (default: the ones solrsync ships). ``cloud``: act
@@ -48,7 +48,8 @@ class SolrEmulator:
         address and the ids it added (with their versions) and deleted, in ``updates`` (and at
         GET /solr/_emulator/updates): the tests with several hosts find there whether two workers
         pushed one document at once. ``solr_version``: the major version (5, 8 or 9) it answers as,
-        where those differ (versions.py)."""
+        where those differ (versions.py). ``nodes``: in cloud mode, how many SolrCloud nodes (each
+        its own port and ``faults``; the shard leaders spread over them, cloud.py)."""
         self.host, self.port = host, port
         self.solr_version = SolrVersion(solr_version)
         self.record_updates = record_updates
@@ -68,6 +69,10 @@ class SolrEmulator:
             for name, conf in self.core_confs.items():
                 self.add_core(name, conf)
         self.faults = Faults()
+        self.node_count = max(1, int(nodes)) if cloud else 1
+        self.node_faults = [self.faults] + [Faults() for _ in range(self.node_count - 1)]
+        self._node_ports = [0] * self.node_count
+        self._node_servers = []
         self.stats = {}
         self.reset_stats()
         self.home = None  # the Solr home where CoreAdmin CREATE makes instance dirs (on first use)
@@ -85,6 +90,12 @@ class SolrEmulator:
     def start(self):
         self._server = Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
+        for k in range(1, self.node_count):  # the other SolrCloud nodes: the same index, their own port
+            server = Server((self.host, self._node_ports[k]), self, node=k, faults=self.node_faults[k])
+            self._node_ports[k] = server.server_address[1]
+            self._node_servers.append(server)
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                             name="solr-emulator:%d" % self._node_ports[k], daemon=True).start()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="solr-emulator:%d" % self.port, daemon=True)
         self._thread.start()
@@ -107,6 +118,11 @@ class SolrEmulator:
 
     def stop(self):
         """Stop listening and cut open connections; data stays, so start() brings the same index back."""
+        for server in self._node_servers:
+            server.shutdown()
+            server.close_all()
+            server.server_close()
+        self._node_servers = []
         if self._server is not None:
             self._server.shutdown()
             self._server.close_all()
@@ -125,6 +141,14 @@ class SolrEmulator:
     def url(self):
         return "http://%s:%d/solr" % ("[%s]" % self.host if ":" in self.host else self.host, self.port)
 
+    def node_port(self, index):
+        return self.port if index == 0 else self._node_ports[index]
+
+    def node_url(self, index):
+        """The base URL (…/solr) of SolrCloud node ``index`` (0: ``url``)."""
+        return self.url if index == 0 else "http://%s:%d/solr" % (
+            "[%s]" % self.host if ":" in self.host else self.host, self._node_ports[index])
+
     def core_url(self, name="layers"):
         return "%s/%s" % (self.url, name)
 
@@ -139,7 +163,8 @@ class SolrEmulator:
             else:
                 self.cores = {name: Core(name, self.core_confs.get(name, self.default_conf),
                                          solr_version=self.solr_version) for name in cores}
-        self.faults.clear()
+        for faults in self.node_faults:
+            faults.clear()
         self.reset_stats()
 
     def reset_stats(self):

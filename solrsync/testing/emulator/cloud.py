@@ -26,6 +26,13 @@ measured on a real SolrCloud, one node, 2 shards):
 * A Schema API change reaches the answering shard's core at once and the other shards' cores
   later (ZooKeeper watches), unless the request says ``updateTimeoutSecs``: then Solr answers
   once every core has it.
+* With ``nodes=N`` (N HTTP servers, one port each, one index behind them) shard i's leader is on
+  node i % N, as CLUSTERSTATUS says (base_url, node_name). ``refuse_as_leader(node)`` makes a node
+  act as a shard leader back from a long pause (its ZooKeeper session expired, re-registering), as
+  measured on SolrCloud 5.3.1 (issue 25): an update sent to it is refused with 503 "ClusterState
+  says we are the leader (...), but locally we don't think so", and the documents another node
+  forwards to it are dropped while that node logs "forwarding update ... failed - retrying"
+  (``Cloud.log``) and answers status 0.
 * CoreAdmin STATUS knows the replica cores (``C_shardN_replica1``), not the alias or collection;
   CoreAdmin CREATE is refused on 8.x/9.x and makes a one-shard collection on 5.x.
 """
@@ -37,34 +44,11 @@ import time
 import zipfile
 from pathlib import Path
 
+from ...leaders import murmur3, route_hash  # noqa: F401 (one hash for the emulator and the sink)
 from .schema import SolrHTTPError, bad_request
 
 _REPLICA = re.compile(r"(.+)_shard(\d+)_replica\d+$")
 SCHEMA_LAG = 1.0  # seconds before a Schema API change reaches the other shards' cores (real: ~50 ms)
-
-
-def murmur3(data, seed=0):
-    """MurmurHash3 x86 32-bit (org.apache.solr.common.util.Hash.murmurhash3_x86_32), unsigned."""
-    c1, c2, mask = 0xcc9e2d51, 0x1b873593, 0xffffffff
-    h, n = seed, len(data)
-    end = n & ~3
-
-    def mix(k):
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        return (k * c2) & mask
-    for i in range(0, end, 4):
-        h ^= mix(int.from_bytes(data[i:i + 4], "little"))
-        h = ((h << 13) | (h >> 19)) & mask
-        h = (h * 5 + 0xe6546b64) & mask
-    if n & 3:
-        h ^= mix(int.from_bytes(data[end:], "little"))
-    h ^= n
-    h ^= h >> 16
-    h = (h * 0x85ebca6b) & mask
-    h ^= h >> 13
-    h = (h * 0xc2b2ae35) & mask
-    return h ^ (h >> 16)
 
 
 def shard_ranges(count):
@@ -72,18 +56,6 @@ def shard_ranges(count):
     (shard1 starts at the smallest: 80000000-ffffffff, then 0-7fffffff for two)."""
     return [(-(1 << 31) + (i * (1 << 32)) // count, -(1 << 31) + ((i + 1) * (1 << 32)) // count - 1)
             for i in range(count)]
-
-
-def route_hash(doc_id):
-    """The compositeId router's hash of ``doc_id``, a signed 32-bit int (``a!b`` takes its upper
-    16 bits from ``a`` and the lower from ``b``)."""
-    doc_id = str(doc_id)
-    if "!" in doc_id:
-        a, _, b = doc_id.partition("!")
-        h = (murmur3(a.encode()) & 0xffff0000) | (murmur3(b.encode()) & 0x0000ffff)
-    else:
-        h = murmur3(doc_id.encode())
-    return h - (1 << 32) if h >= 1 << 31 else h
 
 
 def shard_of(doc_id, count):
@@ -99,10 +71,23 @@ class Cloud:
         self.collections = {}  # name -> {"configName", "numShards", "replicationFactor"}
         self.lagging = {}      # collection -> (the schema before a change, when the other shards get it)
         self._turns = itertools.count()  # 8.x/9.x: which shard's core answers the next request to an alias
+        self.refusing = set()  # nodes acting as a leader back from a pause (module docstring)
+        self.log = []          # the errors the nodes logged (a forward that failed)
 
     @property
     def node(self):
-        return "%s:%d_solr" % (self.emu.host, self.emu.port)
+        return self.node_name(0)
+
+    def node_name(self, index):
+        return "%s:%d_solr" % (self.emu.host, self.emu.node_port(index))
+
+    def leader_node(self, shard_index):
+        """The node that leads shard ``shard_index``."""
+        return shard_index % self.emu.node_count
+
+    def refuse_as_leader(self, node, refusing=True):
+        """Make ``node`` refuse updates as a leader back from a pause would (module docstring)."""
+        (self.refusing.add if refusing else self.refusing.discard)(node)
 
     def reset(self, names=("layers",)):
         """As ``realsolr.sh cloud`` leaves a cluster: for each name, a 2-shard collection NAME_1 from
@@ -110,6 +95,8 @@ class Cloud:
         self.aliases.clear()
         self.collections.clear()
         self.lagging.clear()
+        self.refusing.clear()
+        self.log.clear()
         self._turns = itertools.count()
         self.emu.cores.clear()
         for name in names:
@@ -188,13 +175,19 @@ class Cloud:
         return out
 
     # ------------------------------------------------------------ updates and schema changes on a collection
-    def answering_shard(self, count):
-        """The shard whose core answers an update sent to an alias or collection (module docstring)."""
+    def answering_shard(self, count, node=0):
+        """The shard whose core answers an update sent to an alias or collection (module docstring);
+        with several nodes, one the receiving node leads."""
+        if self.emu.node_count > 1:
+            return next((i for i in range(count) if self.leader_node(i) == node), 0)
         return next(self._turns) % count if self.emu.solr_version.modern else count - 1
 
-    def forwarding(self, core, shard):
+    def forwarding(self, core, shard, node=0):
         """How one update request to a collection runs: see the module's docstring."""
-        return _Forwarding(self, core, shard)
+        if node in self.refusing:
+            raise SolrHTTPError(503, "ClusterState says we are the leader (%s/%s), but locally we don't think so. "
+                                     "Request came from null" % (self.emu.node_url(node), core.name))
+        return _Forwarding(self, core, shard, node)
 
     def schema_changed(self, core, before, params):
         """A Schema API change through one core: the other shards' cores keep ``before`` for a while
@@ -262,7 +255,7 @@ class Cloud:
         raise bad_request("Unknown action: %s" % action)
 
     def cluster_status(self):
-        out = {"collections": {}, "live_nodes": [self.node]}
+        out = {"collections": {}, "live_nodes": [self.node_name(k) for k in range(self.emu.node_count)]}
         for name, c in sorted(self.collections.items()):
             n = c["numShards"]
             shards = {}
@@ -273,8 +266,10 @@ class Cloud:
                     "range": "%x-%x" % ((lo + (1 << 31)) % (1 << 32), (hi + (1 << 31)) % (1 << 32)),
                     "state": "active",
                     "replicas": {"core_node%d" % (i * c["replicationFactor"] + r + 1): dict(
-                        {"core": "%s_shard%d_replica%d" % (name, i + 1, r + 1), "base_url": self.emu.url,
-                         "node_name": self.node, "state": "active"}, **({"leader": "true"} if r == 0 else {}))
+                        {"core": "%s_shard%d_replica%d" % (name, i + 1, r + 1),
+                         "base_url": self.emu.node_url(self.leader_node(i)),
+                         "node_name": self.node_name(self.leader_node(i)), "state": "active"},
+                        **({"leader": "true"} if r == 0 else {}))
                         for r in range(c["replicationFactor"])}}
             aliases = sorted(a for a, cs in self.aliases.items() if name in cs)
             out["collections"][name] = dict({"replicationFactor": str(c["replicationFactor"]), "shards": shards,
@@ -326,10 +321,11 @@ class _Forwarding:
     _REASON = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
                500: "Server Error", 503: "Service Unavailable"}
 
-    def __init__(self, cloud, core, shard):
-        self.cloud, self.core = cloud, core
+    def __init__(self, cloud, core, shard, node=0):
+        self.cloud, self.core, self.node = cloud, core, node
         self.count = cloud.collections[core.name]["numShards"]
-        self.here = shard[0] if shard else cloud.answering_shard(self.count)  # a replica core named: that one
+        # a replica core named: that one
+        self.here = shard[0] if shard else cloud.answering_shard(self.count, node)
         self.failed = {}  # shard index -> the error its leader answered
 
     def run(self, doc_id, op):
@@ -341,6 +337,11 @@ class _Forwarding:
         if index == self.here:
             return op()
         if index in self.failed:
+            return None
+        leader = self.cloud.leader_node(index)
+        if leader in self.cloud.refusing:  # logged; the request still answers status 0
+            self.cloud.log.append("forwarding update to %s failed - retrying ... : ClusterState says we are the "
+                                  "leader, but locally we don't think so" % self.cloud.emu.node_url(leader))
             return None
         lagging = self.cloud.lagging.get(self.core.name)
         saved = self.core.schema

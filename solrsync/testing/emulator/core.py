@@ -164,7 +164,7 @@ class Core:
                     raise not_emulated("schemaless field guessing (AddSchemaFieldsUpdateProcessorFactory, for "
                                        "the unknown field '%s')" % name)
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
-            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _long_string(value):  # stored form
+            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _unusual(value):  # stored form
                 fields[name] = value
                 continue
             values = value if isinstance(value, list) else [value]
@@ -326,3 +326,9 @@ _JAVA_CLASS = {int: "java.lang.Long", float: "java.lang.Double", str: "java.lang
 def _long_string(value):
     """Possibly over Lucene's term limit (a UTF-8 character is at most 4 bytes): coerce checks."""
     return type(value) is str and len(value) > MAX_TERM_BYTES // 4
+
+
+def _unusual(value):
+    """Not stored as it is without coerce's look: a possibly too long string, an integer beyond 32 bits
+    (an int field wraps it, a long field may refuse it)."""
+    return _long_string(value) or (type(value) is int and not -2 ** 31 <= value < 2 ** 31)

@@ -81,7 +81,9 @@ def format_millis(millis):
     """Solr 8's canonical form (java.time's ISO_INSTANT): milliseconds in three digits when there
     are any (``.500``; Solr 5.3.1 dropped the trailing zeros, ``.5``)."""
     moment = EPOCH + dt.timedelta(milliseconds=millis)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # four-digit years (0999-...): strftime's %Y does not pad on glibc
+    base = "%04d-%02d-%02dT%02d:%02d:%02d" % (moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                                              moment.second)
     ms = millis % 1000
     return base + (".%03d" % ms if ms else "") + "Z"
 
@@ -150,12 +152,12 @@ def parse_envelope(text, geo=True):
 
 
 class Field:
-    __slots__ = ("name", "type_name", "kind", "multi", "stored", "indexed", "required", "dynamic",
+    __slots__ = ("name", "type_name", "kind", "multi", "stored", "indexed", "required", "dynamic", "bits",
                  "index_analyzer", "query_analyzer", "norms", "missing", "similarity")
 
     def __init__(self, name, type_name, kind, multi=False, stored=True, indexed=True,
-                 required=False, dynamic=False):
-        self.name, self.type_name, self.kind = name, type_name, kind
+                 required=False, dynamic=False, bits=64):
+        self.name, self.type_name, self.kind, self.bits = name, type_name, kind, bits
         self.multi, self.stored, self.indexed = multi, stored, indexed
         self.required, self.dynamic = required, dynamic
         text = kind == "text"
@@ -190,19 +192,15 @@ class Field:
                                       % (doc_id, self.name, MAX_TERM_BYTES))
                 return value
             if kind == "int":
-                if isinstance(value, bool):
-                    raise ValueError('For input string: "%s"' % value)
-                if isinstance(value, float):  # a JSON number with a fraction: Solr keeps the integer part
-                    if math.isnan(value) or math.isinf(value):
-                        raise ValueError('For input string: "%s"' % value)
-                    return int(value)
-                return int(value) if isinstance(value, int) else int(str(value).strip())
+                return _java_integer(value, self.bits)
             if kind == "float":
                 return float(value)
             if kind == "boolean":
                 if isinstance(value, bool):
                     return value
-                return str(value)[:1] in ("t", "T", "1")  # BoolField: true, T, 1...; "yes" and "on" are false
+                # BoolField: true when the text starts with 1, t or T ("yes" is false, "tomato" true)
+                text = str(value)
+                return text[:1] in ("1", "t", "T")
             if kind == "date":
                 try:
                     return solr_version.date(canonical_date(value))
@@ -221,6 +219,33 @@ class Field:
             raise bad_request("ERROR: [doc=%s] Error adding field '%s'='%s' msg=%s"
                               % (doc_id, self.name, value, detail))
         return value
+
+
+def _java_integer(value, bits):
+    """What an IntPointField (32 bits) or LongPointField (64) stores for a JSON value, measured on
+    9.4.0: an integer number is narrowed as Java's ``Number.intValue()`` does (2**31 -> -2**31, silently),
+    one beyond 64 bits refused; a decimal number truncated toward zero and clamped (1.5 -> 1, 1e20 ->
+    Long.MAX_VALUE); text parsed strictly ("1.5", "true": "For input string")."""
+    if isinstance(value, bool):
+        raise ValueError('For input string: "%s"' % ("true" if value else "false"))
+    low, high = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 0
+        return max(low, min(high, int(value))) if not math.isinf(value) else (high if value > 0 else low)
+    if isinstance(value, int):
+        if not -2 ** 63 <= value < 2 ** 63:
+            raise ValueError('For input string: "%s"' % value)
+        if bits == 64:
+            return value
+        return (value - low) % 2 ** bits + low
+    text = str(value)
+    if not re.match(r"^[+-]?\d+$", text):
+        raise ValueError('For input string: "%s"' % text)
+    number = int(text)
+    if not low <= number <= high:
+        raise ValueError('For input string: "%s"' % text)
+    return number
 
 
 class Schema:
@@ -303,7 +328,8 @@ class Schema:
         if type_name not in self.types:
             raise bad_request("Field '%s': Field type '%s' not found." % (name, type_name))
         kind, type_multi, extra = self.types[type_name]
-        field = Field(name, type_name, kind, multi=_flag(attrs.get("multiValued"), type_multi),
+        bits = 32 if "Int" in self.type_specs[type_name].get("class", "") else 64
+        field = Field(name, type_name, kind, multi=_flag(attrs.get("multiValued"), type_multi), bits=bits,
                       stored=_flag(attrs.get("stored"), True), indexed=_flag(attrs.get("indexed"), True),
                       required=_flag(attrs.get("required"), False), dynamic=dynamic)
         for key, value in extra.items():

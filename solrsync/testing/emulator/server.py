@@ -43,10 +43,13 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, emulator):
+    def __init__(self, addr, emulator, node=0, faults=None):
+        """``node``: which SolrCloud node of the emulator this server is (0 when not in cloud mode),
+        with its own ``faults``."""
         if ":" in addr[0]:  # an IPv6 address (::1)
             self.address_family = socket.AF_INET6
-        self.emulator = emulator
+        self.emulator, self.node = emulator, node
+        self.faults = faults if faults is not None else emulator.faults
         self.open_sockets = set()
         super().__init__(addr, Handler)
 
@@ -90,9 +93,10 @@ class Handler(BaseHTTPRequestHandler):
         self.record = {"added": [], "deleted": []} if emu.record_updates else None
         arrived = arrived or time.time()
         emu.count("requests")
-        fault = emu.faults.take()
-        if emu.faults.latency:
-            time.sleep(emu.faults.latency)
+        faults = self.server.faults
+        fault = faults.take()
+        if faults.latency:
+            time.sleep(faults.latency)
         parts = urlsplit(self.path)
         params = parse_qs(parts.query, keep_blank_values=True)
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -194,8 +198,8 @@ class Handler(BaseHTTPRequestHandler):
             core.tick()
             if handler in ("update", "update/json", "update/json/docs"):
                 emu.count("update_requests")
-                forward = emu.cloud.forwarding(core, shard) if emu.cloud and core.name in emu.cloud.collections \
-                    else None
+                forward = emu.cloud.forwarding(core, shard, self.server.node) \
+                    if emu.cloud and core.name in emu.cloud.collections else None
                 return update(emu, core, params, body, ctype, handler == "update/json/docs", forward, self.record)
             declared = core.config.handlers.get("/" + handler, {})
             if handler in ("select", "query") or declared.get("class", "").endswith(".SearchHandler"):
