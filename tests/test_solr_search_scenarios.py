@@ -166,6 +166,8 @@ def test_an_unemulated_analysis_component_is_refused_not_approximated(search):
     ({"q": "cat", "defType": "edismax", "qf": "title", "bf": "pop"}, "the bf parameter of edismax"),
     ({"q": "cat", "mlt": "true"}, "more-like-this (mlt)"),
     ({"q": "cat", "group": "true", "group.field": "kind"}, "result grouping (group)"),
+    ({"q": "cat", "stats": "true", "stats.field": "{!percentiles='50'}price"},
+     "the stats.field local parameter percentiles"),
     ({"q": "cat", "fl": "id,[explain]"}, "the document transformer [explain]"),
     ({"q": "*:*", "sort": "div(pop,2) asc"}, "sorting by a function (div(pop,2))"),
 ])
@@ -596,3 +598,24 @@ def test_json_facet_aggregations(search):
     assert body["facets"] == dict(top, count=5, avg_price=10.6875, sum_pop=18.0, u=3, empty={"count": 0}, kinds={
         "buckets": [{"val": "misc", "count": 2, "s": 7.25, "m": m[0]}, {"val": "pet", "count": 2, "s": 30.5, "m": m[1]},
                     {"val": "sport", "count": 1, "s": 5.0, "m": m[2]}]})
+
+
+def test_stats_component(search):
+    status, body = search.get("select", q="*:*", rows=0, stats="true",
+                              **{"stats.field": ["price", "pop", "kind", "{!key=p2}price"]})
+    assert status == 200, body
+    price = {"min": 5.0, "max": 20.0, "count": 4, "missing": 1, "sum": 42.75, "sumOfSquares": 587.8125,
+             "mean": 10.6875, "stddev": pytest.approx(6.606105130861906)}
+    assert body["stats"]["stats_fields"] == {
+        "price": price, "p2": price, "kind": {"min": "misc", "max": "sport", "count": 5, "missing": 0},
+        "pop": {"min": 1.0, "max": 9.0, "count": 4, "missing": 1, "sum": 18.0, "sumOfSquares": 116.0, "mean": 4.5,
+                "stddev": pytest.approx(3.415650255319866)}}
+    when = search.get("select", q="*:*", rows=0, stats="true", **{"stats.field": "when"})[1]
+    got = when["stats"]["stats_fields"]["when"]
+    assert (got["min"], got["max"], got["mean"], got["count"]) == (
+        "2019-03-01T00:00:00Z", "2022-01-01T00:00:00Z", "2020-08-23T12:00:00Z", 4)
+    if search.major == 5:
+        assert (got["sum"], got["sumOfSquares"], got["stddev"]) == ("2172-07-30T00:00:00Z", -6.428433105289216e18,
+                                                                   "NaN")
+    else:
+        assert (got["sum"], got["stddev"]) == (6.392736e12, pytest.approx(4.093588477607833e10))

@@ -12,12 +12,13 @@ from .scoring import FieldStats, Similarity, as_float32
 from .facets import facets
 from .fields import project, wanted_fields
 from .highlight import highlight
+from .stats import stats
 from .writers import Result
 
 # parameters that change which documents match or their order (the cache key of a result)
 _PAGING = ("start", "rows", "fl", "wt", "cursorMark", "omitHeader", "echoParams", "indent", "json.nl", "version")
 UNEMULATED_COMPONENTS = {"mlt": "more-like-this (mlt)", "spellcheck": "spellcheck", "terms": "the terms component",
-                         "group": "result grouping (group)", "stats": "the stats component",
+                         "group": "result grouping (group)",
                          "debugQuery": "debug output (debugQuery)", "debug": "debug output (debug)",
                          "expand": "the expand component", "elevateIds": "query elevation",
                          "rq": "re-ranking (rq)", "clustering": "clustering", "tv": "the term vector component",
@@ -115,6 +116,21 @@ def search(core, params):
             dropped = {fq for tag in tags for fq in filter_tags(fqs, ctx).get(tag, [])}
             return [d for d, _ in _run(core, params, q, def_type, df, [fq for fq in fqs if fq not in dropped], [])]
         facets(core, params, hits, extra, base)
+    if _on(params, "stats"):
+        ctx = Context(params)
+        tagged = filter_tags(fqs, ctx)
+
+        def pool(local, docs):
+            tags = [t for t in (local or {}).get("ex", "").split(",") if t]
+            if not tags:
+                return docs
+            dropped = {fq for tag in tags for fq in tagged.get(tag, [])}
+            return [d for d, _ in _run(core, params, q, def_type, df, [fq for fq in fqs if fq not in dropped], [])]
+
+        def local_of(spec):
+            local, body = split_local(spec.strip(), ctx)
+            return local, body.strip()
+        extra["stats"] = stats(core, params, [d for d, _ in hits], local_of, pool)
     if _on(params, "hl"):
         extra["highlighting"] = highlight(core, params, page, q, df)
     return out, extra
