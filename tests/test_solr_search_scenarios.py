@@ -165,7 +165,7 @@ def test_an_unemulated_analysis_component_is_refused_not_approximated(search):
     ({"q": "{!join from=id to=id}cat"}, "the {!join} query parser"),
     ({"q": "cat", "defType": "edismax", "qf": "title", "bf": "pop"}, "the bf parameter of edismax"),
     ({"q": "cat", "mlt": "true"}, "more-like-this (mlt)"),
-    ({"q": "cat", "group": "true", "group.field": "kind"}, "result grouping (group)"),
+    ({"q": "cat", "group": "true", "group.func": "pop"}, "group.func in result grouping"),
     ({"q": "cat", "stats": "true", "stats.field": "{!percentiles='50'}price"},
      "the stats.field local parameter percentiles"),
     ({"q": "cat", "fl": "id,[explain]"}, "the document transformer [explain]"),
@@ -619,3 +619,41 @@ def test_stats_component(search):
                                                                    "NaN")
     else:
         assert (got["sum"], got["stddev"]) == (6.392736e12, pytest.approx(4.093588477607833e10))
+
+
+# ------------------------------------------------------------ result grouping (group 7)
+def test_grouping_by_field_and_query(search):
+    status, body = search.get("select", q="*:*", fl="id,score", sort="id desc", group="true",
+                              **{"group.field": "kind", "group.limit": 2, "group.ngroups": "true",
+                                 "group.query": "pop:[1 TO 5]"})
+    assert status == 200, body
+    kind = body["grouped"]["kind"]
+    assert (kind["matches"], kind["ngroups"]) == (5, 3)
+    assert [(g["groupValue"], g["doclist"]["numFound"], [d["id"] for d in g["doclist"]["docs"]])
+            for g in kind["groups"]] == [("misc", 2, ["doc_5", "doc_4"]), ("sport", 1, ["doc_3"]),
+                                         ("pet", 2, ["doc_2", "doc_1"])]
+    query = body["grouped"]["pop:[1 TO 5]"]
+    assert (query["matches"], query["doclist"]["numFound"], [d["id"] for d in query["doclist"]["docs"]]) == (
+        5, 3, ["doc_5", "doc_2"])
+    assert "response" not in body
+
+
+def test_grouping_pages_groups_and_ranks_them_by_their_best_document(search):
+    body = search.get("select", q="doc", fl="id", group="true", rows=2, start=1, **{"group.field": "maker"})[1]
+    groups = body["grouped"]["maker"]["groups"]
+    assert [(g["groupValue"], [d["id"] for d in g["doclist"]["docs"]]) for g in groups] == [
+        ("bolt", ["doc_2"]), (None, ["doc_5"])]
+
+
+def test_grouping_simple_and_main(search):
+    body = search.get("select", q="doc", fl="id", group="true",
+                      **{"group.field": "kind", "group.format": "simple", "group.sort": "id asc"})[1]
+    simple = body["grouped"]["kind"]
+    assert (simple["matches"], simple["doclist"]["numFound"], [d["id"] for d in simple["doclist"]["docs"]]) == (
+        4, 4, ["doc_4", "doc_1"])
+    body = search.get("select", q="*:*", fl="id", group="true", rows=3,
+                      **{"group.field": "maker", "group.main": "true"})[1]
+    assert (body["response"]["numFound"], [d["id"] for d in body["response"]["docs"]]) == (
+        5, ["doc_1", "doc_2", "doc_3"])
+    status, body = search.get("select", q="*:*", group="true", **{"group.field": "tags"})
+    assert (status, body["error"]["msg"]) == (400, "can not use FieldCache on multivalued field: tags")

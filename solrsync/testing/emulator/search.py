@@ -11,6 +11,7 @@ from .schema import parse_date
 from .scoring import FieldStats, Similarity, as_float32
 from .facets import facets
 from .fields import project, wanted_fields
+from .group import grouped
 from .highlight import highlight
 from .stats import stats
 from .writers import Result
@@ -18,7 +19,7 @@ from .writers import Result
 # parameters that change which documents match or their order (the cache key of a result)
 _PAGING = ("start", "rows", "fl", "wt", "cursorMark", "omitHeader", "echoParams", "indent", "json.nl", "version")
 UNEMULATED_COMPONENTS = {"mlt": "more-like-this (mlt)", "spellcheck": "spellcheck", "terms": "the terms component",
-                         "group": "result grouping (group)",
+
                          "debugQuery": "debug output (debugQuery)", "debug": "debug output (debug)",
                          "expand": "the expand component", "elevateIds": "query elevation",
                          "rq": "re-ranking (rq)", "clustering": "clustering", "tv": "the term vector component",
@@ -97,6 +98,15 @@ def search(core, params):
         page_from = _after_cursor(hits, keys, after, schema)
     page = hits[page_from:page_from + rows]
     fl = wanted_fields(params.get("fl", ["*"]))
+    if _on(params, "group"):
+        if _on(params, "hl"):
+            raise not_emulated("highlighting with result grouping")
+
+        def order(members, spec):
+            return _order(list(members), _parse_sort(spec, schema, core.solr_version), schema)
+        out, extra = grouped(core, params, hits, fl, rows, start, order,
+                             lambda gq: parse(gq, schema, df, Context(params)))
+        return out, _components(core, params, hits, [], extra, q, def_type, df, fqs)
     out = Result(numFound=len(hits), start=start)
     if "score" in fl:
         out["maxScore"] = as_float32(max(s for _, s in hits)) if hits else 0.0
@@ -110,6 +120,11 @@ def search(core, params):
             extra["nextCursorMark"] = base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
         else:
             extra["nextCursorMark"] = cursor
+    return out, _components(core, params, hits, page, extra, q, def_type, df, fqs)
+
+
+def _components(core, params, hits, page, extra, q, def_type, df, fqs):
+    """Facets, stats and highlighting on a result."""
     if _on(params, "facet") or "json.facet" in params:
         def base(tags):
             ctx = Context(params)
@@ -133,7 +148,7 @@ def search(core, params):
         extra["stats"] = stats(core, params, [d for d, _ in hits], local_of, pool)
     if _on(params, "hl"):
         extra["highlighting"] = highlight(core, params, page, q, df)
-    return out, extra
+    return extra
 
 
 def _on(params, name):
@@ -156,9 +171,12 @@ def _run(core, params, q, def_type, df, fqs, keys):
         if score is None or not all(f.score(doc) is not None for f in filters):
             continue
         hits.append((doc, _f32(score)))  # Lucene's scores are floats: ties where it ties
-    if not keys:
-        keys = [("score", True)]
-    for name, desc in reversed(keys):
+    return _order(hits, keys, schema)
+
+
+def _order(hits, keys, schema):
+    """[(doc, score)] in a sort's order (score desc when none); ties keep index order."""
+    for name, desc in reversed(keys or [("score", True)]):
         if name == "score":
             hits.sort(key=lambda h: h[1], reverse=desc)
         else:
