@@ -169,6 +169,7 @@ def test_an_unemulated_analysis_component_is_refused_not_approximated(search):
     ({"q": "cat", "stats": "true", "stats.field": "{!percentiles='50'}price"},
      "the stats.field local parameter percentiles"),
     ({"q": "cat", "fl": "id,[explain]"}, "the document transformer [explain]"),
+    ({"q": "cat", "fl": "id,[docid]"}, "the document transformer [docid]"),
     ({"q": "*:*", "sort": "div(pop,2) asc"}, "sorting by a function (div(pop,2))"),
 ])
 def test_what_is_not_emulated_answers_400_never_a_silent_200(search, params, feature):
@@ -657,3 +658,21 @@ def test_grouping_simple_and_main(search):
         5, ["doc_1", "doc_2", "doc_3"])
     status, body = search.get("select", q="*:*", group="true", **{"group.field": "tags"})
     assert (status, body["error"]["msg"]) == (400, "can not use FieldCache on multivalued field: tags")
+
+
+def test_child_transformer(blocks):
+    docs = blocks.get("select", q="kind:book", fl="id,[child parentFilter=kind:book]")[1]["response"]["docs"]
+    if blocks.major == 5:  # every stored field of the children
+        kids = ([{"id": "c1", "kind": "chapter", "body": "alpha beta alpha"},
+                 {"id": "c2", "kind": "chapter", "body": "gamma alpha"}],
+                [{"id": "c3", "kind": "chapter", "body": "alpha"}])
+    else:  # the request's fl
+        kids = [{"id": "c1"}, {"id": "c2"}], [{"id": "c3"}]
+    assert docs == [{"id": "p1", "_childDocuments_": kids[0]}, {"id": "p2", "_childDocuments_": kids[1]},
+                    {"id": "p3"}]
+    fl = "id,title,[child parentFilter=kind:book childFilter=body:gamma limit=5 fl=id,body]"
+    docs = blocks.get("select", q="kind:book", fl=fl)[1]["response"]["docs"]
+    c2 = {"id": "c2", "body": "gamma alpha"} if blocks.major >= 8 else \
+        {"id": "c2", "kind": "chapter", "body": "gamma alpha"}
+    assert docs == [{"id": "p1", "title": "Parent one", "_childDocuments_": [c2]},
+                    {"id": "p2", "title": "Parent two"}, {"id": "p3", "title": "Lonely one"}]

@@ -10,7 +10,7 @@ from .parsers import Context, parse, split_local
 from .schema import parse_date
 from .scoring import FieldStats, Similarity, as_float32
 from .facets import facets
-from .fields import project, wanted_fields
+from .fields import attach_children, project, wanted_fields
 from .group import grouped
 from .highlight import highlight
 from .stats import stats
@@ -113,6 +113,8 @@ def search(core, params):
     if core.solr_version.counts_exactly:
         out["numFoundExact"] = True
     out["docs"] = [project(d, fl, schema, as_float32(score)) for d, score in page]
+    if fl.child is not None:
+        attach_children(core, fl, page, out["docs"], lambda fq: parse(fq, schema, df, Context(params)))
     extra = {}
     if cursor is not None:
         if page:
