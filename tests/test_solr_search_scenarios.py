@@ -481,9 +481,27 @@ def test_parameters_in_a_get_body(search):
 
 def test_an_unemulated_writer_is_refused(search):
     search.need_emulator("an emulator-only answer")
+    status, text = raw(search, q="doc", wt="javabin")
+    assert status == 400 and json.loads(text)["error"]["msg"] == \
+        "solrsync emulator: the wt=javabin response writer is not emulated"
     status, text = raw(search, q="doc", wt="csv")
     assert status == 400 and json.loads(text)["error"]["msg"] == \
-        "solrsync emulator: the wt=csv response writer is not emulated"
+        "solrsync emulator: wt=csv without an explicit fl (Solr orders the columns of a glob by hash) is not emulated"
+
+
+def test_csv_writer(search):
+    assert search.post("update", [{"id": "q1", "title": 'He said "hi", then left', "tags": ["x,y", "z"]}],
+                       commit="true")[0] == 200
+    status, text = raw(search, q="*:*", wt="csv", fl="id,title,tags,price,flag,when", sort="id asc")
+    assert status == 200
+    assert text == (
+        'id,title,tags,price,flag,when\n'
+        'doc_1,The cat sat on the mat,"a,b",10.5,,2020-01-01T00:00:00Z\n'
+        'doc_2,Dogs and cats living together,b,20.0,,2021-06-01T00:00:00Z\n'
+        'doc_3,Running with the dogs,c,5.0,,2019-03-01T00:00:00Z\n'
+        'doc_4,Doc,,7.25,,2022-01-01T00:00:00Z\n'
+        'doc_5,A television for the cat\'s room,"a,c",,,\n'
+        'q1,"He said ""hi"", then left","x\\,y,z",,,\n')
 
 
 def test_pysolr_core_admin_is_heard(search):

@@ -14,7 +14,7 @@ from .fields import attach_children, project, wanted_fields
 from .group import grouped
 from .highlight import highlight
 from .stats import stats
-from .writers import Result
+from .writers import Result, csv_fields
 
 # parameters that change which documents match or their order (the cache key of a result)
 _PAGING = ("start", "rows", "fl", "wt", "cursorMark", "omitHeader", "echoParams", "indent", "json.nl", "version")
@@ -60,6 +60,8 @@ def search(core, params):
     """/select on the searcher's snapshot -> (response, extra: nextCursorMark, facets, highlighting)."""
     schema = core.schema
     _check_components(params)
+    if params.get("wt", [""])[0] == "csv":
+        csv_fields(params)  # refused before the search, in JSON
     q = params.get("q", [None])[0]
     def_type = params.get("defType", ["lucene"])[0]
     df = params.get("df", ["text"])[0]
