@@ -213,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
                 effective = core.config.handler_params("/" + handler, params)
                 self.echo, self.effective = effective.get("echoParams", [None])[0], effective
                 response, extra = search(effective)
-                return dict({"response": response}, **extra)
+                return dict({"response": response}, **extra) if response is not None else extra
             if handler == "get":
                 return realtime_get(core, params)
             if handler == "admin/ping":
