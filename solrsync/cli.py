@@ -13,10 +13,11 @@ import sys
 
 from . import admin, configset
 from .config import ConfigError, mask
-from .fleet import broker_time, consumers, last_resync, record_resync
 from .drain_gate import DrainGate
+from .fleet import broker_time, consumers, last_resync, record_resync
 from .lease import LeaseLost
 from .metrics import RebuildProgress
+from .range_tasks import RangeGaveUp
 from .rebuild import RebuildRefused
 from .reindex import Progress, ReindexRunning, reindex
 from .sink import UNVERSIONED, SolrRequestError, SolrUnavailable
@@ -159,7 +160,7 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
     except (UsageError, ConfigError) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 2
-    except (SolrUnavailable, LeaseLost) as exc:
+    except (SolrUnavailable, LeaseLost, RangeGaveUp) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
     except SolrRequestError as exc:
