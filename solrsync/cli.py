@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 
 from . import admin, configset
 from .config import ConfigError, mask
@@ -329,15 +331,18 @@ def _count(syncer, name, args):
         return None
 
 
-def collect_status(syncer, huey=None):
+def collect_status(syncer, huey=None, timeout=None):
+    """What ``status`` shows. Everything asked of Solr runs in a thread given ``timeout`` seconds
+    in all (SOLR_TIMEOUT): a node that hangs (a paused SolrCloud leader) makes status say so in one
+    line per pipeline, not wait on it nor end in a traceback."""
     s = syncer.settings
+    timeout = s.SOLR_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + timeout
     out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
            "pipelines": {}}
-    try:
-        kind = admin.solr_kind(s)
-        out["solr_kind"] = str(kind)
-    except (SolrUnavailable, SolrRequestError) as exc:
-        kind, out["solr_kind"] = None, "unknown (%s)" % exc
+    asked = {}
+    prober = threading.Thread(target=_probe_solr, args=(syncer, asked), name="solrsync-status", daemon=True)
+    prober.start()
     if huey is not None:
         try:
             out["queue_length"] = huey.pending_count()
@@ -349,6 +354,42 @@ def collect_status(syncer, huey=None):
             out["queue_error"] = "queue unreachable: %s" % mask(exc)
     for name, p in syncer.pipelines.items():
         info = {"core": p.core, "db_count": syncer.sources[name].count()}
+        log_ = syncer.changelog
+        if log_ is not None:
+            info["pending"] = log_.pending_count(name)
+            info["oldest_pending_seconds"] = log_.oldest_age(name)
+            info["failures"] = log_.failures(name).count()
+            if hasattr(log_, "capture"):
+                info["capture"] = log_.capture(name)
+            if hasattr(log_, "reindex_running"):
+                info["reindex"] = log_.reindex_running(name)
+            if hasattr(log_, "range_failures"):
+                info["range_failures"] = [
+                    {"range": seq, "first": first, "last": last, "attempts": attempts, "reason": reason,
+                     "at": str(at)} for _, seq, first, last, attempts, reason, at in log_.range_failures(name)[:3]]
+        if huey is not None and "queue_error" not in out:
+            info["last_resync"] = last_resync(huey, name)
+            if info["last_resync"]:  # aged by the broker's clock, which stamped it
+                info["last_resync"]["age"] = broker_time(huey) - info["last_resync"]["started"]
+        out["pipelines"][name] = info
+    prober.join(max(0.0, deadline - time.monotonic()))
+    late = "did not answer within %gs (SOLR_TIMEOUT; a node that hangs?)" % timeout
+    out["solr_kind"] = asked.get("kind", "unknown (%s)" % late)
+    for name, info in out["pipelines"].items():
+        info.update(asked.get(name) or {"solr_count": None, "solr": "Solr %s" % late})
+    return out
+
+
+def _probe_solr(syncer, asked):
+    """``collect_status``'s questions to Solr, answers put in ``asked`` as they come."""
+    s = syncer.settings
+    try:
+        kind = admin.solr_kind(s)
+        asked["kind"] = str(kind)
+    except (SolrUnavailable, SolrRequestError) as exc:
+        kind, asked["kind"] = None, "unknown (%s)" % _one_line(exc)
+    for name, p in syncer.pipelines.items():
+        info = {}
         sink = syncer.sink(name)
         try:
             try:  # a pipeline counts its own documents, others may share its core
@@ -361,24 +402,16 @@ def collect_status(syncer, huey=None):
             info["versioned"] = sink.versioned
             if kind is not None and kind.cloud:
                 info["cloud"] = admin.describe_cloud(s, p.core)
-        except (SolrUnavailable, SolrRequestError) as exc:
-            info["solr_count"] = None
-            info["solr"] = str(exc)
-        log_ = syncer.changelog
-        if log_ is not None:
-            info["pending"] = log_.pending_count(name)
-            info["oldest_pending_seconds"] = log_.oldest_age(name)
-            info["failures"] = log_.failures(name).count()
-            if hasattr(log_, "capture"):
-                info["capture"] = log_.capture(name)
-            if hasattr(log_, "reindex_running"):
-                info["reindex"] = log_.reindex_running(name)
-        if huey is not None and "queue_error" not in out:
-            info["last_resync"] = last_resync(huey, name)
-            if info["last_resync"]:  # aged by the broker's clock, which stamped it
-                info["last_resync"]["age"] = broker_time(huey) - info["last_resync"]["started"]
-        out["pipelines"][name] = info
-    return out
+        except Exception as exc:  # whatever it is, one line in status
+            info["solr_count"] = info.get("solr_count")
+            info["solr"] = _one_line(exc) if isinstance(exc, (SolrUnavailable, SolrRequestError)) else \
+                "%s: %s" % (type(exc).__name__, _one_line(exc))
+        asked[name] = info
+
+
+def _one_line(text, limit=300):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _ago(seconds):
@@ -410,11 +443,17 @@ def cmd_status(args, syncer, tasks_factory):
             r = i.get("last_resync")
             resync = "never" if not r else "%s ago, %.0fs, %s" % (_ago(r["age"]), r["elapsed"],
                                                                  "ok" if r["ok"] else "FAILED")
-            state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else i["solr"]
+            state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else "ERROR"
             print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % (
                 name, i["core"], i["db_count"], "-" if i["solr_count"] is None else i["solr_count"],
                 i.get("pending", "-"), _ago(i.get("oldest_pending_seconds")), i.get("failures", "-"), state,
                 i.get("capture", "-"), resync))
+        for name, i in status["pipelines"].items():
+            if i["solr"] != "ok":  # one line per problem
+                print("%s: Solr: %s" % (name, i["solr"]))
+            for f in i.get("range_failures") or ():
+                print("%s: reindex range #%s (pk %s..%s) given up after %d attempts at %s: %s" % (
+                    name, f["range"], f["first"], f["last"], f["attempts"], f["at"], _one_line(f["reason"], 200)))
         for name, i in status["pipelines"].items():
             cloud = i.get("cloud")
             for c in (cloud or {}).get("collections", ()):

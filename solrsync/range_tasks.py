@@ -134,6 +134,9 @@ def stream(syncer, name, batch_size, since, after, core, versioned, account, enq
                 sent[seq] = 0
                 seq += 1
             if not pending:
+                clear = getattr(changelog, "clear_range_failures", None)
+                if clear is not None:  # this run finished: an earlier one's given-up ranges are history
+                    clear(name)
                 return by
             if hold is not None and not changelog.renew_reindex(name, hold.token, syncer.settings.LEASE_SECONDS):
                 hold.check()  # raises: the hold ran out while this command was paused, or was taken over

@@ -103,3 +103,18 @@ def test_a_pipeline_name_of_any_length_runs_through_the_queue():
     assert len("%s:%s" % (run_prefix(long_name), "0" * 32)) <= 64
     assert run_prefix(long_name) != run_prefix(long_name[:-1] + "x")  # a digest: distinct names stay distinct
     assert run_prefix("layers") == "layers"
+
+
+def test_a_pipeline_name_longer_than_the_change_log_keeps_is_one_clear_line():
+    from solrsync.config import ConfigError, MAX_PIPELINE_NAME, load_settings
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"PIPELINES": {"p" * (MAX_PIPELINE_NAME + 1): {}}})
+    assert "1 to 64 characters" in str(exc.value) and "\n" not in str(exc.value)
+    load_settings({"PIPELINES": {"p" * MAX_PIPELINE_NAME: {}}})
+
+
+def test_long_pipeline_names_get_triggers_of_their_own(django_project):
+    from solrsync.contrib.django.triggers import trigger_name
+    a, b = "x" * 50 + "_first", "x" * 50 + "_second"
+    assert trigger_name(a) != trigger_name(b) and len(trigger_name(a)) <= 63
+    assert trigger_name("layers") == "solrsync_layers"  # short names keep the triggers they have

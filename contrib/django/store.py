@@ -236,6 +236,9 @@ class DjangoChangeLog:
         RangeFailure.objects.using(self.using).create(pipeline=pipeline, run=run, seq=seq, first=json.dumps(first),
                                                       last=json.dumps(last), attempts=attempts, reason=reason)
 
+    def clear_range_failures(self, pipeline):
+        RangeFailure.objects.using(self.using).filter(pipeline=pipeline).delete()
+
     def range_failures(self, pipeline=None):
         qs = RangeFailure.objects.using(self.using).order_by("-created")
         if pipeline:
