@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
-	for v in 5 8; do $(BIN)/python -m pytest tests/test_solr_scenarios.py --solrsync-solr-version $$v || exit 1; done
+	for v in 5 8; do $(BIN)/python -m pytest tests/test_solr_scenarios.py tests/test_solr_search_scenarios.py --solrsync-solr-version $$v || exit 1; done
 	SOLRSYNC_DEMO_DB=postgres $(BIN)/python -m pytest tests -m django
 
 # The tests that talk to Solr: with SOLRSYNC_TEST_SOLR(CLOUD)_URL set, these run against the real one.
@@ -39,12 +39,16 @@ REALSOLR   ?= ../shared/realsolr
 SOLR       ?= 9
 CLOUD      ?=
 SOLR_LAUNCH = $(REALSOLR)/$(if $(filter 5,$(SOLR)),realsolr.sh,solr$(SOLR).sh)
-SOLR_CONF   = $(if $(filter 5,$(SOLR)),$(abspath $(REALSOLR))/conf5,$(CURDIR)/solrsync/configsets/layers/conf)
+# 8 and 9: the shipped configset; 5: the demo's layers pipeline's, written by `solrsync configset --solr-version 5`
+SOLR5_CONF  = $(CURDIR)/test-artifacts/solr5-configset
+SOLR_CONF   = $(if $(filter 5,$(SOLR)),$(SOLR5_CONF)/conf,$(CURDIR)/solrsync/configsets/layers/conf)
 
 test-solr: $(STAMP)
 	@case "$(SOLR)" in 5|8|9) ;; *) echo "make test-solr: SOLR=$(SOLR): say SOLR=5, 8 or 9" >&2; exit 2;; esac
 	@test -x "$(SOLR_LAUNCH)" || { echo "make test-solr: no $(SOLR_LAUNCH) (the real-Solr launch scripts are not \
 	part of solrsync; point REALSOLR=DIR at them)" >&2; exit 2; }
+	@if [ "$(SOLR)" = 5 ]; then cd $(DEMO) && ../../../$(BIN)/python manage.py solrsync configset layers \
+	"$(SOLR5_CONF)" --force --solr-version 5 >/dev/null || exit 1; fi
 	@port=$${SOLR_PORT:-$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}; \
 	if [ -n "$(CLOUD)" ]; then how=cloud; var=SOLRSYNC_TEST_SOLRCLOUD_URL; else how=start; var=SOLRSYNC_TEST_SOLR_URL; fi; \
 	"$(SOLR_LAUNCH)" $$how $$port "$(SOLR_CONF)" layers || exit 1; \

@@ -23,8 +23,11 @@ setup(
         "redis": ["redis>=4"],
         "postgres": ["psycopg[binary]>=3.1"],
         "progress": ["tqdm>=4.60"],
-        "dev": ["django>=4.2", "redis>=4", "psycopg[binary]>=3.1", "tqdm>=4.60", "pytest>=7",
-                "hypothesis>=6", "pytest-timeout>=2", "selenium>=4.10"],
+        # the Solr emulator's stemmers (PorterStem/SnowballPorter filters) for users' own tests
+        "testing": ["snowballstemmer>=2"],
+        "dev": ["django>=4.2", "redis>=4", "psycopg[binary]>=3.1", "tqdm>=4.60", "pytest>=7", "snowballstemmer>=2",
+                "hypothesis>=6", "pytest-timeout>=2", "selenium>=4.10",
+                "django-taggit>=5", "django-polymorphic>=3.1"],
     },
     entry_points={
         "console_scripts": ["solrsync = solrsync.cli:main_entry"],

@@ -2,7 +2,7 @@
 it -- the command itself, one of its workers (process or thread), or a consumer taking a range
 through the queue (range_tasks.py)."""
 from .sink import Rejected
-from .sync import Report, build_documents
+from .sync import Report, build_documents, document_class
 
 
 class Chunk:
@@ -13,7 +13,7 @@ class Chunk:
     def __init__(self, syncer, name, rows, keep_ids, unreadable=None):
         pipeline, source = syncer.pipeline(name), syncer.sources[name]
         report = Report()
-        built = build_documents(pipeline, rows, report, source.pk_of)
+        built = build_documents(pipeline, rows, report, source.pk_of, document_class(pipeline, source))
         self.built = [doc for _, doc in built]
         self.pks = {doc["id"]: pk for pk, doc in built}
         self.rows, self.docs = len(rows), len(self.built)

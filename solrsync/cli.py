@@ -77,7 +77,7 @@ def build_parser(prog="solrsync"):
                         "with upload: the configset's name (default SOLR_CONFIGSET)")
     p.add_argument("--force", action="store_true", help="overwrite the files in DIR")
     p.add_argument("--solr-version", type=int, choices=range(5, 10), default=9, metavar="5|6|7|8|9",
-                   help="the Solr major version the configset is for (8 and 9: the same files; below 8: refused)")
+                   help="the Solr major version the configset is for (8 and 9: the same files; 5, 6, 7: Trie field types)")
     p.add_argument("--apply", action="store_true",
                    help="add the fields, types and copyFields the pipeline's core lacks (Schema API) and name what "
                         "needs a new core")
@@ -289,11 +289,10 @@ def cmd_configset(args, syncer, tasks_factory):
     name, = _pipelines(syncer, [args.pipeline])
     if args.apply and args.target:
         raise UsageError("configset --apply changes the core in place: drop DIR")
-    if args.solr_version < configset.MIN_MAJOR:
-        raise UsageError("configset --solr-version %d: %s" % (args.solr_version, configset.TOO_OLD))
     pipeline = syncer.pipelines[name]
     try:
-        fields = configset.document_fields(pipeline.document, syncer.sources[name].solr_type)
+        source = syncer.sources[name]
+        fields = configset.document_fields(pipeline.document, getattr(source, "solr_field", source.solr_type))
     except ValueError as exc:
         raise UsageError("pipeline %s: %s" % (name, exc))
     if args.apply:
@@ -312,10 +311,10 @@ def cmd_configset(args, syncer, tasks_factory):
             print("core %s: has everything pipeline %s needs" % (pipeline.core, name))
         return 1 if problems else 0
     if not args.target:
-        sys.stdout.write(configset.managed_schema(name, fields))
+        sys.stdout.write(configset.managed_schema(name, fields, args.solr_version))
         return 0
     try:
-        written = configset.write(args.target, name, fields, force=args.force)
+        written = configset.write(args.target, name, fields, force=args.force, major=args.solr_version)
     except ValueError as exc:
         raise UsageError(str(exc))
     except OSError as exc:

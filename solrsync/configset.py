@@ -1,5 +1,7 @@
 """A configset for any pipeline: the ``managed-schema`` its documents need, with the shipped
-``solrconfig.xml`` (versioned-writes chain, /select appends), for Solr 8.11 and 9.x.
+``solrconfig.xml`` (versioned-writes chain, /select appends), for Solr 8.11 and 9.x -- or, for
+Solr 5.x to 7.x, the same with Trie field types under the same type names and an older
+``luceneMatchVersion`` (``major`` below MIN_MAJOR).
 
 Each document field's Solr type comes from its class (Text: text_general, Date: pdate, BBox: bbox,
 Multi: multiValued) or, for a plain copied field, from the source (``source.solr_type(path)``: the
@@ -52,15 +54,34 @@ DYNAMIC_FIELDS = [{"name": "*__" + part, "type": "bbox_double", "indexed": True,
                                                 ("*_i", "plong", {}), ("*_d", "pdouble", {}), ("*_b", "boolean", {}),
                                                 ("*_dt", "pdate", {}), ("*_t", "text_general", {}))]
 _COPIED = ("string", "text_general")
-# The oldest Solr these files load on: point field types need 7, luceneMatchVersion 8.11.0 needs 8.11.
+# The oldest Solr the shipped files load on: point field types need 7, luceneMatchVersion 8.11.0 needs 8.11.
 MIN_MAJOR = 8
 TOO_OLD = ("solrsync's configsets are for Solr 8.11 and 9.x (point field types, luceneMatchVersion 8.11); "
            "a Solr 5.x-7.x core needs a schema written for it (Trie types, see README: Solr versions)")
+# Solr 5.x-7.x: Trie types under the point types' names (5 and 6 have no point types), so fields, dynamic
+# fields and the emulator read alike. useDocValuesAsStored is 6.0+: the bbox's numbers are not stored anyway.
+LEGACY_TYPES = {
+    "pint": {"class": "solr.TrieIntField", "precisionStep": "0", "docValues": "true"},
+    "plong": {"class": "solr.TrieLongField", "precisionStep": "0", "docValues": "true"},
+    "pdouble": {"class": "solr.TrieDoubleField", "precisionStep": "0", "docValues": "true"},
+    "pdate": {"class": "solr.TrieDateField", "precisionStep": "0", "docValues": "true"},
+    "bbox_double": {"class": "solr.TrieDoubleField", "precisionStep": "0", "docValues": "true"},
+}
+VERSIONS = (5, 6, 7, 8, 9)
+
+
+def field_types(major=9):
+    """The field types (Schema API form, in dependency order) of the configset for Solr ``major``."""
+    if major not in VERSIONS:
+        raise ValueError("Solr %s: configsets are for Solr %s" % (major, ", ".join(map(str, VERSIONS))))
+    return FIELD_TYPES if major >= MIN_MAJOR else {name: LEGACY_TYPES.get(name, attrs)
+                                                   for name, attrs in FIELD_TYPES.items()}
 
 
 def document_fields(document, solr_type):
     """-> [(name, solr type, multiValued)] of a Document's fields but ``id``; ``solr_type(path)``
-    names the type of a plain field's source (None: string). A field computed by ``fn`` is a string."""
+    names the type of a plain field's source (None: string), or (type, multiValued) as
+    ``DjangoSource.solr_field`` does. A field computed by ``fn`` is a string."""
     out = []
     for name, f in document.fields():
         if name == "id":
@@ -74,6 +95,9 @@ def document_fields(document, solr_type):
             type_ = "pdate"
         elif f.fn is None:
             type_ = solr_type(f.values_key if multi else f.source) or "string"
+            if isinstance(type_, tuple):  # (type, multiValued): an ArrayField's values
+                type_, many = type_
+                multi = multi or bool(many)
         else:
             type_ = "string"
         if type_ not in FIELD_TYPES:
@@ -95,13 +119,17 @@ def schema_spec(fields):
                            if catch_all and type_ in _COPIED]}
 
 
-def managed_schema(pipeline_name, fields):
-    """The managed-schema file's text."""
+def _for(major):
+    return "Solr 8.11 and 9.x" if major >= MIN_MAJOR else "Solr %d.x" % major
+
+
+def managed_schema(pipeline_name, fields, major=9):
+    """The managed-schema file's text, for Solr ``major``."""
     spec = schema_spec(fields)
     lines = ['<?xml version="1.0" encoding="UTF-8" ?>',
              "<!--",
-             '  solrsync "%s" configset for Solr 8.11 and 9.x (standalone cores), made by `solrsync configset %s`.'
-             % (pipeline_name, pipeline_name),
+             '  solrsync "%s" configset for %s (standalone cores), made by `solrsync configset %s%s`.'
+             % (pipeline_name, _for(major), pipeline_name, "" if major >= MIN_MAJOR else " (Solr version %d)" % major),
              "  Install: copy this folder (conf/ inside) to <solr_home>/configsets/%s, then" % pipeline_name,
              "    curl 'http://HOST:8983/solr/admin/cores?action=CREATE&name=%s&instanceDir=%s&configSet=%s'"
              % ((pipeline_name,) * 3),
@@ -109,9 +137,11 @@ def managed_schema(pipeline_name, fields):
              "-->",
              '<schema name=%s version="1.6">' % quoteattr("solrsync-" + pipeline_name),
              "  <uniqueKey>id</uniqueKey>", ""]
-    for name, attrs in FIELD_TYPES.items():
+    for name, attrs in field_types(major).items():
         lines.append("  " + _field_type_xml(name, attrs))
     lines.append("")
+    if major < MIN_MAJOR:  # 5.x's update log wants _version_ stored (8.x: docValues are enough)
+        spec["fields"] = [dict(f, stored=True) if f["name"] == "_version_" else f for f in spec["fields"]]
     lines += ["  " + _element("field", f) for f in spec["fields"]]
     lines.append("")
     lines += ["  " + _element("dynamicField", f) for f in spec["dynamicFields"]]
@@ -140,18 +170,31 @@ def _field_type_xml(name, attrs):
     return head + ">\n    <analyzer>\n%s\n    </analyzer>\n  </fieldType>" % "\n".join("      " + i for i in inner)
 
 
-def solrconfig(pipeline_name):
+def solrconfig(pipeline_name, major=9):
     """solrconfig.xml: the shipped one (its update chain and /select appends are what versioned
-    writes need, whatever the documents), its header naming the pipeline."""
+    writes need, whatever the documents), its header naming the pipeline; for Solr 5.x-7.x with
+    that version's luceneMatchVersion and finite upload limits (5.x reads -1 KB as "refuse every
+    form body")."""
     text = (SHIPPED / "solrconfig.xml").read_text(encoding="utf-8")
-    return text.replace('<!-- solrsync "layers" core', '<!-- solrsync "%s" core' % pipeline_name, 1)
+    text = text.replace('<!-- solrsync "layers" core', '<!-- solrsync "%s" core' % pipeline_name, 1)
+    if major >= MIN_MAJOR:
+        return text
+    replaced = text.replace("for Solr 8.11 / 9.x.", "for Solr %d.x." % major, 1) \
+        .replace("<luceneMatchVersion>8.11.0</luceneMatchVersion>", "<luceneMatchVersion>%s</luceneMatchVersion>"
+                 % ("5.3.1" if major == 5 else "%d.0.0" % major), 1) \
+        .replace('multipartUploadLimitInKB="-1" formdataUploadLimitInKB="-1"',
+                 'multipartUploadLimitInKB="2048000" formdataUploadLimitInKB="2048000"', 1)
+    assert "<luceneMatchVersion>8" not in replaced and 'InKB="-1"' not in replaced, \
+        "the shipped solrconfig.xml changed: say how to write it for Solr %d" % major
+    return replaced
 
 
-def write(directory, pipeline_name, fields, force=False):
-    """Write DIRECTORY/conf/{solrconfig.xml, managed-schema}; -> their paths. An existing file is
-    kept (ValueError) unless ``force``: it may hold hand edits."""
+def write(directory, pipeline_name, fields, force=False, major=9):
+    """Write DIRECTORY/conf/{solrconfig.xml, managed-schema} for Solr ``major``; -> their paths. An
+    existing file is kept (ValueError) unless ``force``: it may hold hand edits."""
     conf = Path(directory) / "conf"
-    files = {conf / "solrconfig.xml": solrconfig(pipeline_name), conf / "managed-schema": managed_schema(pipeline_name, fields)}
+    files = {conf / "solrconfig.xml": solrconfig(pipeline_name, major),
+             conf / "managed-schema": managed_schema(pipeline_name, fields, major)}
     there = [str(p) for p in files if p.exists()]
     if there and not force:
         raise ValueError("%s already exist%s (--force overwrites)" % (", ".join(there), "s" if len(there) == 1 else ""))

@@ -12,7 +12,11 @@ A pipeline declares its document as a class (``LayerDocument``) whose attributes
 ``build(row)`` returns the document and the warnings met on the way (a bbox that could not be
 repaired is dropped, the layer still indexed). ``None`` and empty values are omitted.
 """
+import base64
+import copy
 import datetime as dt
+import decimal
+import json
 import math
 import re
 
@@ -145,6 +149,115 @@ def _clean_any(value):
     return clean_text(value) if isinstance(value, str) else value
 
 
+# The integer range of each Solr integer type: Solr narrows a larger number silently (a pint given
+# 2**31 stores -2**31, measured on 9.4.0), so a value outside is dropped with a warning instead.
+_INT_RANGES = {"pint": (-2 ** 31, 2 ** 31 - 1), "plong": (-2 ** 63, 2 ** 63 - 1), None: (-2 ** 63, 2 ** 63 - 1)}
+_TEXT_TYPES = ("string", "text_general")
+
+
+def solr_value(value, solr_type=None, naive_tz=UTC):
+    """One Python value (whatever a Django field holds) -> the JSON value a field of ``solr_type``
+    accepts and gives back unchanged, so that what ``--verify`` reads equals what was built.
+    ``solr_type`` None: the type is not known (a computed field), chosen by the value's own type.
+
+    Raises ValueError for a value the type cannot hold (NaN or infinity, an integer beyond the
+    type's range, text that is not a number): the field is dropped with a warning naming the row."""
+    kind = type(value)
+    if kind is str:
+        if solr_type is None or solr_type in _TEXT_TYPES:
+            return clean_text(value)
+        return _from_text(value, solr_type, naive_tz)
+    if value is None:
+        return None
+    if kind is bool:
+        if solr_type == "boolean" or solr_type is None:
+            return value
+        if solr_type in _TEXT_TYPES:
+            return "true" if value else "false"
+        raise ValueError("%r is not a value of a %s field" % (value, solr_type))
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return _number(value, solr_type)
+    if isinstance(value, (dt.date, dt.datetime)):
+        if solr_type in (None, "pdate") or solr_type in _TEXT_TYPES:
+            try:
+                return solr_date(value, naive_tz)
+            except OverflowError:  # year 1 or 9999 moved past the calendar by its offset
+                raise ValueError("%s is outside the dates Solr can hold in UTC" % value)
+        raise ValueError("a date is not a value of a %s field" % solr_type)
+    if solr_type is None and isinstance(value, (list, tuple)):  # a computed field's values
+        return [v for v in (solr_value(item, None, naive_tz) for item in value) if v is not None]
+    if isinstance(value, (dict, list, tuple)):
+        # a JSONField's value as JSON text (a multi-valued field hands its values one by one)
+        if solr_type is not None and solr_type not in _TEXT_TYPES:
+            raise ValueError("%r is not a value of a single-valued %s field" % (value, solr_type))
+        try:
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("cannot write %r as JSON: %s" % (value, exc))
+        return clean_text(text)
+    if isinstance(value, dt.timedelta):  # a DurationField: seconds
+        return _number(value.total_seconds(), solr_type)
+    if solr_type is not None and solr_type not in _TEXT_TYPES:
+        raise ValueError("%r is not a value of a %s field" % (value, solr_type))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return clean_text(str(value))  # a UUID, a time, a FieldFile, an IP address, a custom type: its text
+
+
+def _number(value, solr_type):
+    """An int, float or Decimal as ``solr_type`` holds it."""
+    if solr_type in _TEXT_TYPES:
+        if isinstance(value, float) and not math.isfinite(value) or \
+                isinstance(value, decimal.Decimal) and not value.is_finite():
+            raise ValueError("%s is not a number Solr can hold" % value)
+        return str(value)
+    if isinstance(value, int) and solr_type in _INT_RANGES:
+        low, high = _INT_RANGES[solr_type]
+        if not low <= value <= high:
+            raise ValueError("%d is outside the range of a %s field" % (value, solr_type or "Solr integer"))
+        return value
+    if isinstance(value, float) and not math.isfinite(value) or \
+            isinstance(value, decimal.Decimal) and not value.is_finite():
+        raise ValueError("%s is not a number Solr can hold" % value)
+    if solr_type == "pdouble" or solr_type is None:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ValueError("%s is beyond a double's range" % value)
+        return number if not (solr_type is None and isinstance(value, int)) else value
+    if solr_type in _INT_RANGES:
+        if value != int(value):
+            raise ValueError("%s is not a whole number, as a %s field holds" % (value, solr_type))
+        return _number(int(value), solr_type)
+    raise ValueError("%s is not a value of a %s field" % (value, solr_type))
+
+
+def _from_text(value, solr_type, naive_tz):
+    """Text a non-text field reads: parsed here as Solr would, so what is compared is what Solr
+    stores (Solr would store "7" in a pint field as 7)."""
+    text = value.strip()
+    if not text:
+        return None
+    if solr_type in ("pint", "plong"):
+        if not re.match(r"^[+-]?\d+$", text):
+            raise ValueError("%r is not a whole number" % value)
+        return _number(int(text), solr_type)
+    if solr_type == "pdouble":
+        try:
+            return _number(float(text), solr_type)
+        except ValueError:
+            raise ValueError("%r is not a number" % value) from None
+    if solr_type == "pdate":
+        return solr_date(text, naive_tz)
+    if solr_type == "boolean":  # what Django's BooleanField reads as one (Solr: "yes" is false)
+        if text.lower() in ("t", "true", "1", "f", "false", "0"):
+            return text.lower() in ("t", "true", "1")
+        raise ValueError("%r is not a boolean" % value)
+    raise ValueError("%r is not a value of a %s field" % (value, solr_type))
+
+
 def resolve(row, path):
     """``"owner.username"`` on an object or a dict; None anywhere on the way -> None."""
     if isinstance(row, dict) and path in row:  # flat rows keyed by the whole path
@@ -170,6 +283,9 @@ class Field:
     overrides ``value`` but not ``flat_expr``, is called instead). A path missing from the row
     raises KeyError there, and the general path walks it."""
 
+    solr_type = None  # the Solr type of what it reads, once the document is ``typed``
+    many = False      # ... and whether that is a list of values (an ArrayField)
+
     def __init__(self, source=None, fn=None, depends=()):
         self.source, self.fn, self.name = source, fn, None
         self.depends = tuple(depends)
@@ -187,10 +303,17 @@ class Field:
         return resolve(row, self.source)
 
     def value(self, row, doc):
-        return _clean_any(self.raw(row))
+        if self.many:
+            return _values(self.raw(row), self.solr_type, doc.naive_tz)
+        return solr_value(self.raw(row), self.solr_type, doc.naive_tz)
 
     def flat_expr(self):
-        return "_clean_any(row[%r])" % self.source
+        if self.many:
+            return "_values(row[%r], %r, doc.naive_tz)" % (self.source, self.solr_type)
+        if self.solr_type is None or self.solr_type in _TEXT_TYPES:  # text, the common case: one call
+            return "(clean_text(v) if type(v := row[%r]) is str else solr_value(v, %r, doc.naive_tz))" % (
+                self.source, self.solr_type)
+        return "solr_value(row[%r], %r, doc.naive_tz)" % (self.source, self.solr_type)
 
     def reads(self):
         """The dotted paths this field reads from a row."""
@@ -227,29 +350,41 @@ class Multi(Field):
 
     def value(self, row, doc):
         if type(row) is dict and self.fn is None and self.values_key in row:
-            return _distinct(row[self.values_key], None)
-        return _distinct(self.raw(row), self.attr)
+            return _distinct(row[self.values_key], None, self.solr_type, doc.naive_tz)
+        return _distinct(self.raw(row), self.attr, self.solr_type, doc.naive_tz)
 
     def flat_expr(self):
-        return "_distinct(row[%r], None)" % self.values_key
+        return "_distinct(row[%r], None, %r, doc.naive_tz)" % (self.values_key, self.solr_type)
 
     def reads(self):
         return self.depends + (() if self.fn is not None else (self.values_key,))
 
 
-def _distinct(items, attr):
-    """Cleaned values of a list or related manager, each once, in order; none -> None."""
+def _distinct(items, attr, solr_type=None, naive_tz=UTC):
+    """Values of a list or related manager in Solr's form (``solr_value``), each once, in order;
+    none -> None."""
     if items is None:
         return None
     if hasattr(items, "all") and callable(items.all):
         items = items.all()
     out = []
+    text = solr_type is None or solr_type in _TEXT_TYPES
     for item in items:
         v = resolve(item, attr) if attr else item
-        v = clean_text(v) if type(v) is str else v
+        v = clean_text(v) if text and type(v) is str else solr_value(v, solr_type, naive_tz)
         if v is not None and v not in out:
             out.append(v)
     return out or None
+
+
+def _values(items, solr_type, naive_tz):
+    """A list field's values (an ArrayField) in Solr's form, in order, repeats kept; none -> None."""
+    if items is None:
+        return None
+    if not isinstance(items, (list, tuple)):
+        items = [items]
+    out = [solr_value(v, solr_type, naive_tz) for v in items]
+    return [v for v in out if v is not None] or None
 
 
 class BBox(Field):
@@ -305,6 +440,30 @@ class Document:
         return tuple(dict.fromkeys(path for _, f in cls.fields() for path in f.reads()))
 
     @classmethod
+    def typed(cls, solr_field):
+        """This class with each copied field (``Field``, ``Multi``; not computed ones) told the Solr
+        type of what it reads, ``solr_field(path)`` -> (type, multiValued) or None, as the source
+        knows its model (the generated configset maps the same way): its documents then hold each
+        value in the form that type stores and gives back (a date in pdate form, a Decimal as a
+        double, an integer beyond a pint's range dropped, not wrapped). Cached per ``solr_field``."""
+        cache = cls.__dict__.get("_typed")
+        if cache is None:
+            cache = cls._typed = {}
+        if solr_field not in cache:
+            attrs = {}
+            for name, f in cls.fields():
+                if name == "id" or f.fn is not None or type(f).value not in (Field.value, Multi.value):
+                    continue
+                found = solr_field(f.values_key if isinstance(f, Multi) else f.source)
+                if not found:
+                    continue
+                attrs[name] = copy.copy(f)
+                attrs[name].solr_type, many = found
+                attrs[name].many = bool(many) and not isinstance(f, Multi)
+            cache[solr_field] = type(cls.__name__, (cls,), attrs) if attrs else cls
+        return cache[solr_field]
+
+    @classmethod
     def doc_id(cls, row):
         """The id exactly as the row has it, never cleaned: a delete must name what was indexed
         (an id that cleaning would change is refused, see sync.build_documents)."""
@@ -346,7 +505,8 @@ class Document:
         (dataclasses generate their methods the same way)."""
         lines = ["def build_flat(row):", "    out, warnings = {}, []"]
         scope = {"doc": cls, "InvalidBBox": InvalidBBox, "clean_text": clean_text, "_clean_any": _clean_any,
-                 "solr_date": solr_date, "envelope": envelope, "_distinct": _distinct}
+                 "solr_date": solr_date, "envelope": envelope, "_distinct": _distinct, "solr_value": solr_value,
+                 "_values": _values}
         for i, (name, f) in enumerate(cls.fields()):
             scope["f%d" % i] = f
             lines += ["    try:",

@@ -49,13 +49,22 @@ class Report:
             self.indexed, self.deleted, len(self.rejected), self.warnings)
 
 
-def build_documents(pipeline, rows, report, pk_of):
+def document_class(pipeline, source):
+    """The pipeline's document class typed by the Solr type the source knows for each path it reads
+    (``source.solr_field``, see ``Document.typed``); a source that cannot tell: the class as declared."""
+    solr_field = getattr(source, "solr_field", None)
+    return pipeline.document if solr_field is None else pipeline.document.typed(solr_field)
+
+
+def build_documents(pipeline, rows, report, pk_of, document=None):
     """Rows -> [(pk, document)]; a field that cannot be built is dropped with a warning naming the
-    row; a row that cannot be built at all, or whose id cleaning would change, is a failure."""
+    row; a row that cannot be built at all, or whose id cleaning would change, is a failure.
+    ``document``: the class to build with (``document_class``), else the pipeline's as declared."""
     docs = []
+    document = document or pipeline.document
     for row in rows:
         try:
-            doc, warnings = pipeline.document.build(row)
+            doc, warnings = document.build(row)
         except Exception as exc:  # one bad row is isolated, never a blocker
             report.rejected.append((None, pk_of(row), "cannot build the document: %s: %s" % (type(exc).__name__, exc)))
             log.error("%s pk %s: cannot build the document: %s", pipeline.name, pk_of(row), exc)
@@ -188,7 +197,7 @@ class Syncer:
         for pk, message in unreadable.items():
             report.rejected.append((None, pk, message))
             log.error("%s pk %s: %s -- the other changes go on", pipeline.name, pk, message)
-        built = build_documents(pipeline, rows.values(), report, source.pk_of)
+        built = build_documents(pipeline, rows.values(), report, source.pk_of, document_class(pipeline, source))
         by_pk = {str(pk): doc for pk, doc in built}
         # gone, filtered out, or no longer buildable (an id edited into one that is refused): its
         # documents go; still there: an id it had before (uuid edited) goes. An unreadable row's
@@ -199,7 +208,8 @@ class Syncer:
         deletes -= {doc["id"] for doc in by_pk.values()}
         if deletes:
             holders = [row for row in source.holders(deletes) if str(source.pk_of(row)) not in ids]
-            for pk, doc in build_documents(pipeline, holders, Report(), source.pk_of):  # their own failures are theirs
+            document = document_class(pipeline, source)
+            for pk, doc in build_documents(pipeline, holders, Report(), source.pk_of, document):  # their own failures are theirs
                 if doc["id"] in deletes:
                     deletes.discard(doc["id"])
                     by_pk[str(pk)] = doc
@@ -358,4 +368,4 @@ class Syncer:
             self.changelog.forget_deletes(horizon)
 
 
-__all__ = ["Syncer", "Report", "SolrUnavailable", "LeaseLost", "build_documents"]
+__all__ = ["Syncer", "Report", "SolrUnavailable", "LeaseLost", "build_documents", "document_class"]

@@ -17,7 +17,7 @@ import logging
 import re
 import time
 
-from .sync import Report, build_documents
+from .sync import Report, build_documents, document_class
 
 log = logging.getLogger("solrsync.verify")
 
@@ -105,6 +105,7 @@ def verify(syncer, name, batch_size=None, core=None, fix=False, on_batch=None):
     sink = syncer.sink(name, core=core)
     batch_size = batch_size or syncer.settings.BATCH_SIZE
     names = [field_name for field_name, _ in pipeline.document.fields()]
+    document = document_class(pipeline, source)  # values in the form Solr gives them back
     drift = Drift(name)
     owned = syncer.owned_filter(name, sink)  # the core may hold other pipelines' documents: not orphans
     began = time.monotonic()
@@ -117,7 +118,7 @@ def verify(syncer, name, batch_size=None, core=None, fix=False, on_batch=None):
         drift.unreadable += len(unreadable)
         unreadable.clear()
         report = Report()
-        built = build_documents(pipeline, rows, report, source.pk_of)
+        built = build_documents(pipeline, rows, report, source.pk_of, document)
         drift.unreadable += len(report.rejected)
         stored = sink.get_docs([doc["id"] for _, doc in built])
         for pk, doc in built:

@@ -62,6 +62,7 @@ def django_project(tmp_path_factory):
     var = tmp_path_factory.mktemp("demo-var")
     os.environ["SOLRSYNC_DEMO_VAR"] = str(var)
     os.environ["DJANGO_SETTINGS_MODULE"] = "demoproject.settings"
+    os.environ["SOLRSYNC_DEMO_ZOO"] = "1"  # the model zoo (tests/zoo): every model shape, taggit, polymorphic
     os.environ.setdefault("SOLRSYNC_COALESCE_MS", "0")
     if str(DEMO) not in sys.path:
         sys.path.insert(0, str(DEMO))

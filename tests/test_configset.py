@@ -217,9 +217,7 @@ def test_the_generated_layers_configset_indexes_and_finds_the_demo(project, tmp_
 def test_configset_cli_prints_refuses_and_applies(project, tmp_path):
     code, out, _ = configset_cli("layers")
     assert code == 0 and '<field name="title" type="text_general"' in out and "<copyField" in out
-    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR"),
-                      (["layers", "--solr-version", "5"], "configset --solr-version 5: solrsync's configsets are "
-                                                          "for Solr 8.11 and 9.x")):
+    for args, msg in ((["nosuch"], "unknown pipeline nosuch"), (["layers", str(tmp_path), "--apply"], "drop DIR")):
         code, _, err = configset_cli(*args)
         assert code == 2 and msg in err and len(err.splitlines()) == 1, err
     assert configset_cli("layers", "--solr-version", "8")[1] == configset_cli("layers")[1]  # 8.11 and 9.x alike
@@ -238,6 +236,38 @@ def test_configset_cli_prints_refuses_and_applies(project, tmp_path):
     assert (code, out.strip()) == (0, "core layers: add-copy-field username -> text")
     code, out, _ = configset_cli("layers", "--apply")
     assert (code, out.strip()) == (0, "core layers: has everything pipeline layers needs")
+
+
+@pytest.mark.django
+def test_configset_for_solr_5_has_trie_types_and_a_stored_version(project, tmp_path):
+    """--solr-version 5 (6, 7): no point types there, and 5.x's update log wants _version_ stored
+    (8.x: docValues suffice); the rest -- fields, copyFields, chain, /select appends -- is the 8.x
+    form's. (`make test-solr SOLR=5` runs the Solr-facing tests on a real 5.3.1 core made from it.)"""
+    import xml.etree.ElementTree as ET
+    assert configset_cli("layers", str(tmp_path / "five"), "--solr-version", "5")[0] == 0
+    assert configset_cli("layers", str(tmp_path / "nine"))[0] == 0
+    five, nine = (ET.parse(str(tmp_path / v / "conf" / "managed-schema")).getroot() for v in ("five", "nine"))
+    types = {t.get("name"): t.get("class") for t in five.iter("fieldType")}
+    assert {types[n] for n in ("pint", "plong", "pdouble", "pdate", "bbox_double")} == {
+        "solr.TrieIntField", "solr.TrieLongField", "solr.TrieDoubleField", "solr.TrieDateField"}
+    assert not any("Point" in c for c in types.values())
+    f5, f9 = ({f.get("name"): dict(f.attrib) for f in root.iter("field")} for root in (five, nine))
+    assert (f5["_version_"].pop("stored"), f9["_version_"].pop("stored")) == ("true", "false")
+    assert f5 == f9
+    for tag in ("dynamicField", "copyField"):
+        assert [e.attrib for e in five.iter(tag)] == [e.attrib for e in nine.iter(tag)]
+    config = (tmp_path / "five" / "conf" / "solrconfig.xml").read_text()
+    assert "<luceneMatchVersion>5.3.1</luceneMatchVersion>" in config and 'InKB="-1"' not in config
+    assert config.split("<updateRequestProcessorChain")[1] == \
+        (tmp_path / "nine" / "conf" / "solrconfig.xml").read_text().split("<updateRequestProcessorChain")[1]
+    if not project.solr.is_real:  # the emulator, answering as any version, serves a core made from it
+        project.solr.emulator.add_core("layers", tmp_path / "five" / "conf")
+        from layers.management.commands.demo import Command
+        from solrsync.contrib.django.runtime import get_syncer
+        from solrsync.reindex import reindex
+        Command().load(100)
+        result = reindex(get_syncer(), "layers")
+        assert result.indexed and not result.rejected and project.assert_in_step() == result.indexed
 
 
 @pytest.mark.django

@@ -82,6 +82,14 @@ def test_index_your_own_model_as_the_readme_says(tmp_path):
              "from library.models import Author; Author.objects.update(name='U. K. Le Guin')"])
         assert "by U. K. Le Guin" in _until(lambda: run(command("python search_books.py")), "U. K.")
         assert "0 stale" in run(command("python manage.py solrsync reindex books --verify"))
+        # the parent's table (Work) and taggit's, written with update(): captured by their triggers
+        run([sys.executable, "manage.py", "shell", "-c",
+             "from library.models import Work; from taggit.models import Tag; "
+             "Work.objects.update(title='The Dispossessed, revised'); Tag.objects.filter(name='utopia').update("
+             "name='utopias')"])
+        assert "revised by U. K. Le Guin ['anarchism', 'utopias']" in _until(
+            lambda: run(command("python search_books.py")), "utopias")
+        assert "0 stale" in run(command("python manage.py solrsync reindex books --verify"))
     finally:
         for proc in background:
             proc.send_signal(signal.SIGINT)

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 from django.db import connections
 from django.db.models.signals import post_migrate, pre_migrate
 
@@ -61,7 +62,7 @@ def _guarded(base, using):
                 for sql in self.deferred_sql:  # what super() would run first: indexes, constraints
                     self.execute(sql)
                 self.deferred_sql = []
-                triggers.install(get_pipelines(), using, get_settings().CAPTURE)
+                _install(triggers, get_pipelines(), using, get_settings().CAPTURE)
             return super().__exit__(exc_type, exc_value, traceback)
     return Editor
 
@@ -69,7 +70,7 @@ def _guarded(base, using):
 def install_triggers(using, verbosity=1, **kw):
     from . import triggers  # Django app loading: triggers and runtime import the models
     from .runtime import get_pipelines, get_settings
-    skipped = triggers.install(get_pipelines(), using, get_settings().CAPTURE)
+    skipped = _install(triggers, get_pipelines(), using, get_settings().CAPTURE)
     if verbosity < 1:
         return
     plans, _ = triggers.plan(get_pipelines(), using, get_settings().CAPTURE)
@@ -78,8 +79,18 @@ def install_triggers(using, verbosity=1, **kw):
             print("  solrsync: pipeline %s: changes recorded by signals (%s); %s" % (name, skipped[name], NOT_CAPTURED))
         elif verbosity >= 2:
             print("  solrsync: pipeline %s: changes recorded by triggers" % name)
-    for tp in plans:
-        for d in tp.signal_deps:
-            print("  solrsync: pipeline %s: changes to %s recorded by signals (reached through %s, more than one "
-                  "relation away); %s to that table" % (tp.name, d.describe(), d.lookup.replace("__", "."),
-                                                        NOT_CAPTURED))
+    for name, p in get_pipelines().items():
+        for what in triggers.Graph(p, p.model_class).unfollowed:
+            print("  solrsync: pipeline %s: %s" % (name, what))
+    if verbosity >= 2:
+        for tp in plans:
+            for w in tp.ways:
+                print("  solrsync: pipeline %s: changes to %s recorded by triggers" % (tp.name, w.describe()))
+
+
+def _install(triggers, pipelines, using, mode):
+    """triggers.install, with a trigger the database could not run refused in one line (exit 2)."""
+    try:
+        return triggers.install(pipelines, using, mode)
+    except triggers.Broken as exc:
+        raise CommandError(str(exc), returncode=2) from None

@@ -20,8 +20,11 @@ class Change(models.Model):
     pushed; a lease that runs out (a killed worker) makes the rows claimable again."""
     seq = SequenceField(primary_key=True)
     pipeline = models.CharField(max_length=64)
-    object_pk = models.CharField(max_length=64)
-    doc_id = models.CharField(max_length=255, blank=True)
+    # text: any key the user's tables hold (a CharField primary key of 100 characters, a document id of
+    # 1,000); a varchar(64) made the trigger's insert fail, and with it the user's save (migration 0008).
+    # The index on object_pk is bounded like the user's own primary key index on that same value.
+    object_pk = models.TextField()
+    doc_id = models.TextField(blank=True)
     op = models.CharField(max_length=8, choices=[("save", "save"), ("delete", "delete")])
     created = models.DateTimeField(default=timezone.now)
     leased_until = models.DateTimeField(null=True, blank=True)
@@ -40,8 +43,8 @@ class Change(models.Model):
 class Failure(models.Model):
     """A document Solr rejected (HTTP 400): not retried until someone asks (``solrsync retry``)."""
     pipeline = models.CharField(max_length=64)
-    object_pk = models.CharField(max_length=64)
-    doc_id = models.CharField(max_length=255, blank=True)
+    object_pk = models.TextField()  # any key (see Change)
+    doc_id = models.TextField(blank=True)
     message = models.TextField()
     attempts = models.PositiveIntegerField(default=1)
     first_failed = models.DateTimeField(default=timezone.now)
@@ -84,7 +87,7 @@ class Deleted(models.Model):
     write older than a delete cannot resurrect the document across a swap. (Solr's /select never
     shows tombstones, so they cannot be read back from the live core.)"""
     pipeline = models.CharField(max_length=64)
-    doc_id = models.CharField(max_length=255)
+    doc_id = models.TextField()  # any id (see Change)
     version = models.BigIntegerField()
 
     class Meta:

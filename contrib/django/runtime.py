@@ -5,7 +5,7 @@ import threading
 
 from django.apps import apps
 from django.conf import settings as django_settings
-from django.core.checks import Error
+from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections
 
@@ -18,6 +18,7 @@ from solrsync.sync import Syncer
 from solrsync.tasks import register_tasks
 
 from . import triggers, wakeups
+from .graph import Graph
 from .source import DjangoSource
 from .store import DjangoChangeLog
 
@@ -66,7 +67,9 @@ def check(app_configs=None, **kwargs):
     except ImproperlyConfigured as exc:
         return [Error(problem, hint="the solrsync commands and the consumer refuse to run until this is fixed",
                       id="solrsync.E001") for problem in getattr(exc, "problems", [str(exc)])]
-    return []
+    return [Warning("pipeline %s: %s" % (name, what), hint="give the field depends=[...] (the paths it reads)",
+                    id="solrsync.W001")
+            for name, p in get_pipelines().items() for what in Graph(p, p.model_class).unfollowed]
 
 
 def get_syncer():

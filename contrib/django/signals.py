@@ -2,9 +2,10 @@
 database's triggers where ``migrate`` installed them (triggers.py), else here -- and one wake-up
 per pipeline is enqueued when that transaction commits (none if it rolls back).
 
-Changes to the related rows a pipeline reads (``Pipeline.reads``: a category renamed, a keyword
-deleted) are hooked the same way: the triggers record the affected rows, or, on the signal path,
-one INSERT ... SELECT here does (``triggers.record_rows``). Writes that send no signal at all
+Changes to the related rows a pipeline reads (every table on every path, graph.py: a category
+renamed, a keyword deleted, a parent's row saved, a tag added) are hooked the same way: the
+triggers record the affected rows, or, on the signal path, one INSERT ... SELECT here does
+(``triggers.record_rows``), found by the same lookups the triggers compile. Writes that send no signal at all
 (``update()``, raw SQL, other programs) wake consumers by themselves: wakeups.py. Code that
 changed data behind solrsync's back and knows it calls ``enqueue``.
 
@@ -15,11 +16,12 @@ import logging
 import threading
 import time
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 
-from . import triggers
+from . import graph, triggers
 from .runtime import get_pipelines, get_settings, get_syncer, get_tasks
 
 log = logging.getLogger("solrsync.django")
@@ -99,7 +101,7 @@ atexit.register(waker.flush)
 
 
 def _note(pipeline, instance, op, using):
-    if getattr(_local, "off", 0):
+    if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
         return
     doc_id = pipeline.document.doc_id(instance)
     loaded = instance.__dict__.get("_solrsync_ids", {})
@@ -160,8 +162,9 @@ def enqueue(pipeline, objects, using=None):
 
 
 def connect():
-    """Wire post_save / post_delete / m2m_changed for every configured pipeline's model, and
-    post_save / pre_delete for the related models its documents read."""
+    """Wire post_save / post_delete for every configured pipeline's model, and, for every table on
+    every path its documents read (graph.py), post_save / pre_delete of its model and m2m_changed of
+    its many-to-many and taggit through models."""
     for pipeline in get_pipelines().values():
         model = pipeline.model_class
         uid = "solrsync:%s" % pipeline.name
@@ -173,83 +176,134 @@ def connect():
         def deleted(sender, instance, using, pipeline=pipeline, **kw):
             _note(pipeline, instance, "delete", using)
 
+        # a proxy's rows are its concrete model's; a child's save (Restaurant) is a save of its
+        # parent's row (Place) too, and sends post_save for the child only
+        own = [model] + ([model._meta.concrete_model] if model._meta.proxy else [])
+        own += [m for m in apps.get_models() if m not in own and issubclass(m, model._meta.concrete_model)]
         id_source = pipeline.document.id.source
         if pipeline.document.id.fn is None and id_source not in (None, "pk") and "." not in id_source:
             attname = model._meta.get_field(id_source).attname
-            post_init.connect(_remember_id(pipeline, attname), sender=model, weak=False, dispatch_uid=uid + ":init")
-        post_save.connect(saved, sender=model, weak=False, dispatch_uid=uid + ":save")
-        post_delete.connect(deleted, sender=model, weak=False, dispatch_uid=uid + ":delete")
-        for field_name in pipeline.watch_m2m:
-            through = model._meta.get_field(field_name).remote_field.through
-            m2m_changed.connect(_m2m_handler(pipeline, model), sender=through, weak=False,
-                                dispatch_uid="%s:m2m:%s" % (uid, field_name))
-        for i, dep in enumerate(triggers.dependencies(pipeline, model)):
-            if dep.kind == "through":
-                if dep.link.name not in pipeline.watch_m2m:
-                    m2m_changed.connect(_m2m_handler(pipeline, model), sender=dep.model, weak=False,
-                                        dispatch_uid="%s:m2m:%s" % (uid, dep.link.name))
-                continue
-            saved, deleting = _related_handlers(pipeline, dep)
-            post_save.connect(saved, sender=dep.model, weak=False, dispatch_uid="%s:dep%d:save" % (uid, i))
-            # before the delete: the rows still point at it (Django then sets them NULL, signal-less)
-            pre_delete.connect(deleting, sender=dep.model, weak=False, dispatch_uid="%s:dep%d:delete" % (uid, i))
+            for m in own:
+                post_init.connect(_remember_id(pipeline, attname), sender=m, weak=False,
+                                  dispatch_uid="%s:init:%s" % (uid, m._meta.label))
+        for m in own:
+            post_save.connect(saved, sender=m, weak=False, dispatch_uid="%s:save:%s" % (uid, m._meta.label))
+            post_delete.connect(deleted, sender=m, weak=False, dispatch_uid="%s:delete:%s" % (uid, m._meta.label))
+        g = graph.Graph(pipeline, model)
+        for name in pipeline.watch_m2m:
+            g._walk(name)
+        throughs = {through for through, _, _ in g.m2m}
+        for through, membership, related in g.m2m:
+            m2m_changed.connect(_m2m_handler(pipeline, membership, related), sender=through, weak=False,
+                                dispatch_uid="%s:m2m:%s:%s" % (uid, through._meta.label, membership.lookup))
+        for i, way in enumerate(g.ways.values()):
+            if way.model in throughs and way.model._meta.auto_created:
+                continue  # an auto-created through model sends m2m_changed only
+            senders = [way.model] + [m for m in apps.get_models() if m is not way.model and issubclass(m, way.model)
+                                     and (not way.parent or m._meta.proxy)]
+            saved_, deleting, init = _related_handlers(pipeline, way)
+            for m in senders:
+                label = "%s:dep%d:%s" % (uid, i, m._meta.label)
+                post_save.connect(saved_, sender=m, weak=False, dispatch_uid=label + ":save")
+                # before the delete: the rows still point at it (Django then sets them NULL, signal-less)
+                pre_delete.connect(deleting, sender=m, weak=False, dispatch_uid=label + ":delete")
+                if init is not None:
+                    post_init.connect(init, sender=m, weak=False, dispatch_uid=label + ":init")
 
 
-def _related_handlers(pipeline, dep):
-    def fan_out(instance, using):
-        if getattr(_local, "off", 0):
+def _rows_of(pipeline, way, values, using):
+    """The pipeline's rows reading the rows whose ``way.column`` holds one of ``values``."""
+    values = [v for v in values if v is not None]
+    return pipeline.model_class._base_manager.db_manager(using).filter(**{way.lookup + "__in": values})
+
+
+def _record(pipeline, rows, using, what):
+    if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
+        return
+    if pipeline.name not in triggers.installed(using):  # else the triggers recorded them
+        try:
+            triggers.record_rows(pipeline, rows(), using)
+        except Exception:
+            log.exception("%s: could not record the rows reading %s; the next full resync will catch them",
+                          pipeline.name, what)
             return
-        if not (dep.trigger and pipeline.name in triggers.installed(using)):  # else the triggers recorded them
-            try:
-                rows = pipeline.model_class._default_manager.filter(**{dep.lookup: instance})
-                triggers.record_rows(pipeline, rows, using)
-            except Exception:
-                log.exception("%s: could not record the rows reading %s %s; the next full resync will catch "
-                              "them", pipeline.name, dep.model._meta.label, instance.pk)
-                return
-        _wake(pipeline.name, using)
+    _wake(pipeline.name, using)
+
+
+def _content_types(way):
+    # Django app loading: importable only in a project with contenttypes installed
+    from django.contrib.contenttypes.models import ContentType
+    if not way.content_types:
+        return None
+    return {ContentType.objects.get_by_natural_key(a, m).pk for a, m in way.content_types}
+
+
+def _related_handlers(pipeline, way):
+    attname = way.attname()
+    ct_attname = None
+    if way.ct_column:
+        ct_attname = next(f.attname for f in way.model._meta.concrete_fields if f.column == way.ct_column)
+    columns = way.columns
+    watched = None if columns is None else {f.name for f in way.model._meta.concrete_fields if f.column in columns} | {
+        f.attname for f in way.model._meta.concrete_fields if f.column in columns}
+
+    def counts(instance):
+        return ct_attname is None or getattr(instance, ct_attname) in _content_types(way)
+
+    def fan_out(instance, using, values):
+        if counts(instance):
+            _record(pipeline, lambda: _rows_of(pipeline, way, values, using), using,
+                    "%s %s" % (way.model._meta.label, instance.pk))
 
     def saved(sender, instance, using, raw=False, update_fields=None, created=False, **kw):
-        # a new row: whatever points at it was recorded when it was written. A save naming only
-        # columns the documents do not read (last_login) changes no document.
-        if not (raw or created) and (update_fields is None or dep.fields is None or dep.fields & set(update_fields)):
-            fan_out(instance, using)
+        # a new row reached by its own key: whatever points at it was recorded when it was
+        # written. A save naming only columns the documents do not read (last_login) changes no document.
+        if raw or (created and way.forward) or (watched is not None and not watched and not created):
+            return
+        if update_fields is not None and watched is not None and not watched & set(update_fields):
+            return
+        values = {getattr(instance, attname)}
+        was = instance.__dict__.get("_solrsync_was", {}).get(attname)
+        if was is not None:  # moved from one row to another (a chapter to another article): both
+            values.add(was)
+        fan_out(instance, using, values)
+        if not way.forward:
+            instance.__dict__.setdefault("_solrsync_was", {})[attname] = getattr(instance, attname)
 
     def deleting(sender, instance, using, **kw):
-        fan_out(instance, using)
-    return saved, deleting
+        fan_out(instance, using, {getattr(instance, attname)})
+
+    init = None
+    if not way.forward:
+        def init(sender, instance, **kw):
+            value = instance.__dict__.get(attname)
+            if value is not None:
+                instance.__dict__.setdefault("_solrsync_was", {})[attname] = value
+    return saved, deleting, init
 
 
-def _m2m_handler(pipeline, model):
-    def changed(sender, instance, action, reverse, pk_set, using, **kw):
+def _m2m_handler(pipeline, membership, related):
+    """m2m_changed of a through model (taggit's tag add/remove/set/clear too): the rows on this
+    pipeline's side are found by the membership way -- a Map tagged records nothing for layers."""
+    def changed(sender, instance, action, reverse, pk_set, using, model=None, **kw):
         if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
             return
-        if not reverse:
+        what = "%s %s" % (type(instance)._meta.label, instance.pk)
+        if not isinstance(instance, related.model):  # a row of our side: it (if it is one of ours)
             if action != "pre_clear":
-                _note(pipeline, instance, "save", using)
+                _record(pipeline, lambda: _rows_of(pipeline, membership, [instance.pk], using), using, what)
             return
-        # the related side changed (keyword.layer_set.add(...)): every affected layer
-        if pipeline.name in triggers.installed(using):
-            if action != "pre_clear":  # the through table's trigger recorded them
-                _wake(pipeline.name, using)
-            return
+        # the related side changed (keyword.layer_set.add(...), a region's clear): every affected row
+        base = pipeline.model_class._base_manager.db_manager(using)
         if action == "pre_clear":
-            instance._solrsync_cleared = list(_reverse_rows(model, sender, instance, using))
-            return
-        rows = getattr(instance, "_solrsync_cleared", []) if action == "post_clear" else \
-            model._default_manager.using(using).filter(pk__in=pk_set or [])
-        for row in rows:
-            _note(pipeline, row, "save", using)
+            instance._solrsync_cleared = list(_rows_of(pipeline, related, [instance.pk], using)
+                                              .values_list("pk", flat=True))
+        elif action == "post_clear":
+            keys = getattr(instance, "_solrsync_cleared", [])
+            _record(pipeline, lambda: base.filter(pk__in=keys), using, what)
+        else:
+            _record(pipeline, lambda: _rows_of(pipeline, membership, list(pk_set or []), using), using, what)
     return changed
-
-
-def _reverse_rows(model, through, related, using):
-    for f in through._meta.fields:
-        if f.is_relation and f.related_model is type(related):
-            ids = through._default_manager.using(using).filter(**{f.name: related}).values_list(
-                [g.name for g in through._meta.fields if g.is_relation and g.related_model is model][0], flat=True)
-            return model._default_manager.using(using).filter(pk__in=list(ids))
-    return []
 
 
 class hooks_disabled:

@@ -7,10 +7,12 @@ a row trigger costs a few microseconds in the database. Triggers also see what s
 ``QuerySet.update()``, ``bulk_create``, raw SQL, another program writing the same tables.
 
 ``migrate`` installs them on PostgreSQL and SQLite, for every pipeline whose document id is a
-plain column of its model: the pipeline's table (insert, update, delete), the through tables of
-its many-to-many fields, and the related tables its documents read (``Pipeline.reads``: a
-keyword renamed records, in one INSERT ... SELECT, every layer that has it). Anything else --
-another database, a computed id, a path two relations deep, ``CAPTURE = "signals"`` -- keeps the
+column of its model or of a parent (multi-table inheritance): the pipeline's table (insert,
+update, delete) and every table on every path its documents read (graph.py: a keyword renamed
+records, in one INSERT ... SELECT joining back along the path, every layer that has it; a
+parent's row, only the children of the pipeline's model). Each statement is EXPLAINed first: one
+the database cannot run stops ``migrate`` (Broken) before any trigger is touched. Anything else --
+another database, a computed id, a path nothing can follow, ``CAPTURE = "signals"`` -- keeps the
 signal path (signals.py), which writes the same rows from Python.
 
 Wake-ups: on PostgreSQL a statement trigger on the change log NOTIFYs ``solrsync`` with the
@@ -22,13 +24,14 @@ import re
 import threading
 import time
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from solrsync.pipeline import RELATED
 
+from .graph import Graph, id_path
 from .models import Change
 
 log = logging.getLogger("solrsync.django")
@@ -58,93 +61,10 @@ class Unsupported(Exception):
     """Why a pipeline (or one of its dependencies) keeps the signal path (migrate says so)."""
 
 
-# ------------------------------------------------------------------ what a pipeline reads
-class Dependency:
-    """A table whose rows a pipeline's documents read, and the way from its rows to the
-    pipeline's rows. ``kind``: ``through`` (m2m membership), ``fk`` (the pipeline row points at
-    it: ``category.identifier``), ``m2m`` (a many-to-many target: ``keywords.name``), ``reverse``
-    (it points at the pipeline row), ``deep`` (further away: signals only).
-
-    ``lookup`` finds the affected pipeline rows with the ORM (the signal path):
-    ``Layer.objects.filter(**{lookup: related_pk})``; ``fields``/``columns`` are what it reads of
-    the related row (None: any)."""
-
-    def __init__(self, kind, model, lookup, fields=None, link=None):
-        self.kind, self.model, self.lookup, self.link = kind, model, lookup, link
-        self.fields = None if fields is None else set(fields)
-
-    @property
-    def trigger(self):
-        return self.kind != "deep"
-
-    def read(self, field_name):
-        if field_name is None:
-            self.fields = None
-        elif self.fields is not None:
-            self.fields.add(field_name)
-
-    def columns(self):
-        if self.fields is None:
-            return None
-        return sorted(self.model._meta.get_field(name).column for name in self.fields)
-
-    def describe(self):
-        return "%s.%s" % (self.model._meta.label, ",".join(sorted(self.fields)) if self.fields else "*")
-
-
-def dependencies(pipeline, model):
-    """[Dependency] from ``pipeline.reads()``: one per related table and way there."""
-    found = {}
-
-    def dep(kind, related, lookup, link=None):
-        key = (kind, related, lookup)
-        if key not in found:
-            found[key] = Dependency(kind, related, lookup, fields=(), link=link)
-        return found[key]
-
-    for path in pipeline.reads():
-        parts = path.split(".")
-        try:
-            field = model._meta.get_field(parts[0])
-        except FieldDoesNotExist:
-            continue  # pk, a property: the row itself, which its own trigger covers
-        if not field.is_relation:
-            continue
-        rest = parts[1:]
-        if field.many_to_many and not field.auto_created:      # layer.keywords
-            dep("through", field.remote_field.through, None, link=field)
-            kind = "m2m"
-        elif field.many_to_one or (field.one_to_one and field.concrete):   # layer.category
-            kind = "fk"
-        elif field.one_to_many or field.one_to_one:            # reverse FK: attribute rows of a layer
-            kind = "reverse"
-        else:                                                  # reverse many-to-many
-            kind = "deep"
-        if not rest:
-            if kind == "reverse":
-                dep(kind, field.related_model, parts[0], link=field).read(None)
-            continue
-        related, lookup = field.related_model, [parts[0]]
-        for i, name in enumerate(rest):  # walk further relations: anything past one hop is "deep"
-            try:
-                f = related._meta.get_field(name)
-            except FieldDoesNotExist:
-                f = None
-            last = i == len(rest) - 1
-            if f is not None and f.is_relation and not last:
-                if not (f.many_to_one and f.concrete):
-                    f = None
-                else:
-                    dep("deep" if i else kind, related, "__".join(lookup), link=field).read(f.name)
-                    related, kind = f.related_model, "deep"
-                    lookup.append(name)
-                    continue
-            if f is not None and f.concrete and not f.many_to_many:
-                dep(kind, related, "__".join(lookup), link=field if kind != "deep" else None).read(f.name)
-            else:
-                dep(kind, related, "__".join(lookup), link=field if kind != "deep" else None).read(None)
-            break
-    return list(found.values())
+class Broken(Exception):
+    """A trigger solrsync generated that the database cannot run: ``migrate`` refuses, in one line
+    naming the pipeline, before it drops or creates any trigger (a broken trigger would fail the
+    user's saves of that table)."""
 
 
 # ------------------------------------------------------------------ SQL
@@ -166,9 +86,30 @@ def text(field, expr, vendor):
 NOW = {"postgresql": "clock_timestamp()",
        # the format Django reads for SQLite datetimes; UTC, whatever USE_TZ and TIME_ZONE say
        "sqlite": "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"}
+# NOW inside a statement run with parameters, whose "%" Django reads as placeholders: doubled. Its
+# cursor turns "%%" back into "%", and DEBUG's cursor can %-format the statement to log it (a bare
+# '%Y' there raised in every save's recording: a traceback per save under DEBUG = True).
+NOW_WITH_PARAMS = {vendor: sql.replace("%", "%%") for vendor, sql in NOW.items()}
 # seconds since an SQL timestamp, by the database's clock (the one that stamped it)
 AGE = {"postgresql": "EXTRACT(EPOCH FROM clock_timestamp() - %s)",
        "sqlite": "(julianday('now') - julianday(%s)) * 86400.0"}
+
+
+def inline(compiled, vendor):
+    """A compiled query with its parameters written in as SQL literals (a trigger body takes no
+    parameters): the ORM's joins for a lookup carry only keys and content type ids."""
+    sql, params = compiled
+    out = []
+    for p in params:
+        if isinstance(p, bool):
+            out.append("TRUE" if p else "FALSE") if vendor == "postgresql" else out.append(str(int(p)))
+        elif isinstance(p, int):
+            out.append(str(p))
+        elif isinstance(p, str):
+            out.append(literal(p))
+        else:
+            raise Unsupported("a lookup compares with %r, which solrsync cannot write into a trigger" % (p,))
+    return sql % tuple(out)
 
 
 def quote(name):  # the same for PostgreSQL and SQLite
@@ -180,43 +121,59 @@ def literal(text):
 
 
 class TriggerPlan:
-    """The triggers of one pipeline: its table, its through tables, the related tables it reads."""
+    """The triggers of one pipeline: its own table, and every table on every path its documents
+    read (graph.py), each recording the affected documents' keys in one INSERT ... SELECT that
+    joins back along the path (the ORM's own query for the lookup, compiled with the row's column
+    as the value)."""
 
-    def __init__(self, pipeline, model, vendor):
+    def __init__(self, pipeline, model, vendor, using="default"):
         meta = model._meta
-        self.name, self.vendor, self.q = pipeline.name, vendor, quote
+        self.name, self.vendor, self.q, self.using = pipeline.name, vendor, quote, using
         self.ident = trigger_name(pipeline.name)
         self.model, self.table, self.pk = model, meta.db_table, meta.pk
-        self.id = self._id_field(pipeline, model)
-        self.own_id = lambda row: text(self.id, "%s.%s" % (row, quote(self.id.column)), vendor)
+        self.id_lookup, self.id, self.id_holder = self._id_field(pipeline, model)
         self.own_pk = lambda row: text(self.pk, "%s.%s" % (row, quote(self.pk.column)), vendor)
         text(self.pk, "x", vendor)  # raises Unsupported for a pk without a text form
-        deps = dependencies(pipeline, model)
+        text(self.id, "x", vendor)
+        self.graph = Graph(pipeline, model)
         for name in pipeline.watch_m2m:  # declared, perhaps not read by any field
-            field = meta.get_field(name)
-            if not any(d.kind == "through" and d.link is field for d in deps):
-                deps.append(Dependency("through", field.remote_field.through, None, link=field))
-        self.deps = [d for d in deps if d.trigger]
-        self.signal_deps = [d for d in deps if not d.trigger]
+            self.graph._walk(name)
+        if self.graph.problems:
+            path, why = self.graph.problems[0]
+            raise Unsupported("its path %s cannot be followed: %s" % (path, why))
+        self.ways = list(self.graph.ways.values())
 
     @staticmethod
     def _id_field(pipeline, model):
         """The field the document id is copied from: the trigger must write the same text as
-        ``Document.doc_id`` (a delete needs the id Solr has)."""
+        ``Document.doc_id`` (a delete needs the id Solr has). It may live on an ancestor's table
+        (a child's ``uuid``, ``resourcebase_ptr.uuid``): it is read from there by the pk, which a
+        child shares with its parents."""
         field = pipeline.document.id
-        if field.fn is not None or "." in (field.source or ""):
+        if field.fn is not None:
             raise Unsupported("its document id is computed")
-        meta = model._meta
-        f = meta.pk if field.source == "pk" else meta.get_field(field.source)
-        if getattr(f, "column", None) is None:
-            raise Unsupported("its document id (%s) is not a column" % field.source)
-        return f
+        found = id_path(model, field.source or "")
+        if found is None:
+            raise Unsupported("its document id (%s) is not a column of its model or of a parent" % field.source)
+        return found
+
+    def own_id(self, row):
+        """SQL: the document id of the pipeline's row ``row`` (NEW, OLD, or an alias of its table)."""
+        if self.id_holder is self.model._meta.concrete_model:
+            return text(self.id, "%s.%s" % (row, quote(self.id.column)), self.vendor)
+        return "(SELECT %s FROM %s a WHERE a.%s = %s.%s)" % (
+            text(self.id, "a.%s" % quote(self.id.column), self.vendor), quote(self.id_holder._meta.db_table),
+            quote(self.id_holder._meta.pk.column), row, quote(self.pk.column))
 
     def tables(self):
         """{table: [columns]} the triggers name, to check before creating them mid-migration."""
-        out = {self.table: {self.pk.column, self.id.column}}
-        for d in self.deps:
-            out.setdefault(d.model._meta.db_table, set()).update(d.columns() or ())
+        out = {self.table: {self.pk.column}}
+        if self.id_holder is self.model._meta.concrete_model:
+            out[self.table].add(self.id.column)
+        else:
+            out.setdefault(self.id_holder._meta.db_table, set()).update({self.id.column, self.id_holder._meta.pk.column})
+        for w in self.ways:
+            out.setdefault(w.table, set()).update((w.columns or set()) | {w.column})
         return out
 
     # -- SQL
@@ -230,53 +187,62 @@ class TriggerPlan:
         t = "t"
         return self._insert("save", self.own_pk(t), self.own_id(t), "FROM %s t WHERE %s" % (self.q(self.table), where))
 
-    def _dep_events(self, d):
-        """{event: ([statements], update condition or None)} for one dependency's table."""
-        q, meta = self.q, d.model._meta
-        if d.kind == "through":
-            fk = meta.get_field(d.link.m2m_field_name()).column
+    def _way_query(self, way, row):
+        """SQL selecting (solrsync_k, solrsync_d) of every pipeline row that reads ``row`` of the
+        way's table: the ORM's query for ``way.lookup``, the row's column in place of the value."""
+        value = RawSQL("%s.%s" % (row, quote(way.column)), ())
+        qs = self.model._base_manager.db_manager(self.using).filter(**{way.lookup: value}).order_by()
+        qs = qs.values(solrsync_k=F("pk"), solrsync_d=F(self.id_lookup)).distinct()
+        return inline(qs.query.get_compiler(self.using).as_sql(), self.vendor)
 
-            def stmt(row):  # the layer's id, looked up while the layer is there
-                return self._insert("save", text(self.pk, "%s.%s" % (row, q(fk)), self.vendor),
-                                    "(SELECT %s FROM %s t WHERE t.%s = %s.%s)" % (
-                                        self.own_id("t"), q(self.table), q(self.pk.column), row, q(fk)))
-            return {"INSERT": ([stmt("NEW")], None), "UPDATE": ([stmt("NEW")], None), "DELETE": ([stmt("OLD")], None)}
-        if d.kind == "fk":  # the layers pointing at this row
-            key = d.link.target_field.column
+    def _way_rows(self, way, row):
+        return self._insert("save", text(self.pk, "s.solrsync_k", self.vendor),
+                            text(self.id, "s.solrsync_d", self.vendor), "FROM (%s) s" % self._way_query(way, row))
 
-            def where(row):
-                return "t.%s = %s.%s" % (q(d.link.column), row, q(key))
-        elif d.kind == "m2m":  # the layers linked to this row through the m2m table
-            through = d.link.remote_field.through._meta
-            src = through.get_field(d.link.m2m_field_name()).column
-            dst = through.get_field(d.link.m2m_reverse_field_name()).column
-            key = meta.get_field(d.link.m2m_reverse_target_field_name()).column
+    def _guard(self, way, row):
+        """A generic row counts only when it names one of the way's content types."""
+        if not way.content_types:
+            return None
+        return "%s.%s IN (SELECT id FROM django_content_type WHERE %s)" % (row, quote(way.ct_column), " OR ".join(
+            "(app_label = %s AND model = %s)" % (literal(a), literal(m)) for a, m in way.content_types))
 
-            def where(row):
-                return "t.%s IN (SELECT m.%s FROM %s m WHERE m.%s = %s.%s)" % (
-                    q(self.pk.column), q(src), q(through.db_table), q(dst), row, q(key))
-        if d.kind in ("fk", "m2m"):
-            def stmts(row):
-                return [self._rows(where(row))]
+    def _way_events(self, way):
+        """{event: ([statements], condition or None)} for one way's table."""
+        q = self.q
+        column_field = next(f for f in way.model._meta.concrete_fields if f.column == way.column)
+        cols = way.columns
+        if cols is not None and way.forward:
+            cols = sorted(cols)
+        elif cols is not None:
+            cols = sorted(set(cols) | {way.column})
+        distinct = "IS NOT" if self.vendor == "sqlite" else "IS DISTINCT FROM"
+        changed = None if cols is None else " OR ".join("OLD.%s %s NEW.%s" % (q(c), distinct, q(c)) for c in cols)
+
+        def both(*conds):
+            conds = [c for c in conds if c]
+            return " AND ".join("(%s)" % c for c in conds) if conds else None
+        if way.forward:
             # an update re-indexes every row reading this one -- 100,000 layers for a keyword: one
             # change row naming the set (RELATED), which a worker streams as a reindex would
-            target = d.link.target_field if d.kind == "fk" else meta.get_field(d.link.m2m_reverse_target_field_name())
-            related = [self._insert(RELATED, literal("%s__%s" % (d.link.name, target.name)),
-                                    text(target, "NEW.%s" % q(target.column), self.vendor),
-                                    "WHERE EXISTS (SELECT 1 FROM %s t WHERE %s)" % (q(self.table), where("NEW")))]
-        else:  # reverse: this row points at a layer
-            fk = d.link.field
-            key = fk.target_field.column
-
-            def stmts(row):
-                return [self._rows("t.%s = %s.%s" % (q(key), row, q(fk.column)))]
-        cols = d.columns()
-        if d.kind == "reverse":
-            cols = None if cols is None else sorted(set(cols) | {d.link.field.column})
-        cond = None if not cols else " OR ".join(
-            "OLD.%s %s NEW.%s" % (q(c), "IS NOT" if self.vendor == "sqlite" else "IS DISTINCT FROM", q(c)) for c in cols)
-        update = related if d.kind in ("fk", "m2m") else stmts("OLD") + stmts("NEW")
-        return {"INSERT": (stmts("NEW"), None), "UPDATE": (update, cond), "DELETE": (stmts("OLD"), None)}
+            update = [self._insert(RELATED, literal(way.lookup), text(column_field, "NEW.%s" % q(way.column), self.vendor),
+                                   "WHERE EXISTS (%s)" % self._way_query(way, "NEW"))]
+        else:
+            update = [self._way_rows(way, "OLD"), self._way_rows(way, "NEW")]
+            if way.parent and self.id_holder._meta.db_table == way.table and self.id.column != self.pk.column:
+                # the parent's row holds the id: an edited id takes the old document away
+                parent_pk = "OLD.%s" % q(way.model._meta.pk.column)
+                update.append(self._insert("save", text(self.pk, parent_pk, self.vendor),
+                                           text(self.id, "OLD.%s" % q(self.id.column), self.vendor),
+                                           "WHERE EXISTS (SELECT 1 FROM %s t WHERE t.%s = OLD.%s)" % (
+                                               q(self.table), q(self.pk.column), q(way.model._meta.pk.column))))
+        events = {"INSERT": ([self._way_rows(way, "NEW")], self._guard(way, "NEW")),
+                  "DELETE": ([self._way_rows(way, "OLD")], self._guard(way, "OLD"))}
+        if cols is None or cols:
+            guard = self._guard(way, "NEW")
+            if guard:
+                guard = "(%s) OR (%s)" % (guard, self._guard(way, "OLD"))
+            events["UPDATE"] = (update, both(changed, guard), cols)
+        return events
 
     def statements(self):
         """(table, trigger name, {event: ([insert statements], update condition)}) for each table."""
@@ -285,19 +251,37 @@ class TriggerPlan:
             "INSERT": ([self._insert("save", self.own_pk("NEW"), self.own_id("NEW"))], None),
             "UPDATE": ([self._insert("save", self.own_pk("OLD"), self.own_id("OLD"))], None),
             "DELETE": ([self._insert("delete", self.own_pk("OLD"), self.own_id("OLD"))], None)})]
-        for i, d in enumerate(self.deps):
-            out.append((d.model._meta.db_table, "%s_%s%d" % (self.ident, "m2m" if d.kind == "through" else "dep", i),
-                        self._dep_events(d)))
+        for i, way in enumerate(self.ways):
+            out.append((way.table, "%s_dep%d" % (self.ident, i), self._way_events(way)))
         return out
+
+    def check(self, conn):
+        """Every statement the triggers would run, EXPLAINed with NEW/OLD standing for a row of
+        their table: a statement the database cannot run (a column that is not there, types that do
+        not compare) raises Unsupported here, before any trigger is installed -- never a trigger
+        that fails the user's saves."""
+        for table, name, events in self.statements():
+            for event, (inserts, cond, *_) in events.items():
+                for sql in inserts + ([cond] if cond else []):
+                    probe = re.sub(r'\b(NEW|OLD)\.("(?:[^"]|"")+")',
+                                   lambda m: "(SELECT x.%s FROM %s x LIMIT 1)" % (m.group(2), quote(table)), sql)
+                    if sql is cond:
+                        probe = "SELECT 1 WHERE %s" % probe
+                    try:
+                        with transaction.atomic(using=conn.alias), conn.cursor() as cur:
+                            cur.execute("EXPLAIN " + probe.replace("%", "%%"))
+                    except Exception as exc:
+                        raise Unsupported("a trigger on %s (%s) would fail: %s" % (
+                            table, event.lower(), str(exc).strip().splitlines()[0]))
 
     def create_sql(self):
         sql = []
         for table, name, events in self.statements():
             if self.vendor == "sqlite":
-                for event, (inserts, cond) in events.items():
+                for event, (inserts, cond, *of) in events.items():
                     cols = ""
-                    if cond is not None:
-                        cols = " OF " + ", ".join(sorted(set(re.findall(r'NEW\.("[^"]+")', cond))))
+                    if of and of[0]:  # an update of these columns only
+                        cols = " OF " + ", ".join(self.q(c) for c in of[0])
                     # a connection with the temp table solrsync_capture_off records nothing (capture_off)
                     sql.append("CREATE TRIGGER %s AFTER %s%s ON %s FOR EACH ROW WHEN NOT EXISTS "
                                "(SELECT 1 FROM pragma_table_info('solrsync_capture_off'))%s BEGIN %s; END"
@@ -306,7 +290,9 @@ class TriggerPlan:
                 continue
             parts = []
             for event in ("INSERT", "UPDATE", "DELETE"):
-                inserts, cond = events[event]
+                if event not in events:
+                    continue
+                inserts, cond = events[event][:2]
                 body = ";\n".join(inserts) + ";"
                 parts.append("%s TG_OP = '%s' THEN %s" % ("IF" if not parts else "ELSIF", event,
                                                            "IF %s THEN %s END IF;" % (cond, body) if cond else body))
@@ -392,7 +378,7 @@ def plan(pipelines, using, mode="triggers"):
                 raise Unsupported("CAPTURE is %r" % mode)
             if Change._meta.db_table not in tables:
                 raise Unsupported("the change log table is not there (migrate solrsync)")
-            tp = TriggerPlan(p, p.model_class, conn.vendor)
+            tp = TriggerPlan(p, p.model_class, conn.vendor, using)
             for table, columns in tp.tables().items():
                 if table not in tables:
                     raise Unsupported("table %s does not exist" % table)
@@ -401,6 +387,10 @@ def plan(pipelines, using, mode="triggers"):
                 missing = sorted(set(columns) - have)
                 if missing:
                     raise Unsupported("column %s.%s does not exist" % (table, ", ".join(missing)))
+            try:
+                tp.check(conn)
+            except Unsupported as exc:
+                raise Broken("solrsync: pipeline %s: cannot install its change-capture triggers: %s" % (name, exc))
             plans.append(tp)
         except Unsupported as exc:
             skipped[name] = str(exc)
@@ -410,7 +400,8 @@ def plan(pipelines, using, mode="triggers"):
 def install(pipelines, using, mode="triggers"):
     """(Re)create the triggers of these pipelines on this database, in one transaction (saves never
     see a moment without them; a failure leaves the previous ones). Returns {pipeline: reason}
-    for those left on the signal path."""
+    for those left on the signal path; raises Broken, touching nothing, when a generated trigger
+    would not run."""
     conn = connections[using]
     plans, skipped = plan(pipelines, using, mode)
     if conn.vendor not in VENDORS:
@@ -463,12 +454,11 @@ def forget(using=None):
 
 
 def capture_mode(pipeline, using):
-    """How this pipeline's changes are recorded here, in words (``status``)."""
-    if pipeline.name in installed(using):
-        tp = TriggerPlan(pipeline, pipeline.model_class, connections[using].vendor)
-        extra = ["%s by signals" % d.describe() for d in tp.signal_deps]
-        return "triggers" + (" (%s)" % "; ".join(extra) if extra else "")
-    return "signals"
+    """How this pipeline's changes are recorded here, in words (``status``), with what of its
+    documents nothing follows."""
+    mode = "triggers" if pipeline.name in installed(using) else "signals"
+    unfollowed = Graph(pipeline, pipeline.model_class).unfollowed
+    return mode + (" (%s)" % "; ".join(unfollowed) if unfollowed else "")
 
 
 # ------------------------------------------------------------------ many rows at once
@@ -480,23 +470,21 @@ def record_rows(pipeline, queryset, using, op="save"):
     table = quote(Change._meta.db_table)
     doc = pipeline.document.id
     qs = queryset.using(using).order_by()
-    if conn.vendor in VENDORS and doc.fn is None:
+    found = id_path(qs.model, doc.source or "") if doc.fn is None else None
+    if conn.vendor in VENDORS and found is not None:
         meta = qs.model._meta
-        id_field = meta.pk if doc.source == "pk" else None
+        lookup, id_field, _ = found
         try:
-            if id_field is None and "." not in doc.source:
-                id_field = meta.get_field(doc.source)
-            if id_field is not None:
-                sql, params = qs.values(solrsync_k=F("pk"), solrsync_d=F(id_field.name)).query.sql_with_params()
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO %s (%s) SELECT %%s, %s, COALESCE(%s, ''), %%s, %s, 0 FROM (%s) s" % (
-                        table, COLUMNS, text(meta.pk, "s.solrsync_k", conn.vendor),
-                        text(id_field, "s.solrsync_d", conn.vendor), NOW[conn.vendor], sql),
-                        [pipeline.name, op] + list(params))
-                return
+            sql, params = qs.values(solrsync_k=F("pk"), solrsync_d=F(lookup)).query.sql_with_params()
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO %s (%s) SELECT %%s, %s, COALESCE(%s, ''), %%s, %s, 0 FROM (%s) s" % (
+                    table, COLUMNS, text(meta.pk, "s.solrsync_k", conn.vendor),
+                    text(id_field, "s.solrsync_d", conn.vendor), NOW_WITH_PARAMS[conn.vendor], sql),
+                    [pipeline.name, op] + list(params))
+            return
         except Unsupported:
             pass
-    stamp = NOW.get(conn.vendor, "%s")
+    stamp = NOW_WITH_PARAMS.get(conn.vendor, "%s")
     sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (table, COLUMNS, stamp)
     rows = qs.iterator(chunk_size=1000) if doc.fn is not None or "." in (doc.source or "") else \
         (dict(pk=pk, id=value) for pk, value in qs.values_list("pk", doc.source).iterator(chunk_size=1000))

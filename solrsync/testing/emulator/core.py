@@ -6,7 +6,10 @@ import re
 import threading
 import time
 
-from .query import Doc, parse
+from .index import Doc
+from .nested import delete_block, replace_block
+from .parsers import parse
+from .errors import not_emulated
 from .schema import MAX_TERM_BYTES, Schema, SolrConfig, SolrHTTPError, bad_request
 from .search import search
 from .versions import SolrVersion
@@ -31,13 +34,17 @@ class Core:
         self.lock = threading.RLock()
         self.started = time.time()
         self._sorted = {}
+        self._dups = {}  # id -> how many extra documents overwrite=false added with it
+        self._blocks = {}  # parent id -> its nested documents' ids (nested.py)
         self._clock = itertools.count(int(time.time() * 1000) << 20)
         self.on_searcher = None  # a hook for measurements: called after each new searcher opens
 
     def load_config(self):
         """(Re)read managed-schema and solrconfig.xml (core creation and RELOAD)."""
-        self.schema = Schema.from_configset(self.conf_dir)
         self.config = SolrConfig.from_configset(self.conf_dir)
+        self.lucene_major = min(self.config.lucene_major or self.solr_version.major, self.solr_version.major)
+        self.schema = Schema.from_configset(self.conf_dir, self.lucene_major)
+        self.roots_everywhere = self.solr_version.major >= 8 and "_root_" in self.schema.fields
         self._compile_chain()
 
     def _compile_chain(self):
@@ -76,6 +83,7 @@ class Core:
         dropped it (an older or equal solrsync_version: Solr answers 200 and ignores it)."""
         schema = self.schema
         uk = schema.unique_key
+        children = raw.pop("_childDocuments_", None)
         for name, value in self.pre_defaults:
             if raw.get(name) is None:
                 raw[name] = value
@@ -113,22 +121,50 @@ class Core:
                (expected > 1 and expected != actual):
                 raise SolrHTTPError(409, "version conflict for %s expected=%s actual=%s"
                                     % (doc_id, expected, actual))
-        return self._index(raw, doc_id, existing, overwrite)
+        return self._index(raw, doc_id, existing, overwrite, children)
 
-    def _index(self, raw, doc_id, existing, overwrite=True):
-        """The end of the chain (Distributed + Run): atomic operations, the schema, the index."""
+    def _index(self, raw, doc_id, existing, overwrite=True, children=None):
+        """The end of the chain (Distributed + Run): atomic operations, the schema, the index
+        (``children``: the block of nested documents indexed before the parent, nested.py)."""
         schema = self.schema
         uk = schema.unique_key
         if any(type(v) is dict and v and set(v) <= set(_ATOMIC) for v in raw.values()):
             raw = self._apply_atomic(raw, existing, doc_id)
+        fields = self._fields(raw, doc_id)
+        fields[uk] = doc_id
+        for name in schema.required():
+            if name not in fields:
+                raise bad_request("[doc=%s] missing required field: %s" % (doc_id, name))
+        if "_version_" in schema.fields:
+            fields["_version_"] = next(self._clock)
+        if existing is not None and not overwrite:  # Solr adds a second document with that id
+            self._dups[doc_id] = self._dups.get(doc_id, 0) + 1
+            self.latest["%s\0dup%d" % (doc_id, self._dups[doc_id])] = Doc(fields)
+            return doc_id
+        if self._dups:
+            self._drop_dups(doc_id)
+        if children or self._blocks:
+            replace_block(self, doc_id, fields, children)
+        elif self.roots_everywhere:  # 8.x/9.x: every document has _root_ (its own id outside a block)
+            fields["_root_"] = doc_id
+        self.latest.pop(doc_id, None)  # an update moves the document to the end, as a new Lucene doc
+        self.latest[doc_id] = Doc(fields)
+        return doc_id
+
+    def _fields(self, raw, doc_id):
+        """A document's fields checked and converted by the schema (their stored form)."""
+        schema = self.schema
         fields = {}
         for name, value in raw.items():
             if name == "_version_" or value is None:
                 continue
             f = schema.field(name)
             if f is None:
+                if self.config.schemaless:
+                    raise not_emulated("schemaless field guessing (AddSchemaFieldsUpdateProcessorFactory, for "
+                                       "the unknown field '%s')" % name)
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
-            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _long_string(value):  # stored form
+            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _unusual(value):  # stored form
                 fields[name] = value
                 continue
             values = value if isinstance(value, list) else [value]
@@ -146,17 +182,7 @@ class Core:
                                   % (doc_id, name, ", ".join(str(v) for v in values)))
             else:
                 fields[name] = values[0]
-        fields[uk] = doc_id
-        for name in schema.required():
-            if name not in fields:
-                raise bad_request("[doc=%s] missing required field: %s" % (doc_id, name))
-        if "_version_" in schema.fields:
-            fields["_version_"] = next(self._clock)
-        if existing is not None and not overwrite:
-            return doc_id
-        self.latest.pop(doc_id, None)  # an update moves the document to the end, as a new Lucene doc
-        self.latest[doc_id] = Doc(fields)
-        return doc_id
+        return fields
 
     def _apply_atomic(self, raw, existing, doc_id):
         base = {k: (list(v) if isinstance(v, list) else v) for k, v in (existing.fields if existing else {}).items()}
@@ -199,6 +225,10 @@ class Core:
         version only, through the rest of the chain), or is ignored when not newer."""
         doc_id = str(doc_id)
         rule = self.version
+        if self._dups:
+            self._drop_dups(doc_id)
+        if self._blocks and self.solr_version.major >= 8:  # 8.0 on: deleting a root deletes its block
+            delete_block(self, doc_id)
         if rule is None or rule.delete_param is None:
             return self.latest.pop(doc_id, None) is not None
         raw = (params or {}).get(rule.delete_param)
@@ -214,9 +244,13 @@ class Core:
         self._index(tombstone, doc_id, existing)
         return existing is not None
 
+    def _drop_dups(self, doc_id):
+        for n in range(1, self._dups.pop(doc_id, 0) + 1):
+            self.latest.pop("%s\0dup%d" % (doc_id, n), None)
+
     def delete_query(self, q):
         match = parse(q, self.schema)
-        doomed = [k for k, d in self.latest.items() if match(d)]
+        doomed = [k for k, d in self.latest.items() if match.score(d) is not None]
         for k in doomed:
             del self.latest[k]
         return len(doomed)
@@ -292,3 +326,9 @@ _JAVA_CLASS = {int: "java.lang.Long", float: "java.lang.Double", str: "java.lang
 def _long_string(value):
     """Possibly over Lucene's term limit (a UTF-8 character is at most 4 bytes): coerce checks."""
     return type(value) is str and len(value) > MAX_TERM_BYTES // 4
+
+
+def _unusual(value):
+    """Not stored as it is without coerce's look: a possibly too long string, an integer beyond 32 bits
+    (an int field wraps it, a long field may refuse it)."""
+    return _long_string(value) or (type(value) is int and not -2 ** 31 <= value < 2 ** 31)

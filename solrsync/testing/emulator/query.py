@@ -1,69 +1,34 @@
-"""The Lucene query syntax subset solrsync, GeoNode-style search pages and the tests use.
+"""The Lucene (standard) query parser: the query string -> a tree of scoring nodes (scoring.py).
 
-``parse(q, schema, df)`` returns a predicate ``match(doc) -> bool``. Supported: ``*:*``,
-``field:value``, ``field:"a phrase"``, ``field:(a OR b)``, ranges ``[X TO Y]`` / ``{X TO Y}`` with
-``*``, prefix wildcards, ``+``/``-``/``NOT``/``AND``/``OR``/``&&``/``||``, grouping, and the local
-params ``{!field f=bbox}Intersects(ENVELOPE(..))`` (also IsWithin, Contains, IsDisjointTo),
-``{!terms f=id}a,b`` and ``{!lucene}``.
+Supported: ``*:*``, ``field:value``, ``field:"a phrase"`` (``~slop``), ``field:(a OR b)``, ranges
+``[X TO Y]`` / ``{X TO Y}`` with ``*``, wildcards ``*`` / ``?``, fuzzy ``term~N``, ``/regex/``,
+boosts ``^N``, ``+``/``-``/``NOT``/``AND``/``OR``/``&&``/``||``, grouping, ``_query_:"{!...}"``
+and the default operator (``q.op``). Text is analyzed by the field type's query analyzer; local
+params (``{!...}``) and dismax/edismax are in parsers.py.
 """
 import fnmatch
 import re
 
-from .schema import SolrHTTPError, analyze, bad_request, parse_date, parse_envelope
-
-_SPATIAL = re.compile(r"^\s*(Intersects|IsWithin|Contains|IsDisjointTo)\s*\((.*)\)\s*$", re.I | re.S)
-_LOCAL = re.compile(r"^\{!(\w+)([^}]*)\}(.*)$", re.S)
+from .errors import not_emulated
+from .index import Doc  # noqa: F401 (re-exported)
+from .schema import SolrHTTPError, bad_request, parse_date  # noqa: F401
+from .scoring import Bool, Const, Terms
+from .spatial import rect_intersects, rect_within, spatial  # noqa: F401 (re-exported)
 
 
 def syntax_error(q, why):
     return bad_request("org.apache.solr.search.SyntaxError: Cannot parse '%s': %s" % (q, why))
 
 
-class Doc:
-    """A stored document plus lazily computed index values (copyFields folded in)."""
-    __slots__ = ("fields", "_index")
-
-    def __init__(self, fields):
-        self.fields = fields
-        self._index = None
-
-    def values(self, name, schema):
-        if self._index is None:
-            self._index = {}
-        got = self._index.get(name)
-        if got is None:
-            got = _as_list(self.fields.get(name))
-            for src in schema.copy_sources(name):
-                for fname, value in self.fields.items():
-                    if schema.copy_matches(src, fname):
-                        got = got + _as_list(value)
-            self._index[name] = got
-        return got
-
-    def tokens(self, name, schema):
-        key = "\0tok:" + name
-        got = self._index.get(key) if self._index else None
-        if got is None:
-            got = [analyze(v) for v in self.values(name, schema)]
-            self._index[key] = got
-        return got
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-# ---------------------------------------------------------------- tokenizer
 _TOKENS = re.compile(r"""
     (?P<ws>\s+)
   | (?P<lparen>\()
-  | (?P<rparen>\))
+  | (?P<rparen>\)(?:\^[\d.]+)?)
   | (?P<and>&&)
   | (?P<or>\|\|)
-  | (?P<quoted>"(?:[^"\\]|\\.)*")
-  | (?P<range>[\[{](?:[^\]}"]|"[^"]*")*[\]}])
+  | (?P<quoted>"(?:[^"\\]|\\.)*"(?:[~^][\d.]*)*)
+  | (?P<range>[\[{](?:[^\]}"]|"[^"]*")*[\]}](?:\^[\d.]+)?)
+  | (?P<regex>/(?:[^/\\]|\\.)*/(?:\^[\d.]+)?)
   | (?P<term>(?:[^\s()"\\\[\]{}]|\\.)+)
 """, re.X | re.S)
 
@@ -75,17 +40,38 @@ def _tokenize(q):
         if not m:
             raise syntax_error(q, "Lexical error at column %d" % (pos + 1))
         pos = m.end()
-        kind = m.lastgroup
-        if kind != "ws":
-            out.append((kind, m.group()))
+        if m.lastgroup != "ws":
+            out.append((m.lastgroup, m.group()))
     return out
 
 
-class _Parser:
-    def __init__(self, q, schema, df):
-        self.q, self.schema, self.df = q, schema, df
+def _modifiers(text):
+    """``foo^2`` / ``"a b"~3^2`` / ``foo~1`` -> (text, boost, tilde: None or the number after ``~``)."""
+    boost, tilde = 1.0, None
+    m = re.search(r"((?:[~^][\d.]*)+)$", text)
+    if m and not text.endswith("\\" + m.group(1)[:1]) and m.start() > 0:
+        for op, num in re.findall(r"([~^])([\d.]*)", m.group(1)):
+            if op == "^":
+                boost = float(num or 1)
+            else:
+                tilde = float(num) if num else -1.0
+        text = text[:m.start()]
+    return text, boost, tilde
+
+
+class Parser:
+    """One query string. ``ctx``: the request's scoring context (similarity; None when only
+    matching counts, as for delete-by-query), ``op``: the default operator, ``qf``: the fields the
+    default field stands for (edismax's aliasing; parsers.py)."""
+
+    def __init__(self, q, schema, df, ctx=None, op="OR", default=None):
+        self.q, self.schema, self.df, self.ctx = q, schema, df, ctx
+        self.sim = ctx.sim if ctx is not None else None
+        self.op = op.upper()
+        self.default = default  # fn(text, quoted, boost, tilde) -> node, for the default field
         self.toks = _tokenize(q)
         self.i = 0
+        self.explicit = False  # did the query use AND / OR / + / -
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else (None, None)
@@ -95,25 +81,34 @@ class _Parser:
         self.i += 1
         return tok
 
+    def parse(self):
+        node = self.parse_query(self.df, top=True)
+        if self.i < len(self.toks):
+            raise syntax_error(self.q, 'Encountered " ")" ") "')
+        return node
+
     def parse_query(self, field, top=False):
-        """A sequence of clauses joined by AND/OR, Lucene's classic occur rules."""
-        clauses = []  # [occur, predicate] ; occur in MUST / SHOULD / NOT
+        """Clauses joined by AND/OR, Lucene's classic occur rules (QueryParserBase.addClause)."""
+        clauses = []  # [occur, node]; occur MUST / SHOULD / NOT
         conj = None
+        default = "MUST" if self.op == "AND" else "SHOULD"
         while True:
             kind, text = self.peek()
             if kind is None or kind == "rparen":
                 break
             if kind == "and" or (kind == "term" and text == "AND"):
                 self.take()
-                conj = "AND"
+                conj, self.explicit = "AND", True
                 if clauses and clauses[-1][0] == "SHOULD":
                     clauses[-1][0] = "MUST"
                 continue
             if kind == "or" or (kind == "term" and text == "OR"):
                 self.take()
-                conj = "OR"
+                conj, self.explicit = "OR", True
+                if clauses and clauses[-1][0] == "MUST" and default == "MUST":
+                    clauses[-1][0] = "SHOULD"
                 continue
-            occur = "SHOULD"
+            occur = None
             if kind == "term" and text == "NOT":
                 self.take()
                 occur = "NOT"
@@ -123,92 +118,202 @@ class _Parser:
             elif kind == "term" and text in "+-":
                 self.take()
                 occur = "MUST" if text == "+" else "NOT"
-            if occur == "SHOULD" and conj == "AND":
-                occur = "MUST"
-            clauses.append([occur, self.parse_clause(field)])
+            if occur is not None:
+                self.explicit = True
+            if occur is None:
+                occur = "MUST" if conj == "AND" else "SHOULD" if conj == "OR" else default
+            node = self.parse_clause(field)
+            if node is not None:
+                clauses.append([occur, node])
             conj = None
         if not clauses:
-            raise syntax_error(self.q, 'Encountered "<EOF>"')
-        return _boolean(clauses, top)
+            if self.i == 0 or self.peek()[0] == "rparen" and not top:
+                raise syntax_error(self.q, 'Encountered "<EOF>"')
+            return None
+        return boolean(clauses, top)
 
     def parse_clause(self, field):
         kind, text = self.take()
         if kind == "lparen":
-            pred = self.parse_query(field)
-            if self.take()[0] != "rparen":
+            node = self.parse_query(field)
+            close = self.take()
+            if close[0] != "rparen":
                 raise syntax_error(self.q, 'Encountered "<EOF>"')
-            return pred
+            return _boosted(node, _modifiers(close[1])[1])
         if kind == "term" and ":" in text.replace("\\:", "") and not text.startswith(":"):
             name, _, rest = _split_field(text)
             if name == "*" and rest == "*":
-                return lambda doc: True
+                return Const(lambda doc: True)
             if rest:
-                return self.term(name, rest)
+                return self.term(name, rest, "term")
             nkind, ntext = self.peek()
-            if nkind in ("quoted", "range", "lparen"):
-                if nkind == "lparen":
-                    self.take()
-                    pred = self.parse_query(name)
-                    if self.take()[0] != "rparen":
-                        raise syntax_error(self.q, 'Encountered "<EOF>"')
-                    return pred
+            if nkind == "lparen":
                 self.take()
-                return self.term(name, ntext)
+                node = self.parse_query(name)
+                close = self.take()
+                if close[0] != "rparen":
+                    raise syntax_error(self.q, 'Encountered "<EOF>"')
+                return _boosted(node, _modifiers(close[1])[1])
+            if nkind in ("quoted", "range", "regex"):
+                self.take()
+                return self.term(name, ntext, nkind)
             raise syntax_error(self.q, 'Encountered "<EOF>"')
-        if kind in ("term", "quoted", "range"):
-            return self.term(field, text)
+        if kind in ("term", "quoted", "range", "regex"):
+            if kind == "term" and text == "*":
+                return Const(lambda doc: True)
+            return self.term(field, text, kind)
         raise syntax_error(self.q, 'Encountered "%s"' % text)
 
-    def term(self, name, text):
-        schema = self.schema
-        f = schema.field(name)
-        if f is None:
-            raise bad_request("undefined field %s" % name)
-        if text.startswith('"'):
-            return field_query(f, name, _unescape(text[1:-1]), schema)
-        if text[0] in "[{":
-            return _range(f, name, text, schema, self.q)
-        value = _unescape(text)
-        if value == "*":
-            return lambda doc: bool(doc.values(name, schema))
-        if "*" in value or "?" in value:
-            pattern = value.lower() if f.kind == "text" else value
-            if f.kind == "text":
-                return lambda doc: any(fnmatch.fnmatchcase(t, pattern) for toks in doc.tokens(name, schema)
-                                       for t in toks)
-            return lambda doc: any(fnmatch.fnmatchcase(str(v), pattern) for v in doc.values(name, schema))
-        if f.kind == "text":
-            words = analyze(value)
-            return lambda doc: any(w in toks for toks in doc.tokens(name, schema) for w in words)
-        return _equals(f, name, value, schema)
+    def term(self, name, text, kind):
+        nkind, ntext = self.peek()
+        if nkind == "term" and ntext[:1] in "^~" and kind in ("quoted", "term"):
+            self.take()
+            text += ntext
+        body, boost, tilde = _modifiers(text) if kind in ("term", "quoted") else (text, 1.0, None)
+        if kind in ("range", "regex"):
+            body, boost = re.sub(r"\^[\d.]+$", "", text), _modifiers(text)[1] if re.search(r"\^[\d.]+$", text) \
+                else 1.0
+        if name == "_query_" and self.ctx is not None:  # parsers.Context knows the other parsers
+            return _boosted(self.ctx.nested(_unescape(body[1:-1] if kind == "quoted" else body), self), boost)
+        if name == self.df and self.default is not None:
+            return self.default(body, kind, boost, tilde)
+        return field_node(self, name, body, kind, boost, tilde)
 
 
-def field_query(f, name, value, schema):
-    """A quoted value, or ``{!field}``: a phrase on text, a spatial predicate on bbox, else equality."""
-    if f.kind == "bbox":
-        return spatial(name, value)
+def field_node(parser, name, body, kind, boost=1.0, tilde=None):
+    """One clause on one field: a term, phrase, range, wildcard, fuzzy or regex query."""
+    schema, sim = parser.schema, parser.sim
+    f = schema.field(name)
+    if f is None:
+        raise bad_request("undefined field %s" % name)
+    if f.similarity is not None and sim is not None:
+        raise not_emulated("a field type's own similarity (field %s)" % name)
+    if kind == "range":
+        return Const(_range(f, name, body, schema, parser.q), boost)
+    if kind == "regex":
+        pattern = re.compile(body[1:-1])
+        return Const(lambda doc: any(pattern.fullmatch(t) for toks in _terms(doc, f, name, schema) for t in toks),
+                     boost)
+    if kind == "quoted":
+        value = _unescape(body[1:-1])
+        return quoted_node(parser, f, name, value, boost, int(tilde) if tilde and tilde > 0 else 0)
+    if kind == "term" and len(body) > 1 and body[0] == "/" and body[-1] == "/":
+        return field_node(parser, name, body, "regex", boost)
+    value = _unescape(body)
+    if value == "*":
+        return Const(lambda doc: bool(doc.values(name, schema)), boost)
+    if tilde is not None and f.kind in ("text", "string"):
+        edits = 2 if tilde < 0 else int(tilde) if tilde >= 1 else 2
+        return _fuzzy(parser, f, name, value.lower() if f.kind == "text" else value, edits, boost)
+    if ("*" in value or "?" in value) and f.kind in ("text", "string"):
+        pattern = value.lower() if f.kind == "text" else value
+        return Const(lambda doc: any(fnmatch.fnmatchcase(t, pattern) for toks in _terms(doc, f, name, schema)
+                                     for t in toks), boost)
     if f.kind == "text":
-        phrase = analyze(value)
-        return lambda doc: any(_contains_run(toks, phrase) for toks in doc.tokens(name, schema))
-    return _equals(f, name, value, schema)
+        return text_node(parser, f, name, value, boost)
+    if f.kind == "string":
+        return Terms(name, f, [value], sim, schema, boost=boost)
+    return Const(_equals(f, name, value, schema), boost)
 
 
-def _boolean(clauses, top):
-    must = [p for o, p in clauses if o == "MUST"]
-    should = [p for o, p in clauses if o == "SHOULD"]
-    nots = [p for o, p in clauses if o == "NOT"]
-    if len(clauses) == 1 and should:
-        return should[0]
-    if not must and not should and not top:
-        return lambda doc: False  # a purely negative sub-query matches nothing, as in Lucene
+def _terms(doc, f, name, schema):
+    return doc.tokens(name, schema) if f.kind in ("text", "string") else [[str(v) for v in doc.values(name, schema)]]
 
-    def match(doc):
-        if any(p(doc) for p in nots):
-            return False
-        if must:
-            return all(p(doc) for p in must)
-        return any(p(doc) for p in should) if should else True
-    return match
+
+def text_node(parser, f, name, value, boost=1.0, op=None):
+    """An unquoted word on a text field: its analyzed terms (one: a term query; several at one
+    position: synonyms; at several positions: a boolean of them, by the default operator)."""
+    tokens = f.query_analyzer.tokens(value)
+    if not tokens:
+        return None
+    positions = {}
+    for term, pos, _, _ in tokens:
+        positions.setdefault(pos, []).append(term)
+    nodes = [Terms(name, f, terms, parser.sim, parser.schema, boost=boost if len(positions) == 1 else 1.0)
+             for terms in positions.values()]
+    if len(nodes) == 1:
+        return nodes[0]
+    occur = "MUST" if (op or parser.op) == "AND" else "SHOULD"
+    return Bool([[occur, n] for n in nodes], boost=boost, coord=False)
+
+
+def quoted_node(parser, f, name, value, boost=1.0, slop=0):
+    """A quoted value: a phrase on text, a spatial predicate on bbox, else a term."""
+    schema = parser.schema
+    if f.kind == "bbox":
+        return Const(spatial(name, value), boost)
+    if f.kind == "text":
+        terms = [t[0] for t in f.query_analyzer.tokens(value)]
+        if not terms:
+            return None
+        if len(terms) == 1:
+            return Terms(name, f, terms, parser.sim, schema, boost=boost)
+        return Terms(name, f, terms, parser.sim, schema, phrase=True, slop=slop, boost=boost)
+    if f.kind == "string":
+        return Terms(name, f, [value], parser.sim, schema, boost=boost)
+    return Const(_equals(f, name, value, schema), boost)
+
+
+def _boosted(node, boost):
+    if node is not None and boost != 1.0:
+        node.boost *= boost
+        if isinstance(node, (Const, Terms)):
+            node.value *= boost
+    return node
+
+
+def boolean(clauses, top=False):
+    """Clauses -> a node; a purely negative top-level query matches everything else (Solr adds *:*)."""
+    if len(clauses) == 1 and clauses[0][0] in ("SHOULD", "MUST"):
+        return clauses[0][1]
+    if top and all(o == "NOT" for o, _ in clauses):
+        clauses = [["MUST", Const(lambda doc: True)]] + clauses
+    return Bool(clauses)
+
+
+def _fuzzy(parser, f, name, value, edits, boost):
+    """``term~N``: the indexed terms within N edits (Damerau-Levenshtein, as FuzzyQuery), each
+    scored as a term boosted by 1 - edits/length with the rarest's document frequency (Lucene's
+    TopTermsBlendedFreqScoringRewrite)."""
+    schema, sim = parser.schema, parser.sim
+
+    def near(term):
+        return abs(len(term) - len(value)) <= edits and _distance(term, value, edits) <= edits
+    if sim is None:
+        return Const(lambda doc: any(near(t) for toks in doc.tokens(name, schema) for t in toks), boost)
+    stats = sim.stats(name)
+    found = []
+    for term in stats.df:
+        if near(term):
+            ed = _distance(term, value, edits)
+            weight = 1.0 - ed / float(min(len(term), len(value))) if ed else 1.0
+            if weight > 0:
+                found.append((term, weight))
+    if not found:
+        return None
+    found = sorted(found, key=lambda tw: (-tw[1], tw[0]))[:50]
+    rarest = max(found, key=lambda tw: stats.df[tw[0]])[0]
+    nodes = []
+    for term, weight in found:
+        node = Terms(name, f, [term], sim, schema, boost=weight * boost)
+        node.idf = sim.idf(name, [rarest])
+        node.value = node.idf * node.boost
+        nodes.append(["SHOULD", node])
+    return nodes[0][1] if len(nodes) == 1 else Bool(nodes, coord=False)
+
+
+def _distance(a, b, limit):
+    prev2, prev = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
 def _split_field(text):
@@ -225,13 +330,6 @@ def _split_field(text):
 
 def _unescape(text):
     return re.sub(r"\\(.)", r"\1", text)
-
-
-def _contains_run(tokens, phrase):
-    n = len(phrase)
-    if n == 0:
-        return False
-    return any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1))
 
 
 def _convert(f, value, q=""):
@@ -280,83 +378,3 @@ def _range(f, name, text, schema, q):
             return False
         return True
     return lambda doc: any(inside(v) for v in doc.values(name, schema))
-
-
-# ---------------------------------------------------------------- spatial
-def _x_spans(min_x, max_x):
-    """A rectangle's longitude extent as spans; one crossing the antimeridian becomes two."""
-    if min_x <= max_x:
-        return [(min_x, max_x)]
-    return [(min_x, 180.0), (-180.0, max_x)]
-
-
-def rect_intersects(a, b):
-    (ax0, ax1, ay1, ay0), (bx0, bx1, by1, by0) = a, b
-    if ay1 < by0 or by1 < ay0:
-        return False
-    return any(s0 <= t1 and t0 <= s1 for s0, s1 in _x_spans(ax0, ax1) for t0, t1 in _x_spans(bx0, bx1))
-
-
-def rect_within(inner, outer):
-    (ix0, ix1, iy1, iy0), (ox0, ox1, oy1, oy0) = inner, outer
-    if iy0 < oy0 or iy1 > oy1:
-        return False
-    if ox0 == -180 and ox1 == 180:
-        return True
-    return all(any(o0 <= s0 and s1 <= o1 for o0, o1 in _x_spans(ox0, ox1)) for s0, s1 in _x_spans(ix0, ix1))
-
-
-def spatial(name, text, schema=None):
-    m = _SPATIAL.match(text)
-    if not m:
-        raise bad_request("Unknown Spatial Operation: %s" % text.split("(")[0].strip())
-    op = m.group(1).lower()
-    try:
-        query = parse_envelope(m.group(2).strip())
-    except ValueError as exc:
-        raise bad_request(str(exc))
-
-    def test(doc):
-        for value in _as_list(doc.fields.get(name)):
-            box = parse_envelope(value)
-            if op == "intersects" and rect_intersects(box, query):
-                return True
-            if op == "iswithin" and rect_within(box, query):
-                return True
-            if op == "contains" and rect_within(query, box):
-                return True
-            if op == "isdisjointto" and not rect_intersects(box, query):
-                return True
-        return False
-    return test
-
-
-# ---------------------------------------------------------------- entry point
-def parse(q, schema, df="text"):
-    q = (q or "").strip()
-    if not q:
-        return lambda doc: False
-    m = _LOCAL.match(q)
-    if m:
-        parser, params, body = m.group(1), dict(re.findall(r"(\w+)=(\S+)", m.group(2))), m.group(3)
-        if parser == "lucene":
-            return parse(body, schema, params.get("df", df))
-        f = params.get("f")
-        if parser in ("field", "terms") and f:
-            if schema.field(f) is None:
-                raise bad_request("undefined field %s" % f)
-            if parser == "terms":
-                wanted = set(v for v in body.split(params.get("separator", ",")) if v)
-                return lambda doc: any(str(v) in wanted for v in doc.values(f, schema))
-            return field_query(schema.field(f), f, body, schema)
-        raise bad_request("Unknown query parser '%s'" % parser)
-    if q == "*:*":
-        return lambda doc: True
-    parser = _Parser(q, schema, df)
-    pred = parser.parse_query(df, top=True)
-    if parser.i < len(parser.toks):
-        raise syntax_error(q, 'Encountered " ")" ") "')
-    return pred
-
-
-__all__ = ["Doc", "parse", "rect_intersects", "rect_within", "SolrHTTPError"]

@@ -12,6 +12,8 @@ import re
 import pathlib
 import xml.etree.ElementTree as ET
 
+from .analysis import DEFAULT_TEXT, KEYWORD, analyzer_from
+from .errors import SolrHTTPError, bad_request, not_emulated  # noqa: F401 (re-exported)
 from .versions import SolrVersion
 
 CONFIGSETS = pathlib.Path(__file__).resolve().parent.parent.parent / "configsets"  # the ones solrsync ships
@@ -37,20 +39,6 @@ _NUMBER = r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*"
 _ENVELOPE = re.compile(r"^ENVELOPE\s*\(%s,%s,%s,%s\)\s*$" % ((_NUMBER,) * 4), re.IGNORECASE)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DEFAULT_VERSION = SolrVersion()
-
-
-class SolrHTTPError(Exception):
-    """An error the emulator answers with Solr's status code and message."""
-
-    def __init__(self, code, msg, details=None):
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.details = details  # the Schema API's per-command errors
-
-
-def bad_request(msg):
-    return SolrHTTPError(400, msg)
 
 
 def analyze(value):
@@ -93,7 +81,9 @@ def format_millis(millis):
     """Solr 8's canonical form (java.time's ISO_INSTANT): milliseconds in three digits when there
     are any (``.500``; Solr 5.3.1 dropped the trailing zeros, ``.5``)."""
     moment = EPOCH + dt.timedelta(milliseconds=millis)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # four-digit years (0999-...): strftime's %Y does not pad on glibc
+    base = "%04d-%02d-%02dT%02d:%02d:%02d" % (moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                                              moment.second)
     ms = millis % 1000
     return base + (".%03d" % ms if ms else "") + "Z"
 
@@ -102,9 +92,10 @@ _MATH = re.compile(r"([+-/])(\d*)([A-Z]+)")
 _UNITS = {"MILLI": 0.001, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
-def date_math(text):
-    """``NOW``, ``NOW-7DAYS``, ``NOW/DAY``: the subset of Solr date math tests need."""
-    moment = dt.datetime.now(dt.timezone.utc)
+def date_math(text, now=None):
+    """``NOW``, ``NOW-7DAYS``, ``NOW/DAY``: the subset of Solr date math tests need (``now``: the
+    moment NOW stands for, in epoch milliseconds; range facets step by it)."""
+    moment = dt.datetime.now(dt.timezone.utc) if now is None else EPOCH + dt.timedelta(milliseconds=now)
     rest = text.strip()[3:].upper()
     pos = 0
     for m in _MATH.finditer(rest):
@@ -161,13 +152,19 @@ def parse_envelope(text, geo=True):
 
 
 class Field:
-    __slots__ = ("name", "type_name", "kind", "multi", "stored", "indexed", "required", "dynamic")
+    __slots__ = ("name", "type_name", "kind", "multi", "stored", "indexed", "required", "dynamic", "bits",
+                 "index_analyzer", "query_analyzer", "norms", "missing", "similarity")
 
     def __init__(self, name, type_name, kind, multi=False, stored=True, indexed=True,
-                 required=False, dynamic=False):
-        self.name, self.type_name, self.kind = name, type_name, kind
+                 required=False, dynamic=False, bits=64):
+        self.name, self.type_name, self.kind, self.bits = name, type_name, kind, bits
         self.multi, self.stored, self.indexed = multi, stored, indexed
         self.required, self.dynamic = required, dynamic
+        text = kind == "text"
+        self.index_analyzer = self.query_analyzer = DEFAULT_TEXT if text else KEYWORD
+        self.norms = text        # omitNorms defaults to true on every type but text
+        self.missing = None      # sortMissingFirst / sortMissingLast ("first" / "last")
+        self.similarity = None   # a per-type <similarity>, else the schema's
 
     def describe(self):
         out = {"name": self.name, "type": self.type_name}
@@ -195,15 +192,15 @@ class Field:
                                       % (doc_id, self.name, MAX_TERM_BYTES))
                 return value
             if kind == "int":
-                if isinstance(value, bool) or isinstance(value, float):
-                    raise ValueError('For input string: "%s"' % value)
-                return int(value) if isinstance(value, int) else int(str(value).strip())
+                return _java_integer(value, self.bits)
             if kind == "float":
                 return float(value)
             if kind == "boolean":
                 if isinstance(value, bool):
                     return value
-                return str(value).strip().lower() in ("true", "t", "1", "on", "yes")
+                # BoolField: true when the text starts with 1, t or T ("yes" is false, "tomato" true)
+                text = str(value)
+                return text[:1] in ("1", "t", "T")
             if kind == "date":
                 try:
                     return solr_version.date(canonical_date(value))
@@ -224,9 +221,38 @@ class Field:
         return value
 
 
+def _java_integer(value, bits):
+    """What an IntPointField (32 bits) or LongPointField (64) stores for a JSON value, measured on
+    9.4.0: an integer number is narrowed as Java's ``Number.intValue()`` does (2**31 -> -2**31, silently),
+    one beyond 64 bits refused; a decimal number truncated toward zero and clamped (1.5 -> 1, 1e20 ->
+    Long.MAX_VALUE); text parsed strictly ("1.5", "true": "For input string")."""
+    if isinstance(value, bool):
+        raise ValueError('For input string: "%s"' % ("true" if value else "false"))
+    low, high = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 0
+        return max(low, min(high, int(value))) if not math.isinf(value) else (high if value > 0 else low)
+    if isinstance(value, int):
+        if not -2 ** 63 <= value < 2 ** 63:
+            raise ValueError('For input string: "%s"' % value)
+        if bits == 64:
+            return value
+        return (value - low) % 2 ** bits + low
+    text = str(value)
+    if not re.match(r"^[+-]?\d+$", text):
+        raise ValueError('For input string: "%s"' % text)
+    number = int(text)
+    if not low <= number <= high:
+        raise ValueError('For input string: "%s"' % text)
+    return number
+
+
 class Schema:
-    def __init__(self, path):
+    def __init__(self, path, lucene_major=9):
         self.path = path
+        self.lucene_major = lucene_major  # luceneMatchVersion's (StandardAnalyzer's stop words, similarity)
+        self.similarity = None
         self.fields = {}
         self.dynamic = []  # (pattern, Field), longest pattern first as Solr matches them
         self.types = {}  # name -> (kind, multiValued)
@@ -240,20 +266,27 @@ class Schema:
         self._load(path)
 
     @classmethod
-    def from_configset(cls, conf_dir):
+    def from_configset(cls, conf_dir, lucene_major=9):
         for name in ("managed-schema", "managed-schema.xml", "schema.xml"):
             path = os.path.join(conf_dir, name)
             if os.path.exists(path):
-                return cls(path)
+                return cls(path, lucene_major)
         raise FileNotFoundError("no managed-schema or schema.xml in %s" % conf_dir)
 
     def _load(self, path):
         root = ET.parse(path).getroot()
+        for el in root.iter():  # ${prop:default} -> default, as Solr substitutes unset properties
+            for k, v in el.attrib.items():
+                if "${" in v:
+                    el.attrib[k] = _PROPERTY.sub(lambda m: m.group(2) or "", v)
         self.version = float(root.get("version", "1.5"))
         self.name = root.get("name")
-        for ft in root.iter("fieldType"):
-            self.add_field_type(ft.attrib)
-        for tag, dynamic in (("field", False), ("dynamicField", True)):
+        sim = next((el for el in root if el.tag == "similarity"), None)
+        self.similarity = _similarity(sim)
+        for ft in root.iter():
+            if ft.tag.lower() == "fieldtype":  # Solr accepts <fieldtype> as well as <fieldType>
+                self.add_field_type(ft.attrib, ft)
+        for tag, dynamic in (("field", False), ("dynamicField", True), ("dynamicfield", True)):
             for f in root.iter(tag):
                 self.add_field(f.attrib, dynamic=dynamic)
         uk = root.find("uniqueKey")
@@ -262,20 +295,47 @@ class Schema:
         for cf in root.iter("copyField"):
             self.copy.append((cf.get("source"), cf.get("dest")))
 
-    def add_field_type(self, attrs):
+    def add_field_type(self, attrs, el=None):
+        """A field type from its attributes (and, read from a schema file, its element: analyzers,
+        similarity)."""
         cls = attrs.get("class", "")
         kind = next((k for key, k in _KINDS if key in cls), "string")
-        self.types[attrs["name"]] = (kind, _flag(attrs.get("multiValued"), False))
+        extra = {"norms": not _flag(attrs.get("omitNorms"), kind != "text"),
+                 "missing": "last" if _flag(attrs.get("sortMissingLast"), False) else
+                 "first" if _flag(attrs.get("sortMissingFirst"), False) else None}
+        if kind == "text":
+            conf_dir = os.path.dirname(self.path) if self.path else None
+            lucene = 5 if self.lucene_major < 6 else self.lucene_major
+            both = index = query = None
+            for an in (el.findall("analyzer") if el is not None else ()):
+                side = an.get("type")
+                made = analyzer_from(an, conf_dir, lucene)
+                if side == "index":
+                    index = made
+                elif side == "query":
+                    query = made
+                elif side is None:
+                    both = made
+            extra["index_analyzer"] = index or both or query or DEFAULT_TEXT
+            extra["query_analyzer"] = query or both or index or DEFAULT_TEXT
+        if el is not None and el.find("similarity") is not None:
+            extra["similarity"] = _similarity(el.find("similarity"))
+        self.types[attrs["name"]] = (kind, _flag(attrs.get("multiValued"), False), extra)
         self.type_specs[attrs["name"]] = dict(attrs)
 
     def add_field(self, attrs, dynamic=False):
         name, type_name = attrs["name"], attrs["type"]
         if type_name not in self.types:
             raise bad_request("Field '%s': Field type '%s' not found." % (name, type_name))
-        kind, type_multi = self.types[type_name]
-        field = Field(name, type_name, kind, multi=_flag(attrs.get("multiValued"), type_multi),
+        kind, type_multi, extra = self.types[type_name]
+        bits = 32 if "Int" in self.type_specs[type_name].get("class", "") else 64
+        field = Field(name, type_name, kind, multi=_flag(attrs.get("multiValued"), type_multi), bits=bits,
                       stored=_flag(attrs.get("stored"), True), indexed=_flag(attrs.get("indexed"), True),
                       required=_flag(attrs.get("required"), False), dynamic=dynamic)
+        for key, value in extra.items():
+            setattr(field, key, value)
+        if attrs.get("omitNorms") is not None:
+            field.norms = not _flag(attrs.get("omitNorms"), False)
         self._dynamic_cache.clear()
         self._required = None
         if dynamic:
@@ -320,6 +380,24 @@ class Schema:
 
     def copy_matches(self, src_pattern, name):
         return fnmatch.fnmatchcase(name, src_pattern)
+
+
+_PROPERTY = re.compile(r"\$\{([^:}]+)(?::([^}]*))?\}")
+
+
+def _similarity(el):
+    """A ``<similarity class=...>`` -> ("bm25", {k1, b}) / ("classic", {}) / None (the default)."""
+    if el is None:
+        return None
+    cls = el.get("class", "").rsplit(".", 1)[-1]
+    params = dict(_named_list(el))
+    if cls.startswith("BM25"):
+        return ("bm25", {"k1": float(params.get("k1", 1.2)), "b": float(params.get("b", 0.75))})
+    if cls in ("ClassicSimilarityFactory", "DefaultSimilarityFactory"):
+        return ("classic", {})
+    if cls == "SchemaSimilarityFactory":
+        return None
+    return ("unsupported", {"class": cls})
 
 
 def _flag(value, default):
@@ -369,6 +447,9 @@ class SolrConfig:
         self.path = path
         self.chain = []
         self.handlers = {}
+        self.lucene_major = None  # luceneMatchVersion's major, when given
+        self.schemaless = False  # the default chain guesses unknown fields (AddSchemaFieldsUpdateProcessor)
+        self.components = {}  # searchComponent name -> class
         if path is not None:
             self._load(path)
 
@@ -379,19 +460,36 @@ class SolrConfig:
 
     def _load(self, path):
         root = ET.parse(path).getroot()
+        for el in root.iter():
+            for k, v in el.attrib.items():
+                if "${" in v:
+                    el.attrib[k] = _PROPERTY.sub(lambda m: m.group(2) or "", v)
+            if el.text and "${" in el.text:
+                el.text = _PROPERTY.sub(lambda m: m.group(2) or "", el.text)
+        lmv = root.findtext("luceneMatchVersion")
+        m = re.match(r"\s*(?:LUCENE_)?(\d+)", lmv or "")
+        self.lucene_major = int(m.group(1)) if m else None
         chains = root.findall("updateRequestProcessorChain")
         chosen = next((c for c in chains if _flag(c.get("default"), False)), None)
         if chosen is None:
             chosen = next((c for c in chains if not c.get("name")), None)
+        named = {p.get("name"): p.get("class", "") for p in root.findall("updateProcessor")}
         if chosen is not None:
+            procs = [p.strip() for p in (chosen.get("processor") or "").split(",") if p.strip()]
+            self.schemaless = any("AddSchemaFields" in named.get(p, "") for p in procs) or \
+                any("AddSchemaFields" in p.get("class", "") for p in chosen.findall("processor"))
             for proc in chosen.findall("processor"):
                 cls = proc.get("class", "").rsplit(".", 1)[-1]
                 self.chain.append((_PROCESSOR_KINDS.get(cls, "unknown"), dict(_named_list(proc))))
+        self.components = {c.get("name"): c.get("class", "").rsplit(".", 1)[-1] for c in root.findall("searchComponent")}
         for handler in root.findall("requestHandler"):
             params = {}
             for lst in handler.findall("lst"):
                 if lst.get("name") in ("defaults", "appends", "invariants"):
                     params[lst.get("name")] = _named_list(lst)
+            params["class"] = handler.get("class", "")
+            params["components"] = [el.text.strip() for arr in handler.findall("arr")
+                                    if (arr.get("name") or "").endswith("components") for el in arr if el.text]
             self.handlers[handler.get("name")] = params
 
     def handler_params(self, name, params):

@@ -2,7 +2,9 @@
 only when every command succeeds (as Solr 8)."""
 import copy
 import json
+import xml.etree.ElementTree as ET
 
+from .errors import not_emulated
 from .schema import SolrHTTPError, bad_request
 
 
@@ -76,7 +78,7 @@ def _schema_command(schema, command, spec):
             raise bad_request("A field type needs a name and a class")
         if name in schema.types:
             raise bad_request("Field type '%s' already exists." % name)
-        schema.add_field_type(spec)
+        schema.add_field_type(spec, _type_element(spec))
     elif command == "add-copy-field":
         source, dest = spec.get("source"), spec.get("dest")
         for d in dest if isinstance(dest, list) else [dest]:
@@ -87,6 +89,27 @@ def _schema_command(schema, command, spec):
                 raise bad_request("copyField dest :'%s' is not an explicit field and doesn't match a dynamicField."
                                   % d)
             schema.copy.append((source, d))
+    elif command in ("delete-field", "replace-field", "delete-dynamic-field", "replace-dynamic-field",
+                     "delete-field-type", "replace-field-type", "delete-copy-field"):
+        raise not_emulated("the Schema API command %s" % command)
     else:
-        raise bad_request("no such command: %s (the emulator knows add-field, add-dynamic-field, add-field-type, "
-                          "add-copy-field)" % command)
+        raise bad_request("no such command: %s" % command)
+
+
+def _type_element(spec):
+    """A field type's JSON analyzers as the ``<fieldType>`` element a schema file would hold."""
+    el = ET.Element("fieldType")
+    for key, side in (("analyzer", None), ("indexAnalyzer", "index"), ("queryAnalyzer", "query")):
+        conf = spec.get(key)
+        if not isinstance(conf, dict):
+            continue
+        an = ET.SubElement(el, "analyzer", {"type": side} if side else {})
+        if conf.get("class"):
+            an.set("class", str(conf["class"]))
+        for tag, items in (("charFilter", conf.get("charFilters") or []), ("tokenizer", [conf.get("tokenizer")]),
+                           ("filter", conf.get("filters") or [])):
+            for item in items:
+                if isinstance(item, dict):
+                    ET.SubElement(an, tag, {k: str(v).lower() if isinstance(v, bool) else str(v)
+                                            for k, v in item.items()})
+    return el

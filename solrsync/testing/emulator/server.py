@@ -7,11 +7,28 @@ from urllib.parse import parse_qs, urlsplit
 
 from .coreadmin import core_admin
 from .faults import control
+from .errors import not_emulated
 from .schema import SolrHTTPError, bad_request
 from .schema_api import schema_api
 from .search import realtime_get
 from .updates import update
-from .writers import write
+from .writers import WRITERS, write
+
+
+# Solr's implicit request handlers the emulator does not answer (400 "not emulated", not a 404)
+IMPLICIT_HANDLERS = {"admin/luke", "analysis/field", "analysis/document", "update/csv", "update/extract",
+                     "admin/mbeans", "admin/plugins", "admin/file", "admin/segments", "admin/system",
+                     "admin/properties", "admin/threads", "admin/logging", "config", "debug/dump", "export",
+                     "stream", "sql", "graph", "terms", "tvrh", "spell", "mlt", "browse", "suggest", "elevate",
+                     "replication", "update/xslt"}
+
+
+# search components: the default ones, and those that do nothing unless a parameter asks (search.py
+# answers "not emulated" to that parameter)
+DEFAULT_COMPONENTS = {"query", "facet", "facet_module", "mlt", "highlight", "stats", "debug", "expand", "terms"}
+PARAM_COMPONENTS = {"SpellCheckComponent", "TermsComponent", "TermVectorComponent", "ClusteringComponent",
+                    "SuggestComponent", "HighlightComponent", "FacetComponent", "QueryComponent", "StatsComponent",
+                    "MoreLikeThisComponent", "DebugComponent", "ExpandComponent"}
 
 
 def free_port():
@@ -61,7 +78,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        self._serve(b"")
+        length = int(self.headers.get("Content-Length") or 0)  # pysolr's SolrCoreAdmin sends its params here
+        self._serve(self.rfile.read(length) if length else b"")
 
     def do_POST(self):
         arrived = time.time()
@@ -70,6 +88,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, body, arrived=None):
         emu = self.server.emulator
+        self.echo = self.effective = None  # a keep-alive connection serves several requests
         # what an update request did, when emu.record_updates (filled by updates.update)
         self.record = {"added": [], "deleted": []} if emu.record_updates else None
         arrived = arrived or time.time()
@@ -88,7 +107,12 @@ class Handler(BaseHTTPRequestHandler):
             for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items():
                 params.setdefault(k, []).extend(v)
             body = b""
-        wt = params.get("wt", [None])[0] or ("xml" if ctype.endswith("xml") else "json")
+        wt = params.get("wt", [None])[0] or self._default_wt(emu, parts.path, ctype)
+        if wt not in WRITERS:
+            emu.count("errors")
+            return self._reply(400, {"responseHeader": {"status": 400, "QTime": 0}, "error": {
+                "msg": "solrsync emulator: the wt=%s response writer is not emulated" % wt, "code": 400}}, "json")
+        self.params = params
         if fault:
             emu.count("faults")
             if fault[0] == "drop":
@@ -118,10 +142,31 @@ class Handler(BaseHTTPRequestHandler):
             with emu.lock:
                 emu.updates.append(self.record)
         header = {"status": 0 if status == 200 else status, "QTime": int((time.monotonic() - started) * 1000)}
+        echo = self.params.get("echoParams", [None])[0] or getattr(self, "echo", None)
+        if echo in ("explicit", "all"):
+            header["params"] = {k: v[0] if len(v) == 1 else v for k, v in
+                                (getattr(self, "effective", None) if echo == "all" and getattr(
+                                    self, "effective", None) else self.params).items()}
         self._reply(status, dict({"responseHeader": header}, **payload), wt)
 
+    def _default_wt(self, emu, path, ctype):
+        """The handler's default wt (its solrconfig defaults), else the version's: 5.x xml, 7 on json
+        (the emulator answers an XML update in XML on every version, as it always did)."""
+        rest = path[len("/solr/"):].strip("/").split("/") if path.startswith("/solr/") else []
+        if rest[:1] == ["_emulator"]:  # the emulator's own endpoints answer JSON
+            return "json"
+        core = emu.cores.get(rest[0]) if rest else None
+        if core is not None and len(rest) > 1:
+            for key, value in core.config.handlers.get("/" + "/".join(rest[1:]), {}).get("defaults", ()):
+                if key == "wt":
+                    return str(value)
+        if emu.solr_version.major < 7 or ctype.endswith("xml"):
+            return "xml"
+        return "json"
+
     def _reply(self, status, payload, wt):
-        data, ctype = write(payload, status, wt)
+        data, ctype = write(payload, status, wt, self.server.emulator.solr_version.major,
+                            getattr(self, "params", None))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -162,11 +207,18 @@ class Handler(BaseHTTPRequestHandler):
                 forward = emu.cloud.forwarding(core, shard, self.server.node) \
                     if emu.cloud and core.name in emu.cloud.collections else None
                 return update(emu, core, params, body, ctype, handler == "update/json/docs", forward, self.record)
-            if handler in ("select", "query"):
+            declared = core.config.handlers.get("/" + handler, {})
+            if handler in ("select", "query") or declared.get("class", "").endswith(".SearchHandler"):
+                for name in declared.get("components", ()):
+                    cls = core.config.components.get(name, name)
+                    if name not in DEFAULT_COMPONENTS and cls not in PARAM_COMPONENTS:
+                        raise not_emulated("the search component %s of /%s" % (name, handler))
                 emu.count("select_requests")
                 search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
                     lambda p: emu.cloud.search_shard(core, shard, p)
-                response, extra = search(core.config.handler_params("/" + handler, params))
+                effective = core.config.handler_params("/" + handler, params)
+                self.echo, self.effective = effective.get("echoParams", [None])[0], effective
+                response, extra = search(effective)
                 return dict({"response": response}, **extra)
             if handler == "get":
                 return realtime_get(core, params)
@@ -174,4 +226,6 @@ class Handler(BaseHTTPRequestHandler):
                 return {"status": "OK"}
             if handler.startswith("schema"):
                 return schema_api(emu, core, handler, body, params)
+        if handler in IMPLICIT_HANDLERS or "/" + handler in core.config.handlers:
+            raise not_emulated("the /%s request handler" % handler)
         raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))

@@ -1,30 +1,141 @@
-"""Response writers: ``wt=json`` (the default) and ``wt=xml``."""
+"""Response writers: ``wt=json`` (``json.nl``, ``indent``), ``xml`` (Solr's structure: ``<result
+numFound=..>``, typed ``<doc>`` fields), ``python``, ``ruby``, ``php``. The default ``wt`` is Solr's
+for the version (5.x: xml; 7 on: json); 8.x/9.x indent unless ``indent=false``. Any other
+writer answers 400 "not emulated"."""
 import json
-from xml.sax.saxutils import escape
+import math
+from xml.sax.saxutils import escape, quoteattr
+
+WRITERS = ("json", "xml", "python", "ruby", "php")
 
 
-def write(payload, status, wt):
+class NamedList(list):
+    """Solr's NamedList as ``json.nl=flat`` writes it: [name, value, name, value, ...]."""
+
+
+class Result(dict):
+    """A ``response`` section (``<result numFound=..>`` in XML)."""
+
+
+class SolrDoc(dict):
+    """A returned document; ``types``: field -> XML element name (int, long, float, ...)."""
+    types = {}
+
+
+def write(payload, status, wt, major=9, params=None):
     """-> (body bytes, Content-Type) of a response in the writer ``wt`` names."""
+    params = params or {}
+    indent = params.get("indent", [None])[0]
+    if major < 7:  # 5.x indents whenever the parameter is there, even indent=false
+        indented = indent is not None
+    else:
+        indented = indent in ("true", "on", "yes") if indent is not None else True
     if wt == "xml":
-        return _to_xml(payload, status).encode(), "application/xml; charset=UTF-8"
-    return json.dumps(payload).encode(), "application/json; charset=UTF-8"
+        return _to_xml(payload, indented).encode(), "application/xml; charset=UTF-8"
+    nl = params.get("json.nl", ["flat"])[0]
+    data = _plain(payload, nl)
+    if wt == "python":
+        return _literal(data, "'", ":", "True", "False", "None").encode(), "text/plain; charset=UTF-8"
+    if wt == "ruby":
+        return _literal(data, "'", "=>", "true", "false", "nil").encode(), "text/plain; charset=UTF-8"
+    if wt == "php":
+        return _php(data).encode(), "text/plain; charset=UTF-8"
+    if indented:
+        body = json.dumps(data, indent=2, separators=(",", ":"), ensure_ascii=False)
+    else:
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return body.encode("utf-8"), "application/json; charset=UTF-8"
 
 
-def _to_xml(payload, status):
-    def node(name, value):
-        attr = ' name="%s"' % escape(name) if name is not None else ""
-        if isinstance(value, bool):
-            return "<bool%s>%s</bool>" % (attr, str(value).lower())
-        if isinstance(value, int):
-            return "<int%s>%d</int>" % (attr, value)
-        if isinstance(value, float):
-            return "<double%s>%r</double>" % (attr, value)
-        if isinstance(value, dict):
-            return "<lst%s>%s</lst>" % (attr, "".join(node(k, v) for k, v in value.items()))
-        if isinstance(value, list):
-            return "<arr%s>%s</arr>" % (attr, "".join(node(None, v) for v in value))
+def _plain(value, nl):
+    if isinstance(value, NamedList):
+        pairs = [(value[i], _plain(value[i + 1], nl)) for i in range(0, len(value), 2)]
+        if nl == "map":
+            return {("null" if k is None else k): v for k, v in pairs}
+        if nl == "arrarr":
+            return [[k, v] for k, v in pairs]
+        if nl == "arrmap":
+            return [{k: v} if k is not None else v for k, v in pairs]
+        if nl == "arrntv":
+            return [{"name": k, "type": _xml_type(v)[0], "value": v} for k, v in pairs]
+        return [x for k, v in pairs for x in (k, v)]
+    if isinstance(value, dict):
+        return {k: _plain(v, nl) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, nl) for v in value]
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def _literal(value, quote, colon, true, false, null):
+    if isinstance(value, bool):
+        return true if value else false
+    if value is None:
+        return null
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return quote + value.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+    if isinstance(value, dict):
+        return "{" + ",".join("%s%s%s" % (_literal(k, quote, colon, true, false, null), colon,
+                                          _literal(v, quote, colon, true, false, null))
+                              for k, v in value.items()) + "}"
+    return "[" + ",".join(_literal(v, quote, colon, true, false, null) for v in value) + "]"
+
+
+def _php(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, dict):
+        return "array(" + ",".join("%s=>%s" % (_php(k), _php(v)) for k, v in value.items()) + ")"
+    return "array(" + ",".join(_php(v) for v in value) + ")"
+
+
+def _xml_type(value):
+    if isinstance(value, bool):
+        return "bool", str(value).lower()
+    if isinstance(value, int):
+        return ("int" if -(1 << 31) <= value < (1 << 31) else "long"), str(value)
+    if isinstance(value, float):
+        return "double", repr(value)
+    return "str", escape(str(value))
+
+
+def _to_xml(payload, indented):
+    nl = "\n" if indented else ""
+
+    def node(name, value, kind=None):
+        attr = " name=%s" % quoteattr(name) if name is not None else ""
         if value is None:
             return "<null%s/>" % attr
-        return "<str%s>%s</str>" % (attr, escape(str(value)))
+        if isinstance(value, Result):
+            attrs = " ".join("%s=%s" % (k, quoteattr(_xml_type(v)[1] if not isinstance(v, bool) else
+                                                     str(v).lower()))
+                             for k, v in value.items() if k != "docs")
+            docs = "".join(node(None, d) for d in value.get("docs", []))
+            return "<result%s %s>%s%s</result>%s" % (attr, attrs, docs, nl, nl)
+        if isinstance(value, SolrDoc):
+            inner = "".join(node(k, v, value.types.get(k)) for k, v in value.items())
+            return "%s<doc%s>%s</doc>" % (nl, attr, inner)
+        if isinstance(value, NamedList):
+            return "<lst%s>%s</lst>" % (attr, "".join(node("null" if value[i] is None else value[i], value[i + 1])
+                                                      if value[i] is not None else node(None, value[i + 1])
+                                                      for i in range(0, len(value), 2)))
+        if isinstance(value, dict):
+            return "<lst%s>%s</lst>%s" % (attr, "".join(node(k, v) for k, v in value.items()), nl)
+        if isinstance(value, list):
+            return "<arr%s>%s</arr>" % (attr, "".join(node(None, v, kind) for v in value))
+        tag, text = _xml_type(value)
+        if kind is not None and not isinstance(value, bool):
+            tag = kind
+            text = repr(float(value)) if kind in ("float", "double") else escape(str(value))
+        return "<%s%s>%s</%s>" % (tag, attr, text, tag)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<response>\n%s\n</response>\n' % "".join(
         node(k, v) for k, v in payload.items())

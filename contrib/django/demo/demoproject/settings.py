@@ -30,7 +30,12 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "solrsync.contrib.django",
     "layers",
+    "fieldtypes",  # tests: a field of every type (SOLRSYNC_PIPELINES names its pipeline when wanted)
 ]
+if os.environ.get("SOLRSYNC_DEMO_ZOO") == "1":  # the test suite's model zoo (tests/zoo), taggit, polymorphic
+    import sys
+    sys.path.insert(0, str(BASE_DIR.parent.parent.parent / "tests"))
+    INSTALLED_APPS += ["taggit", "polymorphic", "zoo"]
 
 if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
     DATABASES = {"default": {
