@@ -6,8 +6,9 @@
 PostgreSQL (its own database, dropped and made again) and a Redis queue (its db flushed first),
 ``--consumers`` huey_consumer processes (-w 2 each) against the Solr emulator in this process,
 1,000 layers; this process saves them in turn at ``--rate`` per second (each save its own
-transaction; ``--threads``: that many saving threads, each its share of the rate) for ``--seconds``. Every 0.5 s it reads the queue's length (tasks waiting); the
-emulator notes when each revision becomes searchable. Prints the queue length (max, median, at the
+transaction; ``--threads``: that many saving threads, each its share of the rate) for
+``--seconds``. Every 0.5 s it reads the queue's length (tasks waiting); the emulator notes when
+each revision becomes searchable. Prints the queue length (max, median, at the
 end) and commit -> visible p50/p99/max. ``--reindex``: after the save stream's first third, a
 ``solrsync reindex --via-queue`` of the layers runs under the same load, timed beside a quiet one.
 """
