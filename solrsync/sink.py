@@ -208,7 +208,8 @@ class SolrSink:
             raise SolrUnavailable("Solr at %s answered CLUSTERSTATUS with no JSON: %s" % (
                 mask(self._node_url), _short(resp.text))) from None
         self._cloud = True
-        self._routes, self._route_alias = leaders_from(answer.get("cluster") or {}, self.url.rpartition("/")[2])
+        self._routes, self._route_alias = leaders_from(answer.get("cluster") or {}, self.url.rpartition("/")[2],
+                                                       urlsplit(self.url).scheme)
         return self._routes
 
     def _leader_client(self, url):
