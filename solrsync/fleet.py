@@ -90,7 +90,8 @@ def consumers(huey):
     now = broker_time(huey)
     beats = huey.get(HEARTBEATS, peek=True) or {}
     return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < DEAD_AFTER_SECONDS}
-                   for v in beats.values() if now - v["seen"] < DEAD_SHOWN_SECONDS), key=lambda v: (v["host"], v["pid"]))
+                   for v in beats.values() if now - v["seen"] < DEAD_SHOWN_SECONDS),
+                  key=lambda v: (v["host"], v["pid"]))
 
 
 _watching = {"pid": None}

@@ -327,8 +327,8 @@ class SolrSink:
                 whole = pending
 
                 def send(part, client):
-                    self._post(body if len(part) == len(whole) else to_json(part), commit=commit, adds=len(part), fence=fence,
-                               version=version, client=client)
+                    self._post(body if len(part) == len(whole) else to_json(part), commit=commit, adds=len(part),
+                               fence=fence, version=version, client=client)
                 self._routed(pending, lambda d: d.get("id"), send)
                 return rejected
             except SolrRequestError as exc:

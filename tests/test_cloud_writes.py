@@ -39,7 +39,8 @@ def test_the_emulator_answers_200_for_documents_a_refusing_leader_never_got(solr
     assert resp.status_code == 200 and resp.json()["responseHeader"]["status"] == 0
     assert sorted(solr.ids()) == [here]  # the other shard's document is gone
     assert any("forwarding update" in line for line in emulator.cloud.log)
-    direct = solr.http.post(solr.shards()[1]["url"] + "/update", json=[{"id": there, "solrsync_version": 2}], timeout=10)
+    direct = solr.http.post(solr.shards()[1]["url"] + "/update", json=[{"id": there, "solrsync_version": 2}],
+                            timeout=10)
     assert direct.status_code == 503 and "locally we don't think so" in direct.text
 
 
@@ -75,7 +76,8 @@ def test_leaders_are_read_from_clusterstatus_as_each_solr_version_writes_it():
     def cluster(shard1_replica, router="compositeId"):
         return {"live_nodes": ["h:1_solr", "h:2_solr"], "aliases": {"layers": "layers_2"},
                 "collections": {"layers_2": {"router": {"name": router}, "shards": {
-                    "shard1": {"range": "80000000-ffffffff", "state": "active", "replicas": {"core_node1": shard1_replica}},
+                    "shard1": {"range": "80000000-ffffffff", "state": "active",
+                               "replicas": {"core_node1": shard1_replica}},
                     "shard2": {"range": "0-7fffffff", "state": "active", "replicas": {"core_node2": {
                         "core": "layers_2_shard2_replica1", "base_url": "http://h:2/solr", "node_name": "h:2_solr",
                         "state": "active", "leader": "true"}}},
