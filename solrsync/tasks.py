@@ -14,7 +14,8 @@ from huey.exceptions import RetryTask
 from . import metrics
 from .config import parse_crontab
 from .drain_gate import DrainGate
-from .fleet import RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat, start_watch
+from .fleet import (RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat,
+                    start_watch, stop_heartbeat)
 from .lease import LeaseLost
 from .range_tasks import work
 from .reindex import ReindexRunning
@@ -197,6 +198,10 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                 sync(name, [], startup=True)
         except Exception as exc:
             log.warning("could not enqueue the start-up drain: %s", exc)
+
+    @huey.on_shutdown("solrsync.heartbeat")
+    def heartbeat_on_shutdown():
+        stop_heartbeat(huey)  # a clean stop: status does not list this consumer as DEAD
 
     @huey.periodic_task(crontab(minute="*"), name="solrsync.sweep")
     @wrap

@@ -27,9 +27,19 @@ def drain():
 
 
 @pytest.fixture
-def scaled(project):
+def scaled(project, monkeypatch):
     """No inline push on commit; leases of 2 s (tombstones kept 4 s: the start-up rule holds with
-    SOLR_TIMEOUT 0.4)."""
+    SOLR_TIMEOUT 0.4). A paused holder's leases are not renewed while it is paused: a process
+    stopped (SIGSTOP, a frozen VM) stops its renewing threads too (lease.Renewing)."""
+    from solrsync.lease import Renewing
+    real = Renewing.renew_now
+
+    def unless_paused(self):
+        owner = self.owner
+        if isinstance(owner, Paused) and owner.reached.is_set() and not owner.go.is_set():
+            return True  # the whole process is stopped: no renewal happens
+        return real(self)
+    monkeypatch.setattr(Renewing, "renew_now", unless_paused)
     use_queue("memory://", **SCALED)
     return project
 

@@ -58,8 +58,9 @@ class _Waker:
         self.lock = threading.Lock()
         self.waiting = {}                 # pipeline -> {pk: doc_id}, under lock
         self.idle = True                  # under lock: no turn of the thread is due
-        self.signal = threading.Lock()    # released once per turn: a cheap binary semaphore
-        self.signal.acquire()
+        # set once per turn; an Event, not a lock used as a semaphore: a flush() from another thread
+        # (atexit, a test) racing the thread's own made that lock be released twice (RuntimeError)
+        self.signal = threading.Event()
         self.thread = None
 
     def submit(self, pipeline, items):
@@ -75,20 +76,19 @@ class _Waker:
                 thread = self.thread = threading.Thread(target=self._run, name="solrsync-waker", daemon=True)
                 thread.start()
         if wake:
-            self.signal.release()
+            self.signal.set()
 
     def _run(self):
         while True:
-            self.signal.acquire()
+            self.signal.wait()
+            self.signal.clear()
             time.sleep(self.MERGE_SECONDS)
             self.flush()
 
     def flush(self):
         with self.lock:
             waiting, self.waiting = self.waiting, {}
-            if not self.idle:
-                self.idle = True
-                self.signal.acquire(blocking=False)  # this flush takes the turn, if the thread has not
+            self.idle = True  # a turn still signalled finds nothing and ends
         for pipeline, items in waiting.items():
             try:
                 get_tasks().enqueue_sync(pipeline, list(items.items()))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
-from .models import Change, Clock, Deleted, Failure, Rebuild, Reindex, ReindexRange
+from .models import Change, Clock, Deleted, Failure, RangeFailure, Rebuild, Reindex, ReindexRange
 from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
 
 
@@ -197,6 +197,31 @@ class DjangoChangeLog:
         aware = now if timezone.is_aware(now) else timezone.make_aware(now)
         return (until - now).total_seconds(), int(aware.timestamp() * 1e6)
 
+    def renew_lease(self, kind, key, token, lease_seconds, seqs=()):
+        """Extend a lease this holder still has -> its new token, or None when it ran out or another
+        holder has it (a lease is renewed only before it runs out, never taken back). By the
+        database's clock. ``kind``/``key``/``token`` as ``lease_left``; "changes" renews the rows
+        ``seqs`` of one claim."""
+        if kind == "reindex":
+            return token if self.renew_reindex(key, token, lease_seconds) else None
+        now = self.now()
+        new = now + dt.timedelta(seconds=lease_seconds)
+        if kind == "changes":
+            done = 0
+            for i in range(0, len(seqs), 500):
+                done += Change.objects.using(self.using).filter(
+                    seq__in=seqs[i:i + 500], leased_until=token, leased_until__gt=now).update(leased_until=new)
+            return new if done else None
+        if kind == "range":
+            return new if ReindexRange.objects.using(self.using).filter(
+                run=key[0], seq=key[1], leased_until=token, leased_until__gt=now, result__isnull=True).update(
+                leased_until=new) else None
+        raise ValueError("no lease of kind %r" % kind)
+
+    def close_thread_connection(self):
+        """A renewing thread ends: close the connection Django opened for it."""
+        connections[self.using].close()
+
     # -- the primary-key ranges of a reindex through the queue
     def add_ranges(self, run, ranges):
         """``ranges``: [(seq, first pk, last pk)], handed out in this order. A key JSON has no type
@@ -205,12 +230,16 @@ class DjangoChangeLog:
             [ReindexRange(run=run, seq=seq, first=json.dumps(first, default=str), last=json.dumps(last, default=str))
              for seq, first, last in ranges])
 
-    def claim_range(self, run, owner, lease_seconds):
-        """The first range of ``run`` nobody holds (never claimed, or its lease ran out) -> (seq,
-        first, last, lease), claimed for ``owner``; or None."""
+    def claim_range(self, run, owner, lease_seconds, max_attempts=None):
+        """The first range of ``run`` nobody holds (never claimed, or its lease ran out) and not
+        given up (claimed ``max_attempts`` times already) -> (seq, first, last, lease), claimed for
+        ``owner``; or None."""
         with transaction.atomic(using=self.using):
             now = self.now()
-            qs = ReindexRange.objects.using(self.using).filter(run=run, result__isnull=True).filter(
+            qs = ReindexRange.objects.using(self.using).filter(run=run, result__isnull=True)
+            if max_attempts:
+                qs = qs.filter(attempts__lt=max_attempts)
+            qs = qs.filter(
                 Q(leased_until__isnull=True) | Q(leased_until__lte=now)).order_by("seq")
             if connections[self.using].features.has_select_for_update_skip_locked:
                 qs = qs.select_for_update(skip_locked=True)
@@ -229,14 +258,45 @@ class DjangoChangeLog:
                                                                  leased_until__gt=self._now(), result__isnull=True)
                     .update(result=json.dumps(result, default=str)))
 
+    def fail_range(self, run, seq, lease, reason):
+        """A claim of a range failed: say why on the range and free it for the next claim (only
+        while this claim still holds it)."""
+        ReindexRange.objects.using(self.using).filter(run=run, seq=seq, leased_until=lease, result__isnull=True) \
+            .update(error=reason[:2000], leased_until=None)
+
+    def range_info(self, run, seq):
+        """-> (first, last, times claimed, the last failure's reason) of one range."""
+        first, last, attempts, error = ReindexRange.objects.using(self.using).filter(run=run, seq=seq).values_list(
+            "first", "last", "attempts", "error").get()
+        return json.loads(first), json.loads(last), attempts, error
+
+    def record_range_failure(self, pipeline, run, seq, first, last, attempts, reason):
+        """A range given up on for good: kept after its run's ranges are dropped (``status``, admin)."""
+        RangeFailure.objects.using(self.using).create(pipeline=pipeline, run=run, seq=seq,
+                                                      first=json.dumps(first, default=str),
+                                                      last=json.dumps(last, default=str), attempts=attempts,
+                                                      reason=reason)
+
+    def clear_range_failures(self, pipeline):
+        RangeFailure.objects.using(self.using).filter(pipeline=pipeline).delete()
+
+    def range_failures(self, pipeline=None):
+        qs = RangeFailure.objects.using(self.using).order_by("-created")
+        if pipeline:
+            qs = qs.filter(pipeline=pipeline)
+        return [(f.pipeline, f.seq, json.loads(f.first), json.loads(f.last), f.attempts, f.reason, f.created)
+                for f in qs[:100]]
+
     def ranges(self, run, after=-1):
-        """[(seq, result or None, times claimed, free to claim)] of ``run`` after ``after``, in order."""
+        """[(seq, result or None, times claimed, free to claim, why its last claim failed)] of ``run``
+        after ``after``, in order."""
         now = self.now()
         out = []
-        for seq, result, attempts, leased in ReindexRange.objects.using(self.using).filter(
-                run=run, seq__gt=after).order_by("seq").values_list("seq", "result", "attempts", "leased_until"):
+        for seq, result, attempts, leased, error in ReindexRange.objects.using(self.using).filter(
+                run=run, seq__gt=after).order_by("seq").values_list("seq", "result", "attempts", "leased_until",
+                                                                     "error"):
             free = leased is None or leased <= now
-            out.append((seq, json.loads(result) if result else None, attempts, free))
+            out.append((seq, json.loads(result) if result else None, attempts, free, error))
         return out
 
     def drop_ranges(self, run, earlier=False):
