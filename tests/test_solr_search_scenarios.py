@@ -165,8 +165,11 @@ def test_an_unemulated_analysis_component_is_refused_not_approximated(search):
     ({"q": "{!join from=id to=id}cat"}, "the {!join} query parser"),
     ({"q": "cat", "defType": "edismax", "qf": "title", "bf": "pop"}, "the bf parameter of edismax"),
     ({"q": "cat", "mlt": "true"}, "more-like-this (mlt)"),
-    ({"q": "cat", "group": "true", "group.field": "kind"}, "result grouping (group)"),
+    ({"q": "cat", "group": "true", "group.func": "pop"}, "group.func in result grouping"),
+    ({"q": "cat", "stats": "true", "stats.field": "{!percentiles='50'}price"},
+     "the stats.field local parameter percentiles"),
     ({"q": "cat", "fl": "id,[explain]"}, "the document transformer [explain]"),
+    ({"q": "cat", "fl": "id,[docid]"}, "the document transformer [docid]"),
     ({"q": "*:*", "sort": "div(pop,2) asc"}, "sorting by a function (div(pop,2))"),
 ])
 def test_what_is_not_emulated_answers_400_never_a_silent_200(search, params, feature):
@@ -209,24 +212,103 @@ def test_negative_rows_or_start_is_refused(search, param):
 
 
 # ------------------------------------------------------------ facets (group 5); answers read from Solr 9.4 and 5.3.1
-FACETED = [
-    ({'q': '*:*', 'facet': 'true', 'facet.field': ['kind', 'title', 'price', 'flag', 'when', 'pop'], 'f.title.facet.limit': 3, 'facet.query': ['pop:[1 TO 5]', '{!key=cheap}price:[* TO 8]'], 'facet.mincount': 1, 'f.kind.facet.missing': 'true'},
-     {'facet_counts': {'facet_queries': {'pop:[1 TO 5]': 3, 'cheap': 2}, 'facet_fields': {'kind': ['misc', 2, 'pet', 2, 'sport', 1, None, 0], 'title': ['cat', 3, 'dog', 2, 'doc', 1], 'price': ['5.0', 1, '7.25', 1, '10.5', 1, '20.0', 1], 'flag': [], 'when': ['2019-03-01T00:00:00Z', 1, '2020-01-01T00:00:00Z', 1, '2021-06-01T00:00:00Z', 1, '2022-01-01T00:00:00Z', 1], 'pop': ['1', 1, '3', 1, '5', 1, '9', 1]}}}),
-    ({'q': '*:*', 'facet': 'true', 'facet.range': ['pop', 'when'], 'facet.range.start': 0, 'facet.range.end': 10, 'facet.range.gap': 4, 'facet.range.other': 'all', 'f.when.facet.range.start': '2019-01-01T00:00:00Z', 'f.when.facet.range.end': '2023-01-01T00:00:00Z', 'f.when.facet.range.gap': '+2YEARS'},
-     {'facet_counts': {'facet_ranges': {'pop': {'counts': ['0', 2, '4', 1, '8', 1], 'gap': 4, 'before': 0, 'after': 0, 'between': 4, 'start': 0, 'end': 12}, 'when': {'counts': ['2019-01-01T00:00:00Z', 2, '2021-01-01T00:00:00Z', 2], 'gap': '+2YEARS', 'before': 0, 'after': 0, 'between': 4, 'start': '2019-01-01T00:00:00Z', 'end': '2023-01-01T00:00:00Z'}}}}),
-    ({'q': '*:*', 'facet': 'true', 'facet.pivot': 'kind,tags'},
-     {'facet_counts': {'facet_pivot': {'kind,tags': [{'field': 'kind', 'value': 'misc', 'count': 2, 'pivot': [{'field': 'tags', 'value': 'a', 'count': 1}, {'field': 'tags', 'value': 'c', 'count': 1}]}, {'field': 'kind', 'value': 'pet', 'count': 2, 'pivot': [{'field': 'tags', 'value': 'b', 'count': 2}, {'field': 'tags', 'value': 'a', 'count': 1}]}, {'field': 'kind', 'value': 'sport', 'count': 1, 'pivot': [{'field': 'tags', 'value': 'c', 'count': 1}]}]}}}),
-    ({'q': 'cat', 'facet': 'true', 'facet.field': ['kind', 'tags']},
-     {'facet_counts': {'facet_fields': {'kind': ['pet', 1, 'misc', 0, 'sport', 0], 'tags': ['a', 1, 'b', 1, 'c', 0]}}}),
-    ({'q': '*:*', 'fq': '{!tag=k}kind:pet', 'facet': 'true', 'facet.field': ['{!ex=k}kind', 'tags']},
-     {'facet_counts': {'facet_fields': {'kind': ['misc', 2, 'pet', 2, 'sport', 1], 'tags': ['b', 2, 'a', 1, 'c', 0]}}}),
-    ({'q': '*:*', 'facet': 'true', 'facet.range': 'price', 'facet.range.start': 0, 'facet.range.end': 15, 'facet.range.gap': 5, 'facet.range.hardend': 'true', 'facet.range.include': 'upper'},
-     {'facet_counts': {'facet_ranges': {'price': {'counts': ['0.0', 1, '5.0', 1, '10.0', 1], 'gap': 5.0, 'start': 0.0, 'end': 15.0}}}}),
-    ({'q': '*:*', 'facet': 'true', 'facet.field': 'tags', 'facet.sort': 'index', 'facet.limit': 2, 'facet.offset': 1},
+FACETED = [  # (params, what Solr 5.3.1, 8.11 and 9.4 answer)
+    ({'f.kind.facet.missing': 'true',
+      'f.title.facet.limit': 3,
+      'facet': 'true',
+      'facet.field': ['kind', 'title', 'price', 'flag', 'when', 'pop'],
+      'facet.mincount': 1,
+      'facet.query': ['pop:[1 TO 5]', '{!key=cheap}price:[* TO 8]'],
+      'q': '*:*'},
+     {'facet_counts': {'facet_fields': {'flag': [],
+                                        'kind': ['misc', 2, 'pet', 2, 'sport', 1, None, 0],
+                                        'pop': ['1', 1, '3', 1, '5', 1, '9', 1],
+                                        'price': ['5.0', 1, '7.25', 1, '10.5', 1, '20.0', 1],
+                                        'title': ['cat', 3, 'dog', 2, 'doc', 1],
+                                        'when': ['2019-03-01T00:00:00Z', 1, '2020-01-01T00:00:00Z', 1,
+                                                 '2021-06-01T00:00:00Z', 1, '2022-01-01T00:00:00Z', 1]},
+                       'facet_queries': {'cheap': 2, 'pop:[1 TO 5]': 3}}}),
+    ({'f.when.facet.range.end': '2023-01-01T00:00:00Z',
+      'f.when.facet.range.gap': '+2YEARS',
+      'f.when.facet.range.start': '2019-01-01T00:00:00Z',
+      'facet': 'true',
+      'facet.range': ['pop', 'when'],
+      'facet.range.end': 10,
+      'facet.range.gap': 4,
+      'facet.range.other': 'all',
+      'facet.range.start': 0,
+      'q': '*:*'},
+     {'facet_counts': {'facet_ranges': {'pop': {'after': 0,
+                                                'before': 0,
+                                                'between': 4,
+                                                'counts': ['0', 2, '4', 1, '8', 1],
+                                                'end': 12,
+                                                'gap': 4,
+                                                'start': 0},
+                                        'when': {'after': 0,
+                                                 'before': 0,
+                                                 'between': 4,
+                                                 'counts': ['2019-01-01T00:00:00Z', 2, '2021-01-01T00:00:00Z', 2],
+                                                 'end': '2023-01-01T00:00:00Z',
+                                                 'gap': '+2YEARS',
+                                                 'start': '2019-01-01T00:00:00Z'}}}}),
+    ({'facet': 'true', 'facet.pivot': 'kind,tags', 'q': '*:*'},
+     {'facet_counts': {'facet_pivot': {'kind,tags': [{'count': 2,
+                                                      'field': 'kind',
+                                                      'pivot': [{'count': 1, 'field': 'tags', 'value': 'a'},
+                                                                {'count': 1, 'field': 'tags', 'value': 'c'}],
+                                                      'value': 'misc'},
+                                                     {'count': 2,
+                                                      'field': 'kind',
+                                                      'pivot': [{'count': 2, 'field': 'tags', 'value': 'b'},
+                                                                {'count': 1, 'field': 'tags', 'value': 'a'}],
+                                                      'value': 'pet'},
+                                                     {'count': 1,
+                                                      'field': 'kind',
+                                                      'pivot': [{'count': 1, 'field': 'tags', 'value': 'c'}],
+                                                      'value': 'sport'}]}}}),
+    ({'facet': 'true', 'facet.field': ['kind', 'tags'], 'q': 'cat'},
+     {'facet_counts': {'facet_fields': {'kind': ['pet', 1, 'misc', 0, 'sport', 0],
+                                        'tags': ['a', 1, 'b', 1, 'c', 0]}}}),
+    ({'facet': 'true', 'facet.field': ['{!ex=k}kind', 'tags'], 'fq': '{!tag=k}kind:pet', 'q': '*:*'},
+     {'facet_counts': {'facet_fields': {'kind': ['misc', 2, 'pet', 2, 'sport', 1],
+                                        'tags': ['b', 2, 'a', 1, 'c', 0]}}}),
+    ({'facet': 'true',
+      'facet.range': 'price',
+      'facet.range.end': 15,
+      'facet.range.gap': 5,
+      'facet.range.hardend': 'true',
+      'facet.range.include': 'upper',
+      'facet.range.start': 0,
+      'q': '*:*'},
+     {'facet_counts': {'facet_ranges': {'price': {'counts': ['0.0', 1, '5.0', 1, '10.0', 1],
+                                                  'end': 15.0,
+                                                  'gap': 5.0,
+                                                  'start': 0.0}}}}),
+    ({'facet': 'true',
+      'facet.field': 'tags',
+      'facet.limit': 2,
+      'facet.offset': 1,
+      'facet.sort': 'index',
+      'q': '*:*'},
      {'facet_counts': {'facet_fields': {'tags': ['b', 2, 'c', 2]}}}),
-    ({'q': '*:*', 'json.facet': '{"kinds": {"type": "terms", "field": "kind", "facet": {"t": {"type": "terms", "field": "tags"}}}, "cheap": {"type": "query", "q": "price:[* TO 8]"}, "pops": {"type": "range", "field": "pop", "start": 0, "end": 10, "gap": 5}}'},
-     {'facets': {'count': 5, 'kinds': {'buckets': [{'val': 'misc', 'count': 2, 't': {'buckets': [{'val': 'a', 'count': 1}, {'val': 'c', 'count': 1}]}}, {'val': 'pet', 'count': 2, 't': {'buckets': [{'val': 'b', 'count': 2}, {'val': 'a', 'count': 1}]}}, {'val': 'sport', 'count': 1, 't': {'buckets': [{'val': 'c', 'count': 1}]}}]}, 'cheap': {'count': 2}, 'pops': {'buckets': [{'val': 0, 'count': 2}, {'val': 5, 'count': 2}]}}}),
-    ({'q': '*:*', 'facet': 'true', 'facet.field': 'tags', 'facet.prefix': 'b'},
+    ({'json.facet': '{"kinds": {"type": "terms", "field": "kind", "facet": {"t": {"type": "terms", "field": '
+                    '"tags"}}}, "cheap": {"type": "query", "q": "price:[* TO 8]"}, "pops": {"type": "range", '
+                    '"field": "pop", "start": 0, "end": 10, "gap": 5}}',
+      'q': '*:*'},
+     {'facets': {'cheap': {'count': 2},
+                 'count': 5,
+                 'kinds': {'buckets': [{'count': 2,
+                                        't': {'buckets': [{'count': 1, 'val': 'a'}, {'count': 1, 'val': 'c'}]},
+                                        'val': 'misc'},
+                                       {'count': 2,
+                                        't': {'buckets': [{'count': 2, 'val': 'b'}, {'count': 1, 'val': 'a'}]},
+                                        'val': 'pet'},
+                                       {'count': 1,
+                                        't': {'buckets': [{'count': 1, 'val': 'c'}]},
+                                        'val': 'sport'}]},
+                 'pops': {'buckets': [{'count': 2, 'val': 0}, {'count': 2, 'val': 5}]}}}),
+    ({'facet': 'true', 'facet.field': 'tags', 'facet.prefix': 'b', 'q': '*:*'},
      {'facet_counts': {'facet_fields': {'tags': ['b', 2]}}}),
 ]
 
@@ -399,9 +481,27 @@ def test_parameters_in_a_get_body(search):
 
 def test_an_unemulated_writer_is_refused(search):
     search.need_emulator("an emulator-only answer")
+    status, text = raw(search, q="doc", wt="javabin")
+    assert status == 400 and json.loads(text)["error"]["msg"] == \
+        "solrsync emulator: the wt=javabin response writer is not emulated"
     status, text = raw(search, q="doc", wt="csv")
     assert status == 400 and json.loads(text)["error"]["msg"] == \
-        "solrsync emulator: the wt=csv response writer is not emulated"
+        "solrsync emulator: wt=csv without an explicit fl (Solr orders the columns of a glob by hash) is not emulated"
+
+
+def test_csv_writer(search):
+    assert search.post("update", [{"id": "q1", "title": 'He said "hi", then left', "tags": ["x,y", "z"]}],
+                       commit="true")[0] == 200
+    status, text = raw(search, q="*:*", wt="csv", fl="id,title,tags,price,flag,when", sort="id asc")
+    assert status == 200
+    assert text == (
+        'id,title,tags,price,flag,when\n'
+        'doc_1,The cat sat on the mat,"a,b",10.5,,2020-01-01T00:00:00Z\n'
+        'doc_2,Dogs and cats living together,b,20.0,,2021-06-01T00:00:00Z\n'
+        'doc_3,Running with the dogs,c,5.0,,2019-03-01T00:00:00Z\n'
+        'doc_4,Doc,,7.25,,2022-01-01T00:00:00Z\n'
+        'doc_5,A television for the cat\'s room,"a,c",,,\n'
+        'q1,"He said ""hi"", then left","x\\,y,z",,,\n')
 
 
 def test_pysolr_core_admin_is_heard(search):
@@ -487,3 +587,110 @@ def test_a_field_type_added_with_its_analyzer_analyzes(search):
     assert status == 200, body
     assert search.post("update", [{"id": "s1", field: "Runs quickly"}], commit="true")[0] == 200
     assert ids(search, q="%s:running" % field) == ["s1"]
+
+
+def test_query_time_synonyms_score_as_each_version(search):
+    """tv, television (no document says television): 6.0 on one SynonymQuery (frequencies summed,
+    the commonest term's idf), before that a disjunction of the two terms, weighed against doc."""
+    more = [{"id": "s1", "body": "tv tv words"}, {"id": "s2", "body": "doc"},
+            {"id": "s3", "body": "tv and doc and more words here"}, {"id": "s4", "body": "a tv"}]
+    assert search.post("update", more, commit="true")[0] == 200
+    got = ids(search, q="body:tv body:doc")
+    assert got == by_version(search, FIVE_SYNONYMS, MODERN_SYNONYMS), got
+
+
+FIVE_SYNONYMS = ["s3", "doc_5", "s4", "s1", "doc_4", "s2", "doc_2", "doc_1"]
+MODERN_SYNONYMS = ["s1", "s4", "s3", "doc_5", "doc_2", "doc_4", "s2", "doc_1"]
+
+
+def test_json_facet_aggregations(search):
+    spec = {"avg_price": "avg(price)", "sum_pop": "sum(pop)", "min_p": "min(price)", "max_w": "max(when)",
+            "u": "unique(kind)",
+            "kinds": {"type": "terms", "field": "kind", "facet": {"s": "sum(price)", "m": "max(pop)"}},
+            "empty": {"type": "query", "q": "kind:nothing", "facet": {"a": "avg(price)"}}}
+    status, body = search.get("select", q="*:*", rows=0, **{"json.facet": json.dumps(spec)})
+    assert status == 200, body
+    if search.major == 5:  # min and max as doubles, a date in epoch milliseconds
+        top, m = {"min_p": 5.0, "max_w": 1640995200000.0}, [1.0, 5.0, 9.0]
+    else:
+        top, m = {"min_p": 5.0, "max_w": "2022-01-01T00:00:00Z"}, [1, 5, 9]
+    assert body["facets"] == dict(top, count=5, avg_price=10.6875, sum_pop=18.0, u=3, empty={"count": 0}, kinds={
+        "buckets": [{"val": "misc", "count": 2, "s": 7.25, "m": m[0]}, {"val": "pet", "count": 2, "s": 30.5, "m": m[1]},
+                    {"val": "sport", "count": 1, "s": 5.0, "m": m[2]}]})
+
+
+def test_stats_component(search):
+    status, body = search.get("select", q="*:*", rows=0, stats="true",
+                              **{"stats.field": ["price", "pop", "kind", "{!key=p2}price"]})
+    assert status == 200, body
+    price = {"min": 5.0, "max": 20.0, "count": 4, "missing": 1, "sum": 42.75, "sumOfSquares": 587.8125,
+             "mean": 10.6875, "stddev": pytest.approx(6.606105130861906)}
+    assert body["stats"]["stats_fields"] == {
+        "price": price, "p2": price, "kind": {"min": "misc", "max": "sport", "count": 5, "missing": 0},
+        "pop": {"min": 1.0, "max": 9.0, "count": 4, "missing": 1, "sum": 18.0, "sumOfSquares": 116.0, "mean": 4.5,
+                "stddev": pytest.approx(3.415650255319866)}}
+    when = search.get("select", q="*:*", rows=0, stats="true", **{"stats.field": "when"})[1]
+    got = when["stats"]["stats_fields"]["when"]
+    assert (got["min"], got["max"], got["mean"], got["count"]) == (
+        "2019-03-01T00:00:00Z", "2022-01-01T00:00:00Z", "2020-08-23T12:00:00Z", 4)
+    if search.major == 5:
+        assert (got["sum"], got["sumOfSquares"], got["stddev"]) == ("2172-07-30T00:00:00Z", -6.428433105289216e18,
+                                                                   "NaN")
+    else:
+        assert (got["sum"], got["stddev"]) == (6.392736e12, pytest.approx(4.093588477607833e10))
+
+
+# ------------------------------------------------------------ result grouping (group 7)
+def test_grouping_by_field_and_query(search):
+    status, body = search.get("select", q="*:*", fl="id,score", sort="id desc", group="true",
+                              **{"group.field": "kind", "group.limit": 2, "group.ngroups": "true",
+                                 "group.query": "pop:[1 TO 5]"})
+    assert status == 200, body
+    kind = body["grouped"]["kind"]
+    assert (kind["matches"], kind["ngroups"]) == (5, 3)
+    assert [(g["groupValue"], g["doclist"]["numFound"], [d["id"] for d in g["doclist"]["docs"]])
+            for g in kind["groups"]] == [("misc", 2, ["doc_5", "doc_4"]), ("sport", 1, ["doc_3"]),
+                                         ("pet", 2, ["doc_2", "doc_1"])]
+    query = body["grouped"]["pop:[1 TO 5]"]
+    assert (query["matches"], query["doclist"]["numFound"], [d["id"] for d in query["doclist"]["docs"]]) == (
+        5, 3, ["doc_5", "doc_2"])
+    assert "response" not in body
+
+
+def test_grouping_pages_groups_and_ranks_them_by_their_best_document(search):
+    body = search.get("select", q="doc", fl="id", group="true", rows=2, start=1, **{"group.field": "maker"})[1]
+    groups = body["grouped"]["maker"]["groups"]
+    assert [(g["groupValue"], [d["id"] for d in g["doclist"]["docs"]]) for g in groups] == [
+        ("bolt", ["doc_2"]), (None, ["doc_5"])]
+
+
+def test_grouping_simple_and_main(search):
+    body = search.get("select", q="doc", fl="id", group="true",
+                      **{"group.field": "kind", "group.format": "simple", "group.sort": "id asc"})[1]
+    simple = body["grouped"]["kind"]
+    assert (simple["matches"], simple["doclist"]["numFound"], [d["id"] for d in simple["doclist"]["docs"]]) == (
+        4, 4, ["doc_4", "doc_1"])
+    body = search.get("select", q="*:*", fl="id", group="true", rows=3,
+                      **{"group.field": "maker", "group.main": "true"})[1]
+    assert (body["response"]["numFound"], [d["id"] for d in body["response"]["docs"]]) == (
+        5, ["doc_1", "doc_2", "doc_3"])
+    status, body = search.get("select", q="*:*", group="true", **{"group.field": "tags"})
+    assert (status, body["error"]["msg"]) == (400, "can not use FieldCache on multivalued field: tags")
+
+
+def test_child_transformer(blocks):
+    docs = blocks.get("select", q="kind:book", fl="id,[child parentFilter=kind:book]")[1]["response"]["docs"]
+    if blocks.major == 5:  # every stored field of the children
+        kids = ([{"id": "c1", "kind": "chapter", "body": "alpha beta alpha"},
+                 {"id": "c2", "kind": "chapter", "body": "gamma alpha"}],
+                [{"id": "c3", "kind": "chapter", "body": "alpha"}])
+    else:  # the request's fl
+        kids = [{"id": "c1"}, {"id": "c2"}], [{"id": "c3"}]
+    assert docs == [{"id": "p1", "_childDocuments_": kids[0]}, {"id": "p2", "_childDocuments_": kids[1]},
+                    {"id": "p3"}]
+    fl = "id,title,[child parentFilter=kind:book childFilter=body:gamma limit=5 fl=id,body]"
+    docs = blocks.get("select", q="kind:book", fl=fl)[1]["response"]["docs"]
+    c2 = {"id": "c2", "body": "gamma alpha"} if blocks.major >= 8 else \
+        {"id": "c2", "kind": "chapter", "body": "gamma alpha"}
+    assert docs == [{"id": "p1", "title": "Parent one", "_childDocuments_": [c2]},
+                    {"id": "p2", "title": "Parent two"}, {"id": "p3", "title": "Lonely one"}]

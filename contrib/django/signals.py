@@ -58,8 +58,9 @@ class _Waker:
         self.lock = threading.Lock()
         self.waiting = {}                 # pipeline -> {pk: doc_id}, under lock
         self.idle = True                  # under lock: no turn of the thread is due
-        self.signal = threading.Lock()    # released once per turn: a cheap binary semaphore
-        self.signal.acquire()
+        # set once per turn; an Event, not a lock used as a semaphore: a flush() from another thread
+        # (atexit, a test) racing the thread's own made that lock be released twice (RuntimeError)
+        self.signal = threading.Event()
         self.thread = None
 
     def submit(self, pipeline, items):
@@ -75,20 +76,19 @@ class _Waker:
                 thread = self.thread = threading.Thread(target=self._run, name="solrsync-waker", daemon=True)
                 thread.start()
         if wake:
-            self.signal.release()
+            self.signal.set()
 
     def _run(self):
         while True:
-            self.signal.acquire()
+            self.signal.wait()
+            self.signal.clear()
             time.sleep(self.MERGE_SECONDS)
             self.flush()
 
     def flush(self):
         with self.lock:
             waiting, self.waiting = self.waiting, {}
-            if not self.idle:
-                self.idle = True
-                self.signal.acquire(blocking=False)  # this flush takes the turn, if the thread has not
+            self.idle = True  # a turn still signalled finds nothing and ends
         for pipeline, items in waiting.items():
             try:
                 get_tasks().enqueue_sync(pipeline, list(items.items()))
@@ -113,13 +113,27 @@ def _note(pipeline, instance, op, using):
             get_syncer().changelog.record(pipeline.name, instance.pk, doc_id, op, using=using)
             if before is not None and before != doc_id:  # the id was edited: the old document must go
                 get_syncer().changelog.record(pipeline.name, instance.pk, before, op, using=using)
-        except Exception:
-            log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
+        except Exception as exc:
+            log.exception("%s %s (pk %s): could not record the change; it is kept as a failure record "
+                          "(`solrsync failures`, `solrsync retry`), and the next full resync catches it too",
                           pipeline.name, doc_id, instance.pk)
+            _file_miss(pipeline.name, instance.pk, doc_id, exc, using)
             return
     if op == "save":
         instance.__dict__.setdefault("_solrsync_ids", loaded)[pipeline.name] = doc_id
     _wake(pipeline.name, using, instance.pk, doc_id)
+
+
+def _file_miss(pipeline_name, pk, doc_id, exc, using):
+    """A change that could not be recorded is never silent: once the save commits, a failure record
+    names it (``solrsync failures``; ``solrsync retry`` or ``reindex --verify --fix`` re-index it)."""
+    def file():
+        try:
+            get_syncer().changelog.record_failures(pipeline_name, [(pk, doc_id, "the change was not recorded: %s: %s"
+                                                                    % (type(exc).__name__, exc))])
+        except Exception as again:
+            log.error("%s %s (pk %s): could not keep the failure record either: %s", pipeline_name, doc_id, pk, again)
+    transaction.on_commit(file, using=using)
 
 
 def _remember_id(pipeline, attname):

@@ -18,6 +18,7 @@ signal path (signals.py), which writes the same rows from Python.
 Wake-ups: on PostgreSQL a statement trigger on the change log NOTIFYs ``solrsync`` with the
 pipeline's name when the transaction commits, whoever wrote it (wakeups.py listens).
 """
+import hashlib
 import logging
 import re
 import threading
@@ -48,7 +49,12 @@ _lock = threading.Lock()
 
 
 def trigger_name(pipeline_name):
-    return "solrsync_" + re.sub(r"[^a-z0-9_]", "_", pipeline_name.lower())[:40]
+    """``solrsync_<name>``: the name as it is when short, else its start and a digest of it, so two
+    long names never share triggers (PostgreSQL keeps 63 bytes of an identifier)."""
+    base = re.sub(r"[^a-z0-9_]", "_", pipeline_name.lower())
+    if len(base) > 40:
+        base = "%s_%s" % (base[:28], hashlib.sha1(pipeline_name.encode("utf-8")).hexdigest()[:11])
+    return "solrsync_" + base
 
 
 class Unsupported(Exception):

@@ -15,9 +15,17 @@ of configsets (``NAME/conf``; default: solrsync/configsets), as Solr does in ``<
 Visibility follows Solr: adds are seen by /select only after a commit, a soft commit
 or commitWithin; /get sees them at once. Where this and a real Solr disagree, Solr is right.
 
+Searches are answered as Solr answers them (checked against 5.3.1, 8.11.2 and 9.4.0): relevance by
+the configset's similarity (classic TF-IDF on 5.x, BM25 from 6 on), text analysis by its analyzers,
+dismax/edismax, facets, highlighting, grouping, stats, nested documents, response writers; what it
+does not emulate answers 400 "solrsync emulator: <feature> is not emulated", never a silent 200.
+
 The modules: server (HTTP, routing), core (a core's state and update chain), updates (/update),
-search (/select, /get), query (the query parser), schema (managed-schema, solrconfig.xml),
-schema_api (/schema), writers (wt), coreadmin, faults (and /_emulator), cloud (SolrCloud mode).
+nested (nested documents, block joins), index (a document's analyzed fields), analysis (tokenizers
+and filters), query (the Lucene parser), parsers (local params, dismax/edismax), scoring (BM25,
+classic TF-IDF), search (/select, /get), fields (fl), facets, highlight, stats, group, spatial,
+schema (managed-schema, solrconfig.xml), schema_api (/schema), writers (wt), errors, coreadmin,
+faults (and /_emulator), cloud (SolrCloud mode), versions (what 5, 8 and 9 answer differently).
 """
 import pathlib
 import shutil

@@ -1,9 +1,11 @@
 """Faceting on a result: ``facet.field`` (limit, offset, mincount, sort, prefix, missing, per-field
 ``f.NAME.`` overrides), ``facet.query``, ``facet.range`` (numbers and dates; hardend, other),
 ``facet.pivot``, ``{!key=..}`` and ``{!ex=tag}`` (filters tagged ``{!tag=..}`` left out), and JSON
-facets (``json.facet``: terms, query and range facets, nested, ``count`` only). Anything else
+facets (``json.facet``: terms, query and range facets, nested; sum, avg, min, max, unique,
+countvals, missing). Anything else
 faceting can do answers "not emulated"."""
 import json
+import re
 
 from .errors import bad_request, not_emulated
 from .parsers import Context, parse, split_local
@@ -236,12 +238,53 @@ def _typed(f, term):
     return term
 
 
+_AGG = re.compile(r"^\s*(\w+)\((\w*)\)\s*$")
+
+
+def aggregate(core, spec, docs):
+    """A JSON facet aggregation: sum, avg, min, max, unique (and from 8 on countvals, missing) of a
+    field. 5.x answers min/max as doubles (dates in epoch milliseconds), 8.x/9.x in the field's type."""
+    m = _AGG.match(spec)
+    if not m:
+        raise not_emulated("the JSON facet function %s" % spec)
+    fn, name = m.groups()
+    modern = core.solr_version.major >= 8
+    if fn not in ("sum", "avg", "min", "max", "unique") + (("countvals", "missing") if modern else ()):
+        if fn in ("countvals", "missing"):
+            raise bad_request("org.apache.solr.search.SyntaxError: Unknown aggregation agg_%s in ('%s', pos=%d)"
+                              % (fn, spec, len(fn) + 1))
+        raise not_emulated("the JSON facet function %s" % spec)
+    f = core.schema.field(name)
+    if f is None:
+        raise bad_request("undefined field %s" % name)
+    per_doc = [doc.values(name, core.schema) for doc in docs]
+    if fn == "missing":
+        return sum(1 for vs in per_doc if not vs)
+    if fn == "countvals":
+        return sum(len(vs) for vs in per_doc)
+    if fn == "unique":
+        return len({facet_value(f, v) for vs in per_doc for v in vs})
+    values = [parse_date(v)[0] if f.kind == "date" else v for vs in per_doc for v in vs]
+    if fn == "sum":
+        return float(sum(values))
+    if fn == "avg":
+        return float(sum(values)) / len(values) if values else 0.0
+    if not values:
+        return None
+    got = min(values) if fn == "min" else max(values)
+    if not modern:
+        return float(got)
+    return format_millis(got) if f.kind == "date" else got
+
+
 def json_facets(core, params, spec, docs):
     """JSON facets: ``{"name": {"type": "terms"|"query"|"range", ...}}``, nested ``facet``; ``count``."""
     out = {"count": len(docs)}
     for key, sub in spec.items():
         if isinstance(sub, str):
-            raise not_emulated("the JSON facet function %s" % sub)
+            if docs:
+                out[key] = aggregate(core, sub, docs)
+            continue
         kind = sub.get("type")
         nested = sub.get("facet") or {}
         if kind == "terms":

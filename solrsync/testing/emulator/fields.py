@@ -1,8 +1,10 @@
-"""The field list (``fl``): stored fields (globs), stored copyField destinations, ``score`` and the
-``alias:field`` form; document transformers and functions answer "not emulated"."""
+"""The field list (``fl``): stored fields (globs), stored copyField destinations, ``score``, the
+``alias:field`` form and the ``[child]`` transformer; other transformers and functions answer "not
+emulated"."""
 import fnmatch
+import re
 
-from .errors import not_emulated
+from .errors import bad_request, not_emulated
 from .writers import SolrDoc
 
 _XML = (("Long", "long"), ("Int", "int"), ("Float", "float"), ("Double", "double"), ("Date", "date"),
@@ -18,9 +20,10 @@ def xml_types(schema):
 class Wanted:
     """A parsed ``fl``: names and globs, ``score``, aliases {alias: field}."""
 
-    def __init__(self, names, aliases, score):
+    def __init__(self, names, aliases, score, child=None):
         self.names, self.aliases, self.score = names, aliases, score
-        self.all = "*" in names or not (names or aliases or score)
+        self.child = child  # the [child] transformer's parameters
+        self.all = "*" in names or not (names or aliases or score or child is not None and names)
 
     def __contains__(self, name):
         return name == "score" and self.score
@@ -31,12 +34,17 @@ class Wanted:
         return any("*" in w and fnmatch.fnmatchcase(name, w) for w in self.names)
 
 
+_FL = re.compile(r"\[[^\]]*\]|[^\s,]+")
+
+
 def wanted_fields(fl):
-    names, aliases, score = [], {}, False
+    names, aliases, score, child = [], {}, False, None
     for entry in fl:
-        for w in entry.replace(",", " ").split():
+        for w in _FL.findall(entry):
             if w == "score":
                 score = True
+            elif w.startswith("[child") and w[6:7] in ("]", " "):
+                child = dict(re.findall(r"(\w+)=(\S+)", w[6:-1]))
             elif w.startswith("["):
                 raise not_emulated("the document transformer %s" % w)
             elif "(" in w:
@@ -48,7 +56,33 @@ def wanted_fields(fl):
                 aliases[alias] = field
             else:
                 names.append(w)
-    return Wanted(names, aliases, score)
+    return Wanted(names, aliases, score, child)
+
+
+def attach_children(core, fl, page, docs, parse):
+    """The ``[child]`` transformer: each parent's block (children in index order) as
+    ``_childDocuments_``; ``parentFilter`` (required on 5.x), ``childFilter``, ``limit`` (10),
+    ``fl`` (8.x/9.x; default the request's; 5.x returns every stored field)."""
+    spec = fl.child
+    modern = core.solr_version.major >= 8
+    if not modern and not spec.get("parentFilter"):
+        raise bad_request("Parent filter should be sent as parentFilter=filterCondition")
+    parent = parse(spec["parentFilter"]) if spec.get("parentFilter") else None
+    child = parse(spec["childFilter"]) if spec.get("childFilter") else None
+    limit = int(spec.get("limit", "10"))
+    child_fl = wanted_fields([spec["fl"]]) if modern and spec.get("fl") else \
+        Wanted(fl.names, fl.aliases, False) if modern else Wanted(["*"], {}, False)
+    for (doc, _), out in zip(page, docs):
+        if parent is not None and parent.score(doc) is None:
+            continue
+        found = []
+        for cid in core._blocks.get(doc.fields.get(core.schema.unique_key), ()):
+            kid = core.visible.get(cid)
+            if kid is None or (child is not None and child.score(kid) is None):
+                continue
+            found.append(project(kid, child_fl, core.schema))
+        if found:
+            out["_childDocuments_"] = found[:limit]
 
 
 def project(doc, fl, schema, score=None):

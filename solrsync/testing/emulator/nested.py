@@ -41,7 +41,7 @@ def replace_block(core, parent_id, parent_fields, children):
         fields = core._fields(child, cid)
         fields[uk] = cid
         fields["_root_"] = parent_id
-        if "_version_" in schema.fields:
+        if "_version_" in schema.fields and core.solr_version.major >= 8:  # 5.x: the parent's only
             fields["_version_"] = parent_fields.get("_version_", 0)
         core.latest.pop(cid, None)
         core.latest[cid] = Doc(fields)

@@ -200,11 +200,8 @@ def dismax(q, schema, df, ctx, local, extended):
     if main is None:
         return None
     mm = param("mm", "100%" if op == "AND" else "0%")
-    if isinstance(main, Bool) and not parser.explicit:
-        optional = len(main.should)
-        main.min_should = min_should_match(mm, optional)
-    elif not isinstance(main, Bool) or parser.explicit:
-        pass
+    if isinstance(main, Bool) and not parser.explicit:  # mm counts the optional words of a plain query
+        main.min_should = min_should_match(mm, len(main.should))
     extra = []
     pf = parse_qf(param("pf"))
     words = [t for k, t in parser.toks if k == "term" and t not in ("AND", "OR", "NOT") and ":" not in t

@@ -229,12 +229,21 @@ def text_node(parser, f, name, value, boost=1.0, op=None):
     positions = {}
     for term, pos, _, _ in tokens:
         positions.setdefault(pos, []).append(term)
-    nodes = [Terms(name, f, terms, parser.sim, parser.schema, boost=boost if len(positions) == 1 else 1.0)
-             for terms in positions.values()]
+    one = len(positions) == 1
+    nodes = [_synonyms(parser, name, f, terms, boost if one else 1.0) for terms in positions.values()]
     if len(nodes) == 1:
         return nodes[0]
     occur = "MUST" if (op or parser.op) == "AND" else "SHOULD"
     return Bool([[occur, n] for n in nodes], boost=boost, coord=False)
+
+
+def _synonyms(parser, name, f, terms, boost):
+    """Terms at one position: Lucene 6+'s SynonymQuery (scored as one term), before that a
+    disjunction of the terms without coord."""
+    sim = parser.sim
+    if len(terms) == 1 or sim is None or sim.lucene >= 6:
+        return Terms(name, f, list(dict.fromkeys(terms)), sim, parser.schema, boost=boost)
+    return Bool([["SHOULD", Terms(name, f, [t], sim, parser.schema)] for t in terms], boost=boost, coord=False)
 
 
 def quoted_node(parser, f, name, value, boost=1.0, slop=0):

@@ -481,7 +481,8 @@ class SolrConfig:
             for proc in chosen.findall("processor"):
                 cls = proc.get("class", "").rsplit(".", 1)[-1]
                 self.chain.append((_PROCESSOR_KINDS.get(cls, "unknown"), dict(_named_list(proc))))
-        self.components = {c.get("name"): c.get("class", "").rsplit(".", 1)[-1] for c in root.findall("searchComponent")}
+        self.components = {c.get("name"): c.get("class", "").rsplit(".", 1)[-1]
+                           for c in root.findall("searchComponent")}
         for handler in root.findall("requestHandler"):
             params = {}
             for lst in handler.findall("lst"):

@@ -171,8 +171,10 @@ class Terms(Node):
         self.field, self.f, self.terms, self.sim, self.schema = field, f, terms, sim, schema
         self.phrase, self.slop, self.boost = phrase, slop, boost
         self.idf = sim.idf(field, terms if phrase else terms[:1]) if sim else 1.0
-        if sim and not phrase and len(terms) > 1:  # synonyms: one term, the rarest's statistics
-            self.idf = max(sim.idf(field, [t]) for t in terms)
+        if sim and not phrase and len(terms) > 1:  # SynonymQuery: one term, the commonest's document frequency
+            st = sim.stats(field)
+            common = max(terms, key=lambda t: st.df.get(t, 0))
+            self.idf = sim.idf(field, [common])
         self.value = self.idf * boost  # normalized later (classic 5.x)
 
     def weight_sq(self, sim):

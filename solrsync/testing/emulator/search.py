@@ -10,14 +10,16 @@ from .parsers import Context, parse, split_local
 from .schema import parse_date
 from .scoring import FieldStats, Similarity, as_float32
 from .facets import facets
-from .fields import project, wanted_fields
+from .fields import attach_children, project, wanted_fields
+from .group import grouped
 from .highlight import highlight
-from .writers import Result
+from .stats import stats
+from .writers import Result, csv_fields
 
 # parameters that change which documents match or their order (the cache key of a result)
 _PAGING = ("start", "rows", "fl", "wt", "cursorMark", "omitHeader", "echoParams", "indent", "json.nl", "version")
 UNEMULATED_COMPONENTS = {"mlt": "more-like-this (mlt)", "spellcheck": "spellcheck", "terms": "the terms component",
-                         "group": "result grouping (group)", "stats": "the stats component",
+
                          "debugQuery": "debug output (debugQuery)", "debug": "debug output (debug)",
                          "expand": "the expand component", "elevateIds": "query elevation",
                          "rq": "re-ranking (rq)", "clustering": "clustering", "tv": "the term vector component",
@@ -58,6 +60,8 @@ def search(core, params):
     """/select on the searcher's snapshot -> (response, extra: nextCursorMark, facets, highlighting)."""
     schema = core.schema
     _check_components(params)
+    if params.get("wt", [""])[0] == "csv":
+        csv_fields(params)  # refused before the search, in JSON
     q = params.get("q", [None])[0]
     def_type = params.get("defType", ["lucene"])[0]
     df = params.get("df", ["text"])[0]
@@ -96,12 +100,23 @@ def search(core, params):
         page_from = _after_cursor(hits, keys, after, schema)
     page = hits[page_from:page_from + rows]
     fl = wanted_fields(params.get("fl", ["*"]))
+    if _on(params, "group"):
+        if _on(params, "hl"):
+            raise not_emulated("highlighting with result grouping")
+
+        def order(members, spec):
+            return _order(list(members), _parse_sort(spec, schema, core.solr_version), schema)
+        out, extra = grouped(core, params, hits, fl, rows, start, order,
+                             lambda gq: parse(gq, schema, df, Context(params)))
+        return out, _components(core, params, hits, [], extra, q, def_type, df, fqs)
     out = Result(numFound=len(hits), start=start)
     if "score" in fl:
         out["maxScore"] = as_float32(max(s for _, s in hits)) if hits else 0.0
     if core.solr_version.counts_exactly:
         out["numFoundExact"] = True
     out["docs"] = [project(d, fl, schema, as_float32(score)) for d, score in page]
+    if fl.child is not None:
+        attach_children(core, fl, page, out["docs"], lambda fq: parse(fq, schema, df, Context(params)))
     extra = {}
     if cursor is not None:
         if page:
@@ -109,15 +124,35 @@ def search(core, params):
             extra["nextCursorMark"] = base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
         else:
             extra["nextCursorMark"] = cursor
+    return out, _components(core, params, hits, page, extra, q, def_type, df, fqs)
+
+
+def _components(core, params, hits, page, extra, q, def_type, df, fqs):
+    """Facets, stats and highlighting on a result."""
     if _on(params, "facet") or "json.facet" in params:
         def base(tags):
             ctx = Context(params)
             dropped = {fq for tag in tags for fq in filter_tags(fqs, ctx).get(tag, [])}
             return [d for d, _ in _run(core, params, q, def_type, df, [fq for fq in fqs if fq not in dropped], [])]
         facets(core, params, hits, extra, base)
+    if _on(params, "stats"):
+        ctx = Context(params)
+        tagged = filter_tags(fqs, ctx)
+
+        def pool(local, docs):
+            tags = [t for t in (local or {}).get("ex", "").split(",") if t]
+            if not tags:
+                return docs
+            dropped = {fq for tag in tags for fq in tagged.get(tag, [])}
+            return [d for d, _ in _run(core, params, q, def_type, df, [fq for fq in fqs if fq not in dropped], [])]
+
+        def local_of(spec):
+            local, body = split_local(spec.strip(), ctx)
+            return local, body.strip()
+        extra["stats"] = stats(core, params, [d for d, _ in hits], local_of, pool)
     if _on(params, "hl"):
         extra["highlighting"] = highlight(core, params, page, q, df)
-    return out, extra
+    return extra
 
 
 def _on(params, name):
@@ -140,9 +175,12 @@ def _run(core, params, q, def_type, df, fqs, keys):
         if score is None or not all(f.score(doc) is not None for f in filters):
             continue
         hits.append((doc, _f32(score)))  # Lucene's scores are floats: ties where it ties
-    if not keys:
-        keys = [("score", True)]
-    for name, desc in reversed(keys):
+    return _order(hits, keys, schema)
+
+
+def _order(hits, keys, schema):
+    """[(doc, score)] in a sort's order (score desc when none); ties keep index order."""
+    for name, desc in reversed(keys or [("score", True)]):
         if name == "score":
             hits.sort(key=lambda h: h[1], reverse=desc)
         else:
