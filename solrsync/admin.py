@@ -8,11 +8,13 @@ action every version answers alike (Solr 5.x has no LISTALIASES, and no Configse
 """
 import io
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 
 import requests
 
+from .leaders import leaders_from
 from .sink import SolrRequestError, SolrUnavailable
 
 CONFIGSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configsets")
@@ -106,12 +108,27 @@ def alias_target(cluster, name):
     return [c for c in target.split(",") if c] if target else None
 
 
+LEADER_WAIT_SECONDS = 60.0  # how long a new collection's shards may take to elect their leaders
+
+
 def create_collection(settings, name, configset, num_shards, replication_factor):
     """A new collection from a configset in ZooKeeper; maxShardsPerNode so that it fits on a single
-    node too (5.x-8.x refuse more shards than that on one node; 9.x ignores it)."""
-    return collections_admin(settings, action="CREATE", name=name, numShards=num_shards,
-                             replicationFactor=replication_factor,
-                             maxShardsPerNode=num_shards * replication_factor, **{"collection.configName": configset})
+    node too (5.x-8.x refuse more shards than that on one node; 9.x ignores it). Returns once every
+    shard has an active leader: 5.3.1's CREATE answers before they are elected, and writes are sent
+    to the leaders (leaders.py)."""
+    answer = collections_admin(settings, action="CREATE", name=name, numShards=num_shards,
+                               replicationFactor=replication_factor,
+                               maxShardsPerNode=num_shards * replication_factor, **{"collection.configName": configset})
+    deadline = time.monotonic() + LEADER_WAIT_SECONDS
+    while True:
+        leaders, _ = leaders_from(cluster_status(settings), name)
+        waiting = leaders.leaderless() if leaders is not None else []
+        if not waiting:
+            return answer
+        if time.monotonic() > deadline:
+            raise SolrUnavailable("the new collection %s: shard %s elected no leader within %ds" % (
+                name, ", ".join(waiting), LEADER_WAIT_SECONDS))
+        time.sleep(0.2)
 
 
 def point_alias(settings, alias, collection):

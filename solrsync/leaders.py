@@ -81,6 +81,10 @@ class Leaders:
                 return url
         raise NoLeader("no shard of %s covers the hash of id %r" % (self.collection, doc_id))
 
+    def leaderless(self):
+        """The shards that have no active leader now."""
+        return [name for _, _, name, url in self.shards if url is None]
+
     def group(self, docs, key=lambda d: d.get("id")):
         """{leader core URL: [the docs it holds]} in the docs' order."""
         out = {}

@@ -73,6 +73,9 @@ class Cloud:
         self._turns = itertools.count()  # 8.x/9.x: which shard's core answers the next request to an alias
         self.refusing = set()  # nodes acting as a leader back from a pause (module docstring)
         self.log = []          # the errors the nodes logged (a forward that failed)
+        # collection -> CLUSTERSTATUS answers still to give with its shards leaderless: 5.3.1's CREATE
+        # returns before the new shards have elected leaders (8.x/9.x wait for them)
+        self.electing = {}
 
     @property
     def node(self):
@@ -114,6 +117,7 @@ class Cloud:
             configset = name if name in self.emu.configsets else "layers"
             self.create(name + "_1", configset, 2, 1)
             self.aliases[name] = [name + "_1"]
+        self.electing.clear()  # the launch script waits for its collections' leaders
 
     def create(self, name, configset, shards, replicas):
         if name in self.collections or name in self.aliases:
@@ -122,6 +126,8 @@ class Cloud:
             raise bad_request("Can not find the specified config set: %s" % configset)
         self.emu.add_core(name, self.emu.configsets[configset])
         self.collections[name] = {"configName": configset, "numShards": shards, "replicationFactor": replicas}
+        if not self.emu.solr_version.modern:
+            self.electing[name] = 1
 
     # ------------------------------------------------------------ routing
     def resolve(self, name):
@@ -269,6 +275,9 @@ class Cloud:
         out = {"collections": {}, "live_nodes": [self.node_name(k) for k in range(self.emu.node_count)]}
         for name, c in sorted(self.collections.items()):
             n = c["numShards"]
+            electing = self.electing.get(name, 0) > 0
+            if electing:
+                self.electing[name] -= 1
             shards = {}
             for i in range(n):
                 lo = (i * (1 << 32)) // n
@@ -279,8 +288,8 @@ class Cloud:
                     "replicas": {"core_node%d" % (i * c["replicationFactor"] + r + 1): dict(
                         {"core": "%s_shard%d_replica%d" % (name, i + 1, r + 1),
                          "base_url": self.emu.node_url(self.leader_node(i)),
-                         "node_name": self.node_name(self.leader_node(i)), "state": "active"},
-                        **({"leader": "true"} if r == 0 else {}))
+                         "node_name": self.node_name(self.leader_node(i)), "state": "down" if electing else "active"},
+                        **({"leader": "true"} if r == 0 and not electing else {}))
                         for r in range(c["replicationFactor"])}}
             aliases = sorted(a for a, cs in self.aliases.items() if name in cs)
             out["collections"][name] = dict({"replicationFactor": str(c["replicationFactor"]), "shards": shards,
