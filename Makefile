@@ -34,7 +34,7 @@ test: $(STAMP)
 
 # The tests that talk to Solr: with SOLRSYNC_TEST_SOLR(CLOUD)_URL set, these run against the real one.
 SOLR_TESTS ?= tests/test_solr_scenarios.py tests/test_sink.py tests/test_versions.py tests/test_reindex.py \
-              tests/test_configset.py tests/test_cloud.py tests/test_envelope_solr.py
+              tests/test_configset.py tests/test_cloud.py tests/test_envelope_solr.py tests/test_field_types.py
 REALSOLR   ?= ../shared/realsolr
 SOLR       ?= 9
 CLOUD      ?=
@@ -49,9 +49,13 @@ test-solr: $(STAMP)
 	part of solrsync; point REALSOLR=DIR at them)" >&2; exit 2; }
 	@if [ "$(SOLR)" = 5 ]; then cd $(DEMO) && ../../../$(BIN)/python manage.py solrsync configset layers \
 	"$(SOLR5_CONF)" --force --solr-version 5 >/dev/null || exit 1; fi
-	@port=$${SOLR_PORT:-$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}; \
-	if [ -n "$(CLOUD)" ]; then how=cloud; var=SOLRSYNC_TEST_SOLRCLOUD_URL; else how=start; var=SOLRSYNC_TEST_SOLR_URL; fi; \
-	"$(SOLR_LAUNCH)" $$how $$port "$(SOLR_CONF)" layers || exit 1; \
+	@if [ -n "$(CLOUD)" ]; then how=cloud; var=SOLRSYNC_TEST_SOLRCLOUD_URL; else how=start; var=SOLRSYNC_TEST_SOLR_URL; fi; \
+	for try in 1 2 3; do \
+	  port=$${SOLR_PORT:-$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}; \
+	  "$(SOLR_LAUNCH)" $$how $$port "$(SOLR_CONF)" layers && break; \
+	  if [ -n "$$SOLR_PORT" ] || [ $$try = 3 ]; then exit 1; fi; \
+	  echo "make test-solr: once more on another free port (another program may have taken $$port)" >&2; \
+	done; \
 	trap '"$(SOLR_LAUNCH)" stop '$$port EXIT INT TERM; \
 	env $$var=http://127.0.0.1:$$port/solr/layers $(BIN)/python -m pytest $(SOLR_TESTS)
 

@@ -13,8 +13,9 @@ process (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in o
 emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
 ``--before`` adds the drain and the related stream with the keys of each batch passed as before
 this issue's changes: Django's ``__in`` (a placeholder per key, no range) for the rows read
-(``source.among``), and the change rows' DELETE and the failures' in slices of 500 through the
-ORM (``DjangoChangeLog._AMONG`` empty).
+(``source.among``), the change rows' DELETE and the failures' in slices of 500 through the ORM
+(``DjangoChangeLog._AMONG`` empty), a claimed change's lease checked through the ORM
+(``DjangoChangeLog._CHANGE_LEASE_SQL`` empty).
 SOLRSYNC_BENCH_DBNAME names the PostgreSQL database (dropped and made again).
 """
 import argparse
@@ -78,7 +79,7 @@ def run(args, solr, cpu_seconds):
             backend = cur.fetchone()[0]
     else:
         backend = None
-    among, store_among = source_module.among, DjangoChangeLog._AMONG
+    among, store_among, lease_sql = source_module.among, DjangoChangeLog._AMONG, DjangoChangeLog._CHANGE_LEASE_SQL
 
     def before(qs, name, keys):  # the lookup before source.among: a placeholder per key
         return qs.filter(**{name + "__in": list(keys)})
@@ -109,6 +110,7 @@ def run(args, solr, cpu_seconds):
             old = label.endswith("before")
             source_module.among = before if old else among
             DjangoChangeLog._AMONG = {} if old else store_among
+            DjangoChangeLog._CHANGE_LEASE_SQL = {} if old else lease_sql
             if prepare:
                 prepare()
             marks = (cpu_seconds(), backend and cpu_seconds(backend), solr and cpu_seconds(solr.pid),
@@ -120,7 +122,7 @@ def run(args, solr, cpu_seconds):
                                (cpu_seconds(backend) - marks[1]) / n * 1e6 if backend else 0.0,
                                (cpu_seconds(solr.pid) - marks[2]) / n * 1e6 if solr else 0.0))
             print("  round %d, %-20s %6d docs in %.2fs: %.0f docs/s" % (i + 1, label, n, took, rates[label][-1]))
-    source_module.among, DjangoChangeLog._AMONG = among, store_among
+    source_module.among, DjangoChangeLog._AMONG, DjangoChangeLog._CHANGE_LEASE_SQL = among, store_among, lease_sql
     del drained_untimed
     print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in its own process; %d layers, "
           "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),

@@ -58,11 +58,14 @@ def overhead(args):
         from solrsync.contrib.django.runtime import get_pipelines, get_settings
         from solrsync.contrib.django.signals import hooks_disabled
         from solrsync.pipelines.layers import LayerDocument
+        from solrsync.sink import VERSION_FIELD, local_version
         layer = Layer.objects.create(name="bench", title="Bench", date=timezone.now())
         seed_client = pysolr.Solr(emu.core_url("layers"), timeout=10)
 
         def seed_hook(sender, instance, **kw):  # the tutorial: post the document, synchronously
-            seed_client.add([LayerDocument.build(instance)[0]], commitWithin=1500)
+            doc = LayerDocument.build(instance)[0]
+            doc[VERSION_FIELD] = local_version()  # the core refuses a document without its version
+            seed_client.add([doc], commitWithin=1500)
 
         def one(mode, atomic):
             layer.title = "t%d" % time.monotonic_ns()

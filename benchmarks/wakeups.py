@@ -1,13 +1,14 @@
 """Queue length and freshness under a steady stream of saves (issue 25: wake-ups piled up).
 
     SOLRSYNC_BENCH_DBNAME=NAME .venv/bin/python benchmarks/wakeups.py --rate 25 --seconds 60 \
-        [--db postgres|sqlite] [--queue redis://127.0.0.1:6379/7] [--consumers 2] [--reindex]
+        [--db postgres|sqlite] [--queue redis://127.0.0.1:6379/7] [--consumers 2] [--threads N] [--reindex]
 
 PostgreSQL (its own database, dropped and made again) and a Redis queue (its db flushed first),
 ``--consumers`` huey_consumer processes (-w 2 each) against the Solr emulator in this process,
 1,000 layers; this process saves them in turn at ``--rate`` per second (each save its own
-transaction) for ``--seconds``. Every 0.5 s it reads the queue's length (tasks waiting); the
-emulator notes when each revision becomes searchable. Prints the queue length (max, median, at the
+transaction; ``--threads``: that many saving threads, each its share of the rate) for
+``--seconds``. Every 0.5 s it reads the queue's length (tasks waiting); the emulator notes when
+each revision becomes searchable. Prints the queue length (max, median, at the
 end) and commit -> visible p50/p99/max. ``--reindex``: after the save stream's first third, a
 ``solrsync reindex --via-queue`` of the layers runs under the same load, timed beside a quiet one.
 """
@@ -43,6 +44,7 @@ def main():
     ap.add_argument("--consumers", type=int, default=2)
     ap.add_argument("--layers", type=int, default=1000)
     ap.add_argument("--reindex", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="saving threads, each its share of the rate and layers")
     args = ap.parse_args()
     from save_path import setup
     from solrsync.testing import SolrEmulator
@@ -88,23 +90,36 @@ def main():
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             commits = {}
-            interval = 1.0 / args.rate
             started = time.monotonic()
-            n = 0
+            counts = [0] * args.threads
             worker = None
-            while time.monotonic() - started < args.seconds:
+
+            def saver(k):
+                from django.db import connection  # Django app loading: set up by main()
+                mine = layers[k::args.threads]
+                interval = args.threads / float(args.rate)
+                i = 0
+                while time.monotonic() - started < args.seconds:
+                    due = started + i * interval
+                    now = time.monotonic()
+                    if now < due:
+                        time.sleep(due - now)
+                    layer = mine[i % len(mine)]
+                    layer.title = "rev %d.%d" % (k, i)
+                    layer.save()
+                    commits[(layer.uuid, layer.title)] = time.monotonic()
+                    i += 1
+                    counts[k] = i
+                connection.close()
+            savers = [threading.Thread(target=saver, args=(k,)) for k in range(args.threads)]
+            for t in savers:
+                t.start()
+            while any(t.is_alive() for t in savers):
                 if args.reindex and worker is None and time.monotonic() - started > args.seconds / 3:
                     worker = threading.Thread(target=lambda: loaded_reindex.append(reindex_via_queue(env)))
                     worker.start()
-                due = started + n * interval
-                now = time.monotonic()
-                if now < due:
-                    time.sleep(due - now)
-                layer = layers[n % len(layers)]
-                layer.title = "rev %d" % n
-                layer.save()
-                commits[(layer.uuid, layer.title)] = time.monotonic()
-                n += 1
+                time.sleep(0.2)
+            n = sum(counts)
             achieved = n / (time.monotonic() - started)
             at_end = huey.pending_count()
             deadline = time.monotonic() + 30
@@ -124,9 +139,9 @@ def main():
         lat = sorted(visible[k] - t for k, t in commits.items() if k in visible)
         missing_final = [u for u, title in final.items() if (u, title) not in visible and title.startswith("rev")]
         q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
-        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; %d huey_consumer -w 2; Solr: emulator"
-              % (platform.machine(), os.cpu_count(), platform.python_version(), args.db, args.queue.split(":")[0],
-                 args.consumers))
+        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; %d huey_consumer -w 2; Solr: emulator; "
+              "%d saving thread(s)" % (platform.machine(), os.cpu_count(), platform.python_version(), args.db,
+                                       args.queue.split(":")[0], args.consumers, args.threads))
         print("  rate %d/s target, %.0f/s achieved, %d saves in %ds" % (args.rate, achieved, n, args.seconds))
         print("  queue length: max %d, median %.0f, at the end of the stream %d (samples every 0.5 s: %d)"
               % (max(lengths or [0]), statistics.median(lengths or [0]), at_end, len(lengths)))

@@ -12,14 +12,16 @@ import os
 import sys
 
 from . import admin, configset
-from .config import ConfigError, mask
-from .fleet import broker_time, consumers, last_resync, record_resync
+from .config import ConfigError
 from .drain_gate import DrainGate
+from .fleet import broker_time, consumers, record_resync
 from .lease import LeaseLost
 from .metrics import RebuildProgress
+from .range_tasks import RangeGaveUp
 from .rebuild import RebuildRefused
 from .reindex import Progress, ReindexRunning, reindex
 from .sink import UNVERSIONED, SolrRequestError, SolrUnavailable
+from .status import collect_status, one_line
 from .verify import KINDS, verify
 
 log = logging.getLogger("solrsync.cli")
@@ -159,7 +161,7 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
     except (UsageError, ConfigError) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 2
-    except (SolrUnavailable, LeaseLost) as exc:
+    except (SolrUnavailable, LeaseLost, RangeGaveUp) as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
     except SolrRequestError as exc:
@@ -327,58 +329,6 @@ def _count(syncer, name, args):
         return None
 
 
-def collect_status(syncer, huey=None):
-    s = syncer.settings
-    out = {"solr": s.solr_base + (" (as %s)" % s.solr_auth[0] if s.solr_auth else ""), "queue": mask(s.QUEUE_URL),
-           "pipelines": {}}
-    try:
-        kind = admin.solr_kind(s)
-        out["solr_kind"] = str(kind)
-    except (SolrUnavailable, SolrRequestError) as exc:
-        kind, out["solr_kind"] = None, "unknown (%s)" % exc
-    if huey is not None:
-        try:
-            out["queue_length"] = huey.pending_count()
-            out["scheduled"] = huey.scheduled_count()
-            out["consumers"] = consumers(huey)
-            out["consumers_alive"] = sum(1 for c in out["consumers"] if c["alive"])
-            out["consumers_dead"] = len(out["consumers"]) - out["consumers_alive"]
-        except Exception as exc:
-            out["queue_error"] = "queue unreachable: %s" % mask(exc)
-    for name, p in syncer.pipelines.items():
-        info = {"core": p.core, "db_count": syncer.sources[name].count()}
-        sink = syncer.sink(name)
-        try:
-            try:  # a pipeline counts its own documents, others may share its core
-                owned = syncer.owned_filter(name, sink)
-            except ValueError as exc:
-                owned, info["sharing"] = None, str(exc)
-            info["solr_count"] = sink.count(**{"fq": owned} if owned else {})
-            info["solr"] = "ok"
-            info["solr_version"] = kind.version if kind else None
-            info["versioned"] = sink.versioned
-            if kind is not None and kind.cloud:
-                info["cloud"] = admin.describe_cloud(s, p.core)
-        except (SolrUnavailable, SolrRequestError) as exc:
-            info["solr_count"] = None
-            info["solr"] = str(exc)
-        log_ = syncer.changelog
-        if log_ is not None:
-            info["pending"] = log_.pending_count(name)
-            info["oldest_pending_seconds"] = log_.oldest_age(name)
-            info["failures"] = log_.failures(name).count()
-            if hasattr(log_, "capture"):
-                info["capture"] = log_.capture(name)
-            if hasattr(log_, "reindex_running"):
-                info["reindex"] = log_.reindex_running(name)
-        if huey is not None and "queue_error" not in out:
-            info["last_resync"] = last_resync(huey, name)
-            if info["last_resync"]:  # aged by the broker's clock, which stamped it
-                info["last_resync"]["age"] = broker_time(huey) - info["last_resync"]["started"]
-        out["pipelines"][name] = info
-    return out
-
-
 def _ago(seconds):
     if seconds is None:
         return "-"
@@ -408,11 +358,17 @@ def cmd_status(args, syncer, tasks_factory):
             r = i.get("last_resync")
             resync = "never" if not r else "%s ago, %.0fs, %s" % (_ago(r["age"]), r["elapsed"],
                                                                  "ok" if r["ok"] else "FAILED")
-            state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else i["solr"]
+            state = ("ok %s" % (i.get("solr_version") or "")) if i["solr"] == "ok" else "ERROR"
             print("%-10s %-10s %9s %9s %8s %9s %9s  %-9s %-9s %s" % (
                 name, i["core"], i["db_count"], "-" if i["solr_count"] is None else i["solr_count"],
                 i.get("pending", "-"), _ago(i.get("oldest_pending_seconds")), i.get("failures", "-"), state,
                 i.get("capture", "-"), resync))
+        for name, i in status["pipelines"].items():
+            if i["solr"] != "ok":  # one line per problem
+                print("%s: Solr: %s" % (name, i["solr"]))
+            for f in i.get("range_failures") or ():
+                print("%s: reindex range #%s (pk %s..%s) given up after %d attempts at %s: %s" % (
+                    name, f["range"], f["first"], f["last"], f["attempts"], f["at"], one_line(f["reason"], 200)))
         for name, i in status["pipelines"].items():
             cloud = i.get("cloud")
             for c in (cloud or {}).get("collections", ()):

@@ -176,9 +176,15 @@ def _validate(s):
     if not isinstance(s.PIPELINES, dict) or not s.PIPELINES:
         raise ConfigError("PIPELINES", "name at least one pipeline, e.g. {'layers': {}}")
     for name, options in s.PIPELINES.items():
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_PIPELINE_NAME:
+            raise ConfigError("PIPELINES", "pipeline name %r: give 1 to %d characters (the change log keeps the name "
+                              "in a column of that size)" % (name, MAX_PIPELINE_NAME))
         if options is not None and not isinstance(options, dict):
             raise ConfigError("PIPELINES", "pipeline %r: options must be a dict like {'class': 'dotted.Path'}, "
                               "not %r" % (name, options))
+
+
+MAX_PIPELINE_NAME = 64  # the change log's pipeline column; a reindex run's name uses a digest of a long one
 
 
 def parse_crontab(spec):

@@ -226,7 +226,7 @@ def _number(value, solr_type):
             number = math.inf
         if not math.isfinite(number):
             raise ValueError("%s is beyond a double's range" % value)
-        return number if not (solr_type is None and isinstance(value, int)) else value
+        return number
     if solr_type in _INT_RANGES:
         if value != int(value):
             raise ValueError("%s is not a whole number, as a %s field holds" % (value, solr_type))
@@ -388,19 +388,32 @@ def _values(items, solr_type, naive_tz):
 
 
 class BBox(Field):
-    """An envelope from four row attributes (x0, x1, y0, y1)."""
+    """An envelope from four row attributes (x0, x1, y0, y1), or from one: a geometry's extent
+    (``BBox("bbox_polygon")``). The engine never reads a geometry itself: the integration hands
+    the document an ``extent(value)`` -> (x0, x1, y0, y1) in WGS84 (``Document.typed``; Django's
+    reprojects from the geometry's SRID), and the four numbers meet the same repairs and drops."""
 
-    def __init__(self, x0, x1, y0, y1):
+    def __init__(self, x0, x1=None, y0=None, y1=None):
         super().__init__(source=x0)
-        self.paths = (x0, x1, y0, y1)
+        given = (x1, y0, y1)
+        if all(p is None for p in given):
+            self.paths = (x0,)
+        elif any(p is None for p in given):
+            raise TypeError("BBox takes four paths (x0, x1, y0, y1) or one (a geometry)")
+        else:
+            self.paths = (x0, x1, y0, y1)
 
     def value(self, row, doc):
+        if len(self.paths) == 1:
+            return envelope(*doc.extent(self.raw(row)))
         if type(row) is dict and self.paths[0] in row:
             x0, x1, y0, y1 = self.paths
             return envelope(row[x0], row[x1], row[y0], row[y1])
         return envelope(*(resolve(row, p) for p in self.paths))
 
     def flat_expr(self):
+        if len(self.paths) == 1:
+            return "envelope(*doc.extent(row[%r]))" % self.paths
         return "envelope(row[%r], row[%r], row[%r], row[%r])" % self.paths
 
     def reads(self):
@@ -419,6 +432,16 @@ class Document:
 
     id = Field("pk")
     naive_tz = UTC  # how naive datetimes are read; fields get the document as ``doc`` to ask
+
+    @staticmethod
+    def extent(value):
+        """What a one-path ``BBox`` reads -> (x0, x1, y0, y1): four numbers as they are; a geometry
+        only through the integration's ``extent`` (see ``typed``), which knows its library."""
+        if value is None:
+            return None, None, None, None
+        if isinstance(value, (tuple, list)) and len(value) == 4:
+            return tuple(value)
+        raise InvalidBBox("%s is not four numbers (a geometry needs its integration's extent)" % type(value).__name__)
 
     @classmethod
     def fields(cls):
@@ -440,17 +463,19 @@ class Document:
         return tuple(dict.fromkeys(path for _, f in cls.fields() for path in f.reads()))
 
     @classmethod
-    def typed(cls, solr_field):
+    def typed(cls, solr_field, extent=None):
         """This class with each copied field (``Field``, ``Multi``; not computed ones) told the Solr
         type of what it reads, ``solr_field(path)`` -> (type, multiValued) or None, as the source
         knows its model (the generated configset maps the same way): its documents then hold each
         value in the form that type stores and gives back (a date in pdate form, a Decimal as a
-        double, an integer beyond a pint's range dropped, not wrapped). Cached per ``solr_field``."""
+        double, an integer beyond a pint's range dropped, not wrapped). ``extent(geometry)`` ->
+        (x0, x1, y0, y1): how a one-path ``BBox`` reads a geometry. Cached per arguments."""
         cache = cls.__dict__.get("_typed")
         if cache is None:
             cache = cls._typed = {}
-        if solr_field not in cache:
-            attrs = {}
+        key = (solr_field, extent)
+        if key not in cache:
+            attrs = {"extent": staticmethod(extent)} if extent is not None else {}
             for name, f in cls.fields():
                 if name == "id" or f.fn is not None or type(f).value not in (Field.value, Multi.value):
                     continue
@@ -460,8 +485,8 @@ class Document:
                 attrs[name] = copy.copy(f)
                 attrs[name].solr_type, many = found
                 attrs[name].many = bool(many) and not isinstance(f, Multi)
-            cache[solr_field] = type(cls.__name__, (cls,), attrs) if attrs else cls
-        return cache[solr_field]
+            cache[key] = type(cls.__name__, (cls,), attrs) if attrs else cls
+        return cache[key]
 
     @classmethod
     def doc_id(cls, row):

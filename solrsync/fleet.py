@@ -17,6 +17,7 @@ log = logging.getLogger("solrsync.queue")
 HEARTBEATS = "solrsync:heartbeats"
 HEARTBEAT_SECONDS = 10
 DEAD_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+DEAD_SHOWN_SECONDS = 600  # a consumer that died (no clean stop) is listed DEAD this long, then dropped
 _beating = {"pid": None}
 
 
@@ -47,29 +48,50 @@ def start_heartbeat(huey):
     if _beating["pid"] == os.getpid():
         return
     _beating["pid"] = os.getpid()
-    me = consumer_id()
+    me, stop = consumer_id(), threading.Event()
 
     def beat():
         while True:
             try:
                 now = broker_time(huey)
                 beats = huey.get(HEARTBEATS, peek=True) or {}
-                beats = {k: v for k, v in beats.items() if now - v["seen"] < 3600}  # forget the long dead
+                beats = {k: v for k, v in beats.items() if now - v["seen"] < DEAD_SHOWN_SECONDS}  # forget the dead
                 beats[me] = {"id": me, "host": socket.gethostname(), "pid": os.getpid(), "seen": now}
                 huey.put(HEARTBEATS, beats)
             except Exception as exc:  # the broker is down: say so, keep beating
                 log.warning("heartbeat: %s", exc)
-            time.sleep(HEARTBEAT_SECONDS)
-    threading.Thread(target=beat, name="solrsync-heartbeat", daemon=True).start()
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+    thread = threading.Thread(target=beat, name="solrsync-heartbeat", daemon=True)
+    _beating.update(stop=stop, thread=thread)
+    thread.start()
+
+
+def stop_heartbeat(huey):
+    """A consumer stopping cleanly (SIGINT; huey's shutdown hook, once per worker) takes its
+    heartbeat away: ``status`` lists it neither alive nor DEAD."""
+    if _beating["pid"] != os.getpid():
+        return
+    _beating["pid"] = None
+    _beating["stop"].set()
+    _beating["thread"].join(5)
+    try:
+        beats = huey.get(HEARTBEATS, peek=True) or {}
+        if beats.pop(consumer_id(), None) is not None:
+            huey.put(HEARTBEATS, beats)
+    except Exception as exc:  # the broker is down: the heartbeat ages into DEAD, then goes
+        log.warning("heartbeat not removed: %s", exc)
 
 
 def consumers(huey):
-    """[{host, pid, seen, age, alive}] from the heartbeats (kept an hour): a consumer is dead once
-    three heartbeats are missing."""
+    """[{host, pid, seen, age, alive}] from the heartbeats: a consumer is dead once three
+    heartbeats are missing, and no longer listed DEAD_SHOWN_SECONDS after its last one (one stopped
+    cleanly removes its own at once)."""
     now = broker_time(huey)
     beats = huey.get(HEARTBEATS, peek=True) or {}
     return sorted(({**v, "age": now - v["seen"], "alive": now - v["seen"] < DEAD_AFTER_SECONDS}
-                   for v in beats.values()), key=lambda v: (v["host"], v["pid"]))
+                   for v in beats.values() if now - v["seen"] < DEAD_SHOWN_SECONDS),
+                  key=lambda v: (v["host"], v["pid"]))
 
 
 _watching = {"pid": None}

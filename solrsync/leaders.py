@@ -89,7 +89,16 @@ class Leaders:
         return out
 
 
-def leaders_from(cluster, name):
+def _base_url(replica, scheme):
+    """A replica's node URL: ``base_url``, or (where a Solr leaves it out) from ``node_name``
+    ``host:port_solr`` -> ``scheme://host:port/solr``."""
+    if replica.get("base_url"):
+        return replica["base_url"].rstrip("/")
+    host, _, context = str(replica.get("node_name") or "").rpartition("_")
+    return "%s://%s/%s" % (scheme, host, context) if host else None
+
+
+def leaders_from(cluster, name, scheme="http"):
     """-> (Leaders, is_alias) for the collection or alias ``name`` in a CLUSTERSTATUS ``cluster``,
     or (None, False) when writes to it cannot be routed (a core name, an implicit router, a shard
     without a hash range): those are sent to ``name`` as before."""
@@ -109,8 +118,9 @@ def leaders_from(cluster, name):
             return None, is_alias
         url = None
         for replica in (shard.get("replicas") or {}).values():
+            base = _base_url(replica, scheme)
             if str(replica.get("leader")).lower() == "true" and replica.get("state") == "active" and \
-                    (not live or replica.get("node_name") in live):
-                url = "%s/%s" % (replica["base_url"].rstrip("/"), replica["core"])
+                    (not live or replica.get("node_name") in live) and base and replica.get("core"):
+                url = "%s/%s" % (base, replica["core"])
         shards.append((_signed(m.group(1)), _signed(m.group(2)), shard_name, url))
     return Leaders(collection, shards, time.monotonic()), is_alias

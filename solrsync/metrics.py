@@ -132,7 +132,7 @@ class StateCollector:
                                        "clock", ["pipeline"]),
             ("failures", "Objects whose last push failed (Solr refused them, unreadable rows)", ["pipeline"]),
             ("consumers_alive", "Consumer processes with a heartbeat in the last 30 s, per host (0: only dead "
-                                "ones, seen within the hour)", ["host"]),
+                                "ones, seen within the last 10 minutes)", ["host"]),
             ("rebuild_rows_done", "Rows the latest full rebuild has streamed", ["pipeline"]),
             ("rebuild_rows_total", "Rows the latest full rebuild streams in all", ["pipeline"]),
             ("rebuild_running", "1 while a full rebuild runs (it stays 1 if its process was killed -9)", ["pipeline"]),

@@ -34,6 +34,7 @@ import uuid
 from . import rebuild, range_tasks
 from .chunk import Chunk
 from .fleet import consumer_id
+from .lease import Renewing
 from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
 from .sync import Report
 
@@ -102,9 +103,16 @@ def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_ru
             raise ReindexRunning("%s: a reindex is already running (%s); wait for it, or, if that process is gone, "
                                  "for its lease (LEASE_SECONDS %d) to run out" % (pipeline_name, other,
                                                                                   syncer.settings.LEASE_SECONDS))
+    # the hold renewed while the reindex runs, whatever step takes long (a slow chunk, a swap)
+    renewing = Renewing(syncer.lease("reindex", pipeline_name, owner, "%s: the reindex" % pipeline_name),
+                        lambda token: changelog.renew_lease("reindex", pipeline_name, token,
+                                                            syncer.settings.LEASE_SECONDS)) \
+        if owner else contextlib.nullcontext()
     try:
-        return _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch, commit,
-                        workers, export, resume, swap, parallel, allow_rejected, via_queue, owner, make_alias)
+        with renewing:
+            return _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, after, core, on_batch,
+                            commit, workers, export, resume, swap, parallel, allow_rejected, via_queue, owner,
+                            make_alias)
     finally:
         if owner:
             try:

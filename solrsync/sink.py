@@ -149,7 +149,7 @@ class SolrSink:
         session.auth = auth
         self.client = pysolr.Solr(self.url, timeout=timeout, session=session, always_commit=False)
         self._fields = None
-        self._node = pysolr.Solr(self.url.rpartition("/")[0], timeout=timeout, session=session)
+        self._node_url = self.url.rpartition("/")[0]  # .../solr: where CLUSTERSTATUS is asked
         self._cloud = None    # None: not asked yet; False: not SolrCloud; True
         self._routes = None   # leaders.Leaders of the collection written to, while fresh
         self._route_alias = False  # the name is an alias: its collection is looked up before every write
@@ -193,19 +193,23 @@ class SolrSink:
         routes = self._routes
         if routes is not None and not self._route_alias and time.monotonic() - routes.fetched < ROUTE_TTL:
             return routes
+        # asked with requests itself: pysolr logs an ERROR for the 400 a standalone Solr answers
+        resp = self._call(self.client.session.get, self._node_url + "/admin/collections",
+                          params={"action": "CLUSTERSTATUS", "wt": "json"}, timeout=self.client.timeout)
+        if resp.status_code in (400, 404):  # "not running in SolrCloud mode", or no Collections API at all
+            self._cloud = False
+            return None
+        if resp.status_code != 200:
+            raise SolrUnavailable("Solr at %s answered %d to CLUSTERSTATUS: %s" % (
+                mask(self._node_url), resp.status_code, _short(resp.text)), resp.status_code)
         try:
-            answer = orjson.loads(self._call(self._node._send_request, "get",
-                                             "admin/collections?action=CLUSTERSTATUS&wt=json"))
-        except SolrRequestError:  # "Solr instance is not running in SolrCloud mode."
-            self._cloud = False
-            return None
-        except SolrUnavailable as exc:
-            if exc.status != 404:  # no Collections API at all (an old or proxied Solr): not SolrCloud
-                raise
-            self._cloud = False
-            return None
+            answer = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            raise SolrUnavailable("Solr at %s answered CLUSTERSTATUS with no JSON: %s" % (
+                mask(self._node_url), _short(resp.text))) from None
         self._cloud = True
-        self._routes, self._route_alias = leaders_from(answer.get("cluster") or {}, self.url.rpartition("/")[2])
+        self._routes, self._route_alias = leaders_from(answer.get("cluster") or {}, self.url.rpartition("/")[2],
+                                                       urlsplit(self.url).scheme)
         return self._routes
 
     def _leader_client(self, url):
@@ -323,8 +327,8 @@ class SolrSink:
                 whole = pending
 
                 def send(part, client):
-                    self._post(body if len(part) == len(whole) else to_json(part), commit=commit, adds=len(part), fence=fence,
-                               version=version, client=client)
+                    self._post(body if len(part) == len(whole) else to_json(part), commit=commit, adds=len(part),
+                               fence=fence, version=version, client=client)
                 self._routed(pending, lambda d: d.get("id"), send)
                 return rejected
             except SolrRequestError as exc:

@@ -7,12 +7,13 @@ deletes the rest, and then removes exactly the change rows it claimed -- a chang
 stays pending. Every write of the batch carries the version, taken before the read: Solr keeps
 the highest per document, so the order in which requests land does not matter.
 """
+import contextlib
 import logging
 import threading
 import time
 
 from .documents import clean_text
-from .lease import Lease, LeaseLost
+from .lease import Lease, LeaseLost, Renewing
 from .pipeline import RELATED
 from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
 
@@ -50,9 +51,12 @@ class Report:
 
 def document_class(pipeline, source):
     """The pipeline's document class typed by the Solr type the source knows for each path it reads
-    (``source.solr_field``, see ``Document.typed``); a source that cannot tell: the class as declared."""
+    (``source.solr_field``, see ``Document.typed``) and reading geometries by ``source.extent``; a
+    source that cannot tell: the class as declared."""
     solr_field = getattr(source, "solr_field", None)
-    return pipeline.document if solr_field is None else pipeline.document.typed(solr_field)
+    if solr_field is None:
+        return pipeline.document
+    return pipeline.document.typed(solr_field, getattr(source, "extent", None))
 
 
 def build_documents(pipeline, rows, report, pk_of, document=None):
@@ -284,12 +288,13 @@ class Syncer:
             try:
                 fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
                     pipeline_name, len(changes)))
-                report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED], fence=fence)
-                for c in changes:
-                    if c.op == RELATED:
-                        report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive, fence))
-                if (report.rejected or report.done) and fence is not None:  # recorded only by the lease's holder
-                    fence.check()
+                with self._renewing(fence, changes):
+                    report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED], fence=fence)
+                    for c in changes:
+                        if c.op == RELATED:
+                            report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive, fence))
+                    if (report.rejected or report.done) and fence is not None:  # recorded only by the lease's holder
+                        fence.check()
             except LeaseLost as exc:
                 # another worker holds these changes now (this one was paused past its lease): its
                 # push stands, nothing of this one is recorded
@@ -305,6 +310,19 @@ class Syncer:
             log_.done(changes)
             total.merge(report)
         return total
+
+    def _renewing(self, fence, changes):
+        """The claim's lease renewed while its push runs (a slow Solr, a large related set): the
+        changes carry the new lease, the one ``done``/``release`` delete or free them by."""
+        if fence is None:
+            return contextlib.nullcontext()
+        seqs = [c.seq for c in changes]
+
+        def carried(token):
+            for c in changes:
+                c.lease = token
+        return Renewing(fence, lambda token: self.changelog.renew_lease(
+            "changes", seqs[0], token, self.settings.LEASE_SECONDS, seqs=seqs), on_renewed=carried)
 
     def _settle(self, pipeline_name):
         """Let a burst of saves settle -- no new change for COALESCE_MS, waiting at most four

@@ -14,7 +14,8 @@ from huey.exceptions import RetryTask
 from . import metrics
 from .config import parse_crontab
 from .drain_gate import DrainGate
-from .fleet import RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat, start_watch
+from .fleet import (RESYNC_SKIP_SECONDS, broker_time, consumers, last_resync, record_resync, start_heartbeat,
+                    start_watch, stop_heartbeat)
 from .lease import LeaseLost
 from .range_tasks import work
 from .reindex import ReindexRunning
@@ -26,6 +27,16 @@ log = logging.getLogger("solrsync.queue")
 def backoff(settings, failures):
     """Exponential backoff with jitter: RETRY_DELAY * 2^(n-1), capped, times 0.5-1.0."""
     return min(settings.RETRY_MAX_DELAY, settings.RETRY_DELAY * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+
+
+def outage(syncer, exc):
+    """What is unavailable for now when ``exc`` is a transient outage -- "Solr", or "database"
+    when the change log says so (``changelog.outage(exc)``: SQLite's "database is locked" while
+    another process writes, a lost connection) -- else None: a bug, raised."""
+    if isinstance(exc, SolrUnavailable):
+        return "Solr"
+    is_outage = getattr(syncer.changelog, "outage", None)
+    return "database" if is_outage is not None and is_outage(exc) else None
 
 
 class Tasks:
@@ -134,19 +145,22 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
         held = [token]  # a consumer (re)starting drains what its predecessor left, whoever holds the gate
         try:
             report = syncer.drain(pipeline) if startup else drain_gated(syncer, pipeline, held)
-        except SolrUnavailable as exc:
+        except Exception as exc:
             if held[0]:
                 drain_gate.release(pipeline, held[0])
+            what = outage(syncer, exc)
+            if what is None:
+                raise
             failures = (state or {}).get("n", 0) + 1
             # one retry chain per pipeline: the other tasks that met the same outage just end
             if huey.put_if_empty(flag("retry", pipeline), {"n": failures, "at": time.time()}):
                 delay = backoff(syncer.settings, failures)
-                log.warning("%s: Solr unavailable (%s); retry %d in %.1fs", pipeline, exc, failures, delay)
+                log.warning("%s: %s unavailable (%s); retry %d in %.1fs", pipeline, what, exc, failures, delay)
                 if task is not None:  # the retry takes the gate again when it runs
                     task.kwargs = dict(task.kwargs or {}, retry=True, followup=False, gate=None, startup=False)
                 raise RetryTask(str(exc), delay=delay)
-            log.warning("%s: Solr unavailable (%s); the changes stay pending for the retry under way",
-                        pipeline, exc)
+            log.warning("%s: %s unavailable (%s); the changes stay pending for the retry under way",
+                        pipeline, what, exc)
             return "pending"
         except BaseException:
             if held[0]:
@@ -185,6 +199,10 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
         except Exception as exc:
             log.warning("could not enqueue the start-up drain: %s", exc)
 
+    @huey.on_shutdown("solrsync.heartbeat")
+    def heartbeat_on_shutdown():
+        stop_heartbeat(huey)  # a clean stop: status does not list this consumer as DEAD
+
     @huey.periodic_task(crontab(minute="*"), name="solrsync.sweep")
     @wrap
     def sweep():
@@ -198,8 +216,11 @@ def register_tasks(huey, settings, get_syncer, wrap=None, resync=None, watch=Non
                     huey.get(flag(kind, name))  # its task died with its worker
         try:
             return repr(syncer.sweep())
-        except SolrUnavailable as exc:
-            log.warning("sweep: Solr unavailable, changes stay pending: %s", exc)
+        except Exception as exc:
+            what = outage(syncer, exc)
+            if what is None:
+                raise
+            log.warning("sweep: %s unavailable, changes stay pending: %s", what, exc)
             return None
 
     resync_task = None  # stays None when RESYNC_CRONTAB is empty

@@ -39,7 +39,8 @@ def test_the_emulator_answers_200_for_documents_a_refusing_leader_never_got(solr
     assert resp.status_code == 200 and resp.json()["responseHeader"]["status"] == 0
     assert sorted(solr.ids()) == [here]  # the other shard's document is gone
     assert any("forwarding update" in line for line in emulator.cloud.log)
-    direct = solr.http.post(solr.shards()[1]["url"] + "/update", json=[{"id": there, "solrsync_version": 2}], timeout=10)
+    direct = solr.http.post(solr.shards()[1]["url"] + "/update", json=[{"id": there, "solrsync_version": 2}],
+                            timeout=10)
     assert direct.status_code == 503 and "locally we don't think so" in direct.text
 
 
@@ -65,3 +66,29 @@ def test_a_leader_refusing_after_a_pause_loses_no_change(quiet):
     assert not Change.objects.exists()
     assert not any("forwarding update" in line for line in emulator.cloud.log)  # nothing was forwarded
     assert quiet.assert_in_step() == 23
+
+
+def test_leaders_are_read_from_clusterstatus_as_each_solr_version_writes_it():
+    """5.x/8.x give each replica's base_url, a Solr that leaves it out its node_name; a shard
+    without an active leader is no leader (the write stays pending); other routers are not routed."""
+    from solrsync.leaders import NoLeader, leaders_from
+
+    def cluster(shard1_replica, router="compositeId"):
+        return {"live_nodes": ["h:1_solr", "h:2_solr"], "aliases": {"layers": "layers_2"},
+                "collections": {"layers_2": {"router": {"name": router}, "shards": {
+                    "shard1": {"range": "80000000-ffffffff", "state": "active",
+                               "replicas": {"core_node1": shard1_replica}},
+                    "shard2": {"range": "0-7fffffff", "state": "active", "replicas": {"core_node2": {
+                        "core": "layers_2_shard2_replica1", "base_url": "http://h:2/solr", "node_name": "h:2_solr",
+                        "state": "active", "leader": "true"}}},
+                    "shard0": {"range": "80000000-7fffffff", "state": "inactive", "replicas": {}}}}}}
+    leader = {"core": "layers_2_shard1_replica1", "node_name": "h:1_solr", "state": "active", "leader": "true"}
+    leaders, alias = leaders_from(cluster(leader), "layers")
+    assert alias and [s[3] for s in leaders.shards] == ["http://h:1/solr/layers_2_shard1_replica1",
+                                                        "http://h:2/solr/layers_2_shard2_replica1"]
+    grouped = leaders.group([{"id": str(i)} for i in range(20)])
+    assert set(grouped) == {s[3] for s in leaders.shards} and sum(map(len, grouped.values())) == 20
+    down, _ = leaders_from(cluster(dict(leader, state="down")), "layers")
+    with pytest.raises(NoLeader):
+        down.group([{"id": str(i)} for i in range(20)])
+    assert leaders_from(cluster(leader, router="implicit"), "layers")[0] is None

@@ -89,3 +89,24 @@ def test_an_unversioned_core_turns_the_set_into_a_change_per_object(world, monke
     sync.drain("layers", coalesce=False)
     assert pending() == []
     assert project.assert_in_step() == 29
+
+
+def test_a_batch_of_keys_reads_exactly_its_rows(world):
+    """``source.among`` (a batch's keys as one parameter within their range; a range they fill
+    read by the range alone) reads exactly the rows asked for: keys filling their range, keys with
+    gaps, one key, unknown keys, text keys -- rows, many-to-many values and document ids alike."""
+    from layers.models import Layer
+    from solrsync.contrib.django.source import among
+    project, kw, layers = world
+    source = syncer().sources["layers"]
+    pks = sorted(layer.pk for layer in layers)
+    for keys in (pks[3:13], pks[::3], pks[5:6], [pks[0], pks[-1], pks[-1] + 1000], [pks[7], pks[2], pks[7]]):
+        wanted = {pk for pk in keys if pk in set(pks)} - {layers[4].pk}  # the unpublished one is filtered out
+        rows = source.load(keys)
+        assert set(rows) == wanted
+        assert all(rows[pk]["keywords.name"] == ["ice"] for pk in wanted)
+        assert sorted(among(Layer.objects.all(), "pk", keys).values_list("pk", flat=True)) == sorted(
+            {pk for pk in keys if pk in set(pks)})
+    uuids = [str(layers[i].uuid) for i in (1, 8, 2)]
+    assert sorted(among(Layer.objects.all(), "uuid", uuids).values_list("uuid", flat=True)) == sorted(uuids)
+    assert list(among(Layer.objects.all(), "pk", [])) == []

@@ -8,6 +8,9 @@ emulator, or the real Solr named by SOLRSYNC_TEST_SOLR_URL) in a field of that t
 back must equal what was sent, as verify compares it (``comparable``), and must mean the value
 (a date's instant to the millisecond, a number's value). A ValueError only for what the type truly
 cannot hold. Then the emulator against the answers measured on the real Solr 9.4.0.
+
+Run against real Solrs (``make test-solr SOLR=9``, or SOLRSYNC_TEST_SOLR_URL): all pass on 9.4.0
+and 8.11.2 (the 9.4.0 table skips there).
 """
 import datetime as dt
 import decimal

@@ -39,14 +39,26 @@ class Way:
     the pipeline's own (multi-table inheritance), keyed by the same pk."""
 
     def __init__(self, model, table, lookup, column, forward=False, content_types=None, ct_column=None,
-                 parent=False, path=""):
+                 parent=False, path="", target=None):
         self.model, self.table, self.lookup, self.column = model, table, lookup, column
+        # through a generic foreign key: (the lookup of its content type, the model it must name,
+        # for_concrete_model) -- a comment on a Post is not one on the Article with the same key
+        self.target = target
         self.forward, self.content_types, self.ct_column, self.parent = forward, content_types, ct_column, parent
         self.columns, self.paths = set(), [path]
 
     @property
     def key(self):
-        return (self.table, self.lookup, self.column)
+        return (self.table, self.lookup, self.column, self.target and self.target[:2])
+
+    def filters(self, using=None):
+        """The lookups besides ``lookup`` a pipeline row must pass (a generic target's content type)."""
+        if self.target is None:
+            return {}
+        # Django app loading: importable only in a project with contenttypes installed
+        from django.contrib.contenttypes.models import ContentType
+        lookup, model, concrete = self.target
+        return {lookup: ContentType.objects.db_manager(using).get_for_model(model, for_concrete_model=concrete)}
 
     def read(self, column):
         if column is None:
@@ -60,6 +72,10 @@ class Way:
 
     def describe(self):
         return "%s (%s)" % (self.table, ", ".join(self.paths))
+
+
+_INTEGER_KEYS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+                 "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField"}
 
 
 class Unfollowable(Exception):
@@ -136,6 +152,11 @@ class Graph:
         GenericForeignKey, _ = _generic()
         model, lookup, entry = self.model, [], None
         for i, part in enumerate(parts):
+            if part == "pk":  # the row's own key: no relation to follow, whatever the pk is (a parent link)
+                way = self._row(model, lookup, model, path, entry)
+                if way is not None:
+                    way.read(_concrete(model)._meta.pk.column)
+                return
             field = _field(model, part)
             last = i == len(parts) - 1
             if field is None:
@@ -145,8 +166,8 @@ class Graph:
                     way.read(None)
                 return
             if isinstance(field, GenericForeignKey):
-                raise Unfollowable("%s.%s is a generic foreign key: its target can be any model" % (
-                    model.__name__, part))
+                self._generic_fk(model, lookup, field, parts[i + 1:], path)
+                return
             if not field.is_relation:
                 way = self._row(model, lookup, field.model, path, entry)
                 if way is not None:
@@ -155,6 +176,44 @@ class Graph:
             model, lookup, entry = self._hop(model, lookup, field, path, last, entry)
             if model is None:
                 return
+
+    def _generic_fk(self, model, lookup, gfk, rest, path):
+        """A generic foreign key (``content_object.title``) may name a row of any model: its targets
+        are every model with that column (``title``), and for the object itself the models declaring
+        a GenericRelation back to ``model``; each target's table records the rows naming its content
+        type and key. Past it, only a column of the target is followed (the ORM cannot join through it)."""
+        _, GenericRelation = _generic()
+        declared = {m for m in apps.get_models() for f in m._meta.private_fields
+                    if isinstance(f, GenericRelation) and _concrete(f.related_model) is _concrete(model)
+                    and f.object_id_field_name == gfk.fk_field and f.content_type_field_name == gfk.ct_field}
+        having = set()
+        if rest:
+            having = {m for m in apps.get_models() if m is not model and not m._meta.proxy and
+                      getattr(_field(m, rest[0]), "concrete", False) and getattr(_field(m, rest[0]), "column", None)}
+        id_field = model._meta.get_field(gfk.fk_field)
+        if id_field.get_internal_type() not in ("CharField", "TextField"):  # keys it can hold: integers
+            having = {m for m in having if m._meta.pk.get_internal_type() in _INTEGER_KEYS}
+        targets = sorted({_concrete(m) if gfk.for_concrete_model else m for m in declared | having},
+                         key=lambda m: m._meta.label)
+        if not targets:
+            raise Unfollowable("%s.%s is a generic foreign key and no model declares a GenericRelation to %s: "
+                               "nothing says which tables to follow" % (model.__name__, gfk.name, model.__name__))
+        if len(rest) > 1:
+            raise Unfollowable("past the generic foreign key %s.%s only a column of its target is followed" % (
+                model.__name__, gfk.name))
+        object_id = "__".join(lookup + [gfk.fk_field])
+        ct = "__".join(lookup + [gfk.ct_field])
+        for target in targets:
+            holder, column = _concrete(target), None  # the path ends at the object: any column of it
+            if rest:
+                field = _field(target, rest[0])
+                if field is None and not hasattr(target, rest[0]):
+                    continue  # this target has no such attribute: the document reads nothing of it
+                if field is not None and getattr(field, "column", None) is not None and field.concrete:
+                    holder, column = _concrete(field.model), field.column  # perhaps a parent's column
+            way = self._way(holder, object_id, holder._meta.pk.column, path=path,
+                            target=(ct, target, gfk.for_concrete_model))
+            way.read(column)
 
     def _hop(self, model, lookup, field, path, last, entry):
         """Follow one relation from ``model`` (at ``lookup``); -> (the related model, its lookup)."""
@@ -276,3 +335,19 @@ def id_path(model, source):
     if f is None or getattr(f, "column", None) is None or (f.is_relation and not f.concrete):
         return None
     return "__".join(parts), f, _concrete(f.model)
+
+
+def is_generic_fk(field):
+    return isinstance(field, _generic()[0])
+
+
+def generic_hop(model, path):
+    """Does this dotted path cross a generic foreign key?"""
+    for part in path.split("."):
+        field = _field(model, part) if model is not None else None
+        if field is None:
+            return False
+        if is_generic_fk(field):
+            return True
+        model = field.related_model if field.is_relation else None
+    return False

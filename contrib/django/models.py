@@ -124,9 +124,23 @@ class ReindexRange(models.Model):
     claimed_by = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     result = models.TextField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")  # why its last claim failed
 
     class Meta:
         unique_together = [("run", "seq")]
+
+
+class RangeFailure(models.Model):
+    """A range of a reindex through the queue given up on after MAX_ATTEMPTS claims, and why:
+    the reindex ended with exit 1 naming it. Kept after the run's ranges are dropped."""
+    pipeline = models.CharField(max_length=255)
+    run = models.CharField(max_length=64)
+    seq = models.PositiveIntegerField()
+    first = models.TextField()
+    last = models.TextField()
+    attempts = models.PositiveIntegerField()
+    reason = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return "%s #%d" % (self.run, self.seq)

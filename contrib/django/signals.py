@@ -58,8 +58,9 @@ class _Waker:
         self.lock = threading.Lock()
         self.waiting = {}                 # pipeline -> {pk: doc_id}, under lock
         self.idle = True                  # under lock: no turn of the thread is due
-        self.signal = threading.Lock()    # released once per turn: a cheap binary semaphore
-        self.signal.acquire()
+        # set once per turn; an Event, not a lock used as a semaphore: a flush() from another thread
+        # (atexit, a test) racing the thread's own made that lock be released twice (RuntimeError)
+        self.signal = threading.Event()
         self.thread = None
 
     def submit(self, pipeline, items):
@@ -75,20 +76,19 @@ class _Waker:
                 thread = self.thread = threading.Thread(target=self._run, name="solrsync-waker", daemon=True)
                 thread.start()
         if wake:
-            self.signal.release()
+            self.signal.set()
 
     def _run(self):
         while True:
-            self.signal.acquire()
+            self.signal.wait()
+            self.signal.clear()
             time.sleep(self.MERGE_SECONDS)
             self.flush()
 
     def flush(self):
         with self.lock:
             waiting, self.waiting = self.waiting, {}
-            if not self.idle:
-                self.idle = True
-                self.signal.acquire(blocking=False)  # this flush takes the turn, if the thread has not
+            self.idle = True  # a turn still signalled finds nothing and ends
         for pipeline, items in waiting.items():
             try:
                 get_tasks().enqueue_sync(pipeline, list(items.items()))
@@ -113,13 +113,27 @@ def _note(pipeline, instance, op, using):
             get_syncer().changelog.record(pipeline.name, instance.pk, doc_id, op, using=using)
             if before is not None and before != doc_id:  # the id was edited: the old document must go
                 get_syncer().changelog.record(pipeline.name, instance.pk, before, op, using=using)
-        except Exception:
-            log.exception("%s %s (pk %s): could not record the change; the next full resync will catch it",
+        except Exception as exc:
+            log.exception("%s %s (pk %s): could not record the change; it is kept as a failure record "
+                          "(`solrsync failures`, `solrsync retry`), and the next full resync catches it too",
                           pipeline.name, doc_id, instance.pk)
+            _file_miss(pipeline.name, instance.pk, doc_id, exc, using)
             return
     if op == "save":
         instance.__dict__.setdefault("_solrsync_ids", loaded)[pipeline.name] = doc_id
     _wake(pipeline.name, using, instance.pk, doc_id)
+
+
+def _file_miss(pipeline_name, pk, doc_id, exc, using):
+    """A change that could not be recorded is never silent: once the save commits, a failure record
+    names it (``solrsync failures``; ``solrsync retry`` or ``reindex --verify --fix`` re-index it)."""
+    def file():
+        try:
+            get_syncer().changelog.record_failures(pipeline_name, [(pk, doc_id, "the change was not recorded: %s: %s"
+                                                                    % (type(exc).__name__, exc))])
+        except Exception as again:
+            log.error("%s %s (pk %s): could not keep the failure record either: %s", pipeline_name, doc_id, pk, again)
+    transaction.on_commit(file, using=using)
 
 
 def _remember_id(pipeline, attname):
@@ -214,19 +228,29 @@ def connect():
 def _rows_of(pipeline, way, values, using):
     """The pipeline's rows reading the rows whose ``way.column`` holds one of ``values``."""
     values = [v for v in values if v is not None]
-    return pipeline.model_class._base_manager.db_manager(using).filter(**{way.lookup + "__in": values})
+    if way.target is not None:  # a generic object id: compared as what it stores
+        values = [str(v) for v in values]
+    return pipeline.model_class._base_manager.db_manager(using).filter(**{way.lookup + "__in": values},
+                                                                       **way.filters(using))
 
 
-def _record(pipeline, rows, using, what):
+def _record(pipeline, rows, using, what, one_row=False):
+    """Record the pipeline's ``rows()`` reading a changed row, and wake a consumer when there are
+    any. ``one_row``: the way back is a key lookup, so with triggers (which recorded them) it is
+    worth one indexed query to wake no consumer for another model's row (a Map's tag, seen by the
+    layers)."""
     if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
         return
     if pipeline.name not in triggers.installed(using):  # else the triggers recorded them
         try:
-            triggers.record_rows(pipeline, rows(), using)
+            if not triggers.record_rows(pipeline, rows(), using):
+                return
         except Exception:
             log.exception("%s: could not record the rows reading %s; the next full resync will catch them",
                           pipeline.name, what)
             return
+    elif one_row and not rows().exists():
+        return
     _wake(pipeline.name, using)
 
 
@@ -253,7 +277,7 @@ def _related_handlers(pipeline, way):
     def fan_out(instance, using, values):
         if counts(instance):
             _record(pipeline, lambda: _rows_of(pipeline, way, values, using), using,
-                    "%s %s" % (way.model._meta.label, instance.pk))
+                    "%s %s" % (way.model._meta.label, instance.pk), one_row=not way.forward)
 
     def saved(sender, instance, using, raw=False, update_fields=None, created=False, **kw):
         # a new row reached by its own key: whatever points at it was recorded when it was
@@ -290,6 +314,9 @@ def _m2m_handler(pipeline, membership, related):
             return
         what = "%s %s" % (type(instance)._meta.label, instance.pk)
         if not isinstance(instance, related.model):  # a row of our side: it (if it is one of ours)
+            model = pipeline.model_class
+            if membership.lookup == "pk" and not (isinstance(instance, model) or issubclass(model, type(instance))):
+                return  # a sibling's (a Map's keywords for the layers): none of ours, nothing to wake
             if action != "pre_clear":
                 _record(pipeline, lambda: _rows_of(pipeline, membership, [instance.pk], using), using, what)
             return

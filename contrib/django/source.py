@@ -6,9 +6,9 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import F, Lookup
 
-from solrsync.documents import BBox, Multi
+from solrsync.documents import BBox, Document, InvalidBBox, Multi
 
-from .graph import id_path
+from .graph import generic_hop, id_path, is_generic_fk
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
@@ -39,7 +39,9 @@ class _AnyOf(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         keys, filter_only = self.rhs
         field = self.lhs.output_field
-        values = list(keys) if filter_only else [field.get_db_prep_value(v, connection) for v in keys]
+        # integers as one array literal: psycopg's client-side binding quotes a list element by element
+        values = "{%s}" % ",".join(map(str, keys)) if filter_only else [
+            field.get_db_prep_value(v, connection) for v in keys]
         return "%s = ANY(%%s::%s[])" % ("(%s + 0)" % lhs if filter_only else lhs, field.rel_db_type(connection)), \
             list(params) + [values]
 
@@ -49,12 +51,15 @@ def among(qs, name, keys):
     bounded by their lowest and highest, read through the index: PostgreSQL otherwise plans a
     list of a thousand keys as a scan of the whole table for each page of a related set or batch
     of changes (its cost grows with the table, not with the keys); within the range, pages read
-    in key order pass over the table once in all. Only for integers: text keys sort by the
-    database's collation, not Python's."""
+    in key order pass over the table once in all; keys that fill their range are read by it
+    alone. Only for integers: text keys sort by the database's collation, not Python's."""
     keys = list(keys)
     ints = bool(keys) and all(type(k) is int for k in keys)
     if ints:
-        qs = qs.filter(**{name + "__gte": min(keys), name + "__lte": max(keys)})
+        low, high = min(keys), max(keys)
+        qs = qs.filter(**{name + "__gte": low, name + "__lte": high})
+        if high - low + 1 == len(set(keys)):  # every key of the range: the range says it all
+            return qs
     if keys and connections[qs.db].vendor == "postgresql":
         return qs.filter(_AnyOf(F(name), (keys, ints)))
     return qs.filter(**{name + "__in": keys})
@@ -121,6 +126,8 @@ class DjangoSource:
                 many.append((f.source, field, f.attr))
                 continue
             for path in (f.paths if isinstance(f, BBox) else (f.source,)):
+                if generic_hop(self.model, path):
+                    return None  # values() cannot cross a generic foreign key: model instances can
                 if path not in flat:
                     flat.append(path)
         return flat, many
@@ -142,6 +149,8 @@ class DjangoSource:
         model, field = self.model, None
         for i, part in enumerate(parts):
             field = _field(model, part, instances)
+            if instances and is_generic_fk(field):
+                return None  # a generic foreign key: its target's attributes are read on (graph.py follows them)
             if field is None:
                 if instances and isinstance(getattr(model, part, None), property):
                     return None  # a property: whatever it returns is read on
@@ -406,6 +415,25 @@ class DjangoSource:
         while getattr(field, "base_field", None) is not None and field.get_internal_type() == "ArrayField":
             field, many = field.base_field, True
         return _SOLR_TYPES.get(field.get_internal_type(), "string"), many
+
+    @staticmethod
+    def extent(value):
+        """A geometry (GeoDjango's GEOSGeometry: Polygon, MultiPolygon, Point, ...) -> its extent as
+        (x0, x1, y0, y1) in WGS84, reprojected from its SRID when that is not 4326; four numbers
+        or None pass as they are (``Document.extent``). The engine gets numbers, never a geometry."""
+        if value is None or (isinstance(value, (tuple, list)) and len(value) == 4):
+            return Document.extent(value)
+        if not hasattr(type(value), "extent") or not hasattr(type(value), "empty"):  # the class: no evaluation
+            return Document.extent(value)  # raises: not a geometry either
+        if value.empty:
+            return None, None, None, None
+        if value.srid not in (None, 4326):
+            try:
+                value = value.transform(4326, clone=True)
+            except Exception as exc:  # no GDAL, an SRID PROJ does not know
+                raise InvalidBBox("cannot reproject the geometry from SRID %s to WGS84: %s" % (value.srid, exc))
+        x0, y0, x1, y1 = value.extent
+        return x0, x1, y0, y1
 
     def close(self):
         """Drop this thread's database connections (before the reindex forks worker processes,

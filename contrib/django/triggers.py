@@ -18,6 +18,7 @@ signal path (signals.py), which writes the same rows from Python.
 Wake-ups: on PostgreSQL a statement trigger on the change log NOTIFYs ``solrsync`` with the
 pipeline's name when the transaction commits, whoever wrote it (wakeups.py listens).
 """
+import hashlib
 import logging
 import re
 import threading
@@ -48,7 +49,12 @@ _lock = threading.Lock()
 
 
 def trigger_name(pipeline_name):
-    return "solrsync_" + re.sub(r"[^a-z0-9_]", "_", pipeline_name.lower())[:40]
+    """``solrsync_<name>``: the name as it is when short, else its start and a digest of it, so two
+    long names never share triggers (PostgreSQL keeps 63 bytes of an identifier)."""
+    base = re.sub(r"[^a-z0-9_]", "_", pipeline_name.lower())
+    if len(base) > 40:
+        base = "%s_%s" % (base[:28], hashlib.sha1(pipeline_name.encode("utf-8")).hexdigest()[:11])
+    return "solrsync_" + base
 
 
 class Unsupported(Exception):
@@ -184,10 +190,24 @@ class TriggerPlan:
     def _way_query(self, way, row):
         """SQL selecting (solrsync_k, solrsync_d) of every pipeline row that reads ``row`` of the
         way's table: the ORM's query for ``way.lookup``, the row's column in place of the value."""
-        value = RawSQL("%s.%s" % (row, quote(way.column)), ())
-        qs = self.model._base_manager.db_manager(self.using).filter(**{way.lookup: value}).order_by()
+        value = "%s.%s" % (row, quote(way.column))
+        if way.target is not None:  # a generic object id holds str(pk) when it is text
+            value = self._object_id(way, value)
+        qs = self.model._base_manager.db_manager(self.using).filter(**{way.lookup: RawSQL(value, ())},
+                                                                    **way.filters(self.using)).order_by()
         qs = qs.values(solrsync_k=F("pk"), solrsync_d=F(self.id_lookup)).distinct()
         return inline(qs.query.get_compiler(self.using).as_sql(), self.vendor)
+
+    def _object_id(self, way, value):
+        """A generic foreign key's object id compared with a target's key: as text when the id
+        column is text (PostgreSQL compares no varchar with a bigint)."""
+        from_model = self.model
+        for part in way.lookup.split("__")[:-1]:
+            from_model = from_model._meta.get_field(part).related_model
+        object_id = from_model._meta.get_field(way.lookup.split("__")[-1])
+        if object_id.get_internal_type() in ("CharField", "TextField"):
+            return text(way.model._meta.pk, value, self.vendor)
+        return value
 
     def _way_rows(self, way, row):
         return self._insert("save", text(self.pk, "s.solrsync_k", self.vendor),
@@ -459,7 +479,8 @@ def capture_mode(pipeline, using):
 def record_rows(pipeline, queryset, using, op="save"):
     """Record a change for every row of ``queryset`` (the pipeline's model) in one
     INSERT ... SELECT on PostgreSQL and SQLite -- a keyword on 100,000 layers is one statement,
-    not 100,000 round trips; elsewhere (or for a computed id) in batches of 1,000."""
+    not 100,000 round trips; elsewhere (or for a computed id) in batches of 1,000. Returns how
+    many rows it recorded."""
     conn = connections[using]
     table = quote(Change._meta.db_table)
     doc = pipeline.document.id
@@ -475,15 +496,16 @@ def record_rows(pipeline, queryset, using, op="save"):
                     table, COLUMNS, text(meta.pk, "s.solrsync_k", conn.vendor),
                     text(id_field, "s.solrsync_d", conn.vendor), NOW_WITH_PARAMS[conn.vendor], sql),
                     [pipeline.name, op] + list(params))
-            return
+                return cur.rowcount
         except Unsupported:
             pass
     stamp = NOW_WITH_PARAMS.get(conn.vendor, "%s")
     sql = "INSERT INTO %s (%s) VALUES (%%s, %%s, %%s, %%s, %s, 0)" % (table, COLUMNS, stamp)
     rows = qs.iterator(chunk_size=1000) if doc.fn is not None or "." in (doc.source or "") else \
         (dict(pk=pk, id=value) for pk, value in qs.values_list("pk", doc.source).iterator(chunk_size=1000))
-    batch = []
+    batch, count = [], 0
     for row in rows:
+        count += 1
         pk, doc_id = (row["pk"], row["id"]) if isinstance(row, dict) else (row.pk, pipeline.document.doc_id(row))
         batch.append([pipeline.name, str(pk), "" if doc_id is None else str(doc_id), op] +
                      ([] if stamp != "%s" else [conn.ops.adapt_datetimefield_value(timezone.now())]))
@@ -494,6 +516,7 @@ def record_rows(pipeline, queryset, using, op="save"):
     if batch:
         with conn.cursor() as cur:
             cur.executemany(sql, batch)
+    return count
 
 
 class capture_off:

@@ -66,6 +66,19 @@ class PostPipeline(Pipeline):
     document = PostDocument
 
 
+class CommentDocument(Document):
+    id = Field("pk")
+    text_s = Field("text")
+    on_s = Field("content_object.title")        # a generic foreign key (Post declares the GenericRelation)
+
+
+class CommentPipeline(Pipeline):
+    name = "comments"
+    model = "zoo.Comment"
+    core = "zoo"
+    document = CommentDocument
+
+
 class PhotoDocument(Document):
     id = Field("pk")
     label_s = Field("label")
@@ -121,4 +134,5 @@ class MapPipeline(Pipeline):
 PIPELINES = {name: {"class": "zoo.pipelines.%s" % cls} for name, cls in (
     ("restaurants", "RestaurantPipeline"), ("bigplaces", "BigPlacePipeline"), ("places", "PlacePipeline"),
     ("articles", "ArticlePipeline"), ("posts", "PostPipeline"), ("photos", "PhotoPipeline"),
+    ("comments", "CommentPipeline"),
     ("zoo_layers", "LayerPipeline"), ("zoo_maps", "MapPipeline"))}

@@ -85,6 +85,17 @@ class Cloud:
         """The node that leads shard ``shard_index``."""
         return shard_index % self.emu.node_count
 
+    def wait_for_nodes(self, core, node):
+        """A distributed query on ``node`` waits for every other node holding a shard of ``core``'s
+        collection: one that hangs (``node_faults[k].hang()``) holds the query up as well."""
+        if core.name not in self.collections or self.emu.node_count < 1:
+            return
+        for index in range(self.collections[core.name]["numShards"]):
+            other = self.leader_node(index)
+            hung = self.emu.node_faults[other].hung if other != node else None
+            if hung is not None:
+                hung.wait()
+
     def refuse_as_leader(self, node, refusing=True):
         """Make ``node`` refuse updates as a leader back from a pause would (module docstring)."""
         (self.refusing.add if refusing else self.refusing.discard)(node)

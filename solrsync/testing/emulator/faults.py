@@ -19,6 +19,20 @@ class Faults:
         self._fail = None    # (status, until, remaining)
         self._drop = None    # (until, remaining)
         self.latency = 0.0
+        released = getattr(self, "hung", None)
+        self.hung = None     # an Event requests wait on: a node that does not answer (a paused process)
+        if released is not None:
+            released.set()
+
+    def hang(self):
+        """Requests arriving from now on get no answer until ``release()`` (or ``clear()``), as from a
+        paused process: the connection is accepted, nothing comes back."""
+        self.hung = threading.Event()
+
+    def release(self):
+        hung, self.hung = self.hung, None
+        if hung is not None:
+            hung.set()
 
     def fail(self, status=503, seconds=None, count=None):
         self._fail = (status, _until(seconds), count)

@@ -94,6 +94,9 @@ class Handler(BaseHTTPRequestHandler):
         arrived = arrived or time.time()
         emu.count("requests")
         faults = self.server.faults
+        hung = faults.hung
+        if hung is not None:  # a paused node: no answer until released
+            hung.wait()
         fault = faults.take()
         if faults.latency:
             time.sleep(faults.latency)
@@ -194,6 +197,9 @@ class Handler(BaseHTTPRequestHandler):
             raise SolrHTTPError(404, "Error processing the request. CoreContainer is either not initialized or "
                                      "shutting down, or core '%s' does not exist." % rest[0])
         handler = "/".join(rest[1:])
+        if handler in ("select", "query") and emu.cloud is not None \
+                and params.get("distrib", ["true"])[0] != "false":
+            emu.cloud.wait_for_nodes(core, self.server.node)  # a distributed query asks every shard
         with core.lock:
             core.tick()
             if handler in ("update", "update/json", "update/json/docs"):

@@ -54,6 +54,14 @@ else:
         "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
     }}
 
+# SOLRSYNC_DEMO_GIS=1: GeoDjango's backends (PostGIS, SpatiaLite) and the geo app (tests of BBox on
+# geometries; needs GDAL and GEOS, and PostGIS or SpatiaLite installed)
+if os.environ.get("SOLRSYNC_DEMO_GIS") == "1":
+    DATABASES["default"]["ENGINE"] = {"django.db.backends.postgresql": "django.contrib.gis.db.backends.postgis",
+                                      "django.db.backends.sqlite3": "django.contrib.gis.db.backends.spatialite"}[
+        DATABASES["default"]["ENGINE"]]
+    INSTALLED_APPS += ["django.contrib.gis", "geo"]
+
 SOLRSYNC = {
     "SOLR_URL": "http://127.0.0.1:8983/solr/layers",
     "QUEUE_URL": "sqlite:///%s" % (VAR / "queue.sqlite3"),
