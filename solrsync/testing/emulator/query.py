@@ -266,7 +266,7 @@ def quoted_node(parser, f, name, value, boost=1.0, slop=0):
 def _boosted(node, boost):
     if node is not None and boost != 1.0:
         node.boost *= boost
-        if isinstance(node, (Const, Terms)):
+        if isinstance(node, (Const, Terms)) and node.value is not None:  # None: computed at the first match
             node.value *= boost
     return node
 

@@ -170,6 +170,11 @@ class Terms(Node):
     def __init__(self, field, f, terms, sim, schema, phrase=False, slop=0, boost=1.0):
         self.field, self.f, self.terms, self.sim, self.schema = field, f, terms, sim, schema
         self.phrase, self.slop, self.boost = phrase, slop, boost
+        self.keyword = set(terms) if f is not None and f.kind == "string" and not phrase else None
+        self.plain = self.keyword is not None and not schema.copy_sources(field)
+        if sim is not None and not sim.classic5 and self.keyword is not None and len(terms) == 1:
+            self.idf = self.value = None  # the statistics when a document first matches (id:X: rarely)
+            return
         self.idf = sim.idf(field, terms if phrase else terms[:1]) if sim else 1.0
         if sim and not phrase and len(terms) > 1:  # SynonymQuery: one term, the commonest's document frequency
             st = sim.stats(field)
@@ -193,11 +198,19 @@ class Terms(Node):
         return total, length
 
     def score(self, doc):
+        if self.keyword is not None:  # a string field: its values are its terms; most documents miss
+            values = doc.fields.get(self.field) if self.plain else doc.values(self.field, self.schema)
+            if values is None or (values not in self.keyword if type(values) is str else
+                                   not any(v in self.keyword for v in values)):
+                return None
         freq, length = self.freq(doc, self.schema)
         if not freq:
             return None
         if self.sim is None:
             return self.boost
+        if self.value is None:
+            self.idf = self.sim.idf(self.field, self.terms)
+            self.value = self.idf * self.boost
         return self.value * self.sim.tf_score(self.field, freq, length, self.f.norms)
 
 
