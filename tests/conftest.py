@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from solrsync.testing.emulator import SolrEmulator
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "contrib" / "django" / "demo"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -52,6 +54,13 @@ def require_service(name, port):
         if os.environ.get("SOLRSYNC_REQUIRE_SERVICES") == "1":
             pytest.fail(msg + " (SOLRSYNC_REQUIRE_SERVICES=1)")
         pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def two_nodes():
+    """A SolrCloud of two emulator nodes (shard i led by node i % 2), for the leader-routing tests."""
+    with SolrEmulator(cloud=True, nodes=2) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="session")

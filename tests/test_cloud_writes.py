@@ -7,17 +7,10 @@ pending and are written once the leader takes them: every document ends equal, f
 what the database builds now."""
 import pytest
 
-from solrsync.testing.emulator import SolrEmulator
 from solrsync.testing.pytest_plugin import SolrTarget
 from test_versions import drain, layers, quiet  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django
-
-
-@pytest.fixture(scope="module")
-def two_nodes():
-    with SolrEmulator(cloud=True, nodes=2) as emulator:
-        yield emulator
 
 
 @pytest.fixture

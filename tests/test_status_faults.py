@@ -8,16 +8,9 @@ import threading
 import pytest
 
 from conftest import stop, use_queue, wait_until
-from solrsync.testing.emulator import SolrEmulator
 from solrsync.testing.pytest_plugin import SolrTarget
 
 pytestmark = pytest.mark.django
-
-
-@pytest.fixture(scope="module")
-def two_nodes():
-    with SolrEmulator(cloud=True, nodes=2) as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -86,14 +86,18 @@ def _concrete(model):
     return model._meta.concrete_model
 
 
-def _field(model, part):
+def model_field(model, name, accessors=True):
+    """The model field (or reverse relation) called ``name``: by name, attname (``owner_id``), ``pk``,
+    and, with ``accessors``, a reverse relation's accessor (``layer_set``)."""
     meta = model._meta
-    if part == "pk":
+    if name == "pk":
         return meta.pk
     try:
-        return meta.get_field(part)
+        return meta.get_field(name)
     except FieldDoesNotExist:
-        return next((r for r in meta.related_objects if r.get_accessor_name() == part), None)
+        if accessors:
+            return next((r for r in meta.related_objects if r.get_accessor_name() == name), None)
+        return None
 
 
 class Graph:
@@ -157,7 +161,7 @@ class Graph:
                 if way is not None:
                     way.read(_concrete(model)._meta.pk.column)
                 return
-            field = _field(model, part)
+            field = model_field(model, part)
             last = i == len(parts) - 1
             if field is None:
                 # a property or a transform (date.year): whatever of this row it reads
@@ -189,7 +193,7 @@ class Graph:
         having = set()
         if rest:
             having = {m for m in apps.get_models() if m is not model and not m._meta.proxy and
-                      getattr(_field(m, rest[0]), "concrete", False) and getattr(_field(m, rest[0]), "column", None)}
+                      getattr(model_field(m, rest[0]), "concrete", False) and getattr(model_field(m, rest[0]), "column", None)}
         id_field = model._meta.get_field(gfk.fk_field)
         if id_field.get_internal_type() not in ("CharField", "TextField"):  # keys it can hold: integers
             having = {m for m in having if m._meta.pk.get_internal_type() in _INTEGER_KEYS}
@@ -206,7 +210,7 @@ class Graph:
         for target in targets:
             holder, column = _concrete(target), None  # the path ends at the object: any column of it
             if rest:
-                field = _field(target, rest[0])
+                field = model_field(target, rest[0])
                 if field is None and not hasattr(target, rest[0]):
                     continue  # this target has no such attribute: the document reads nothing of it
                 if field is not None and getattr(field, "column", None) is not None and field.concrete:
@@ -327,11 +331,11 @@ def id_path(model, source):
     parts = source.split(".")
     current = model
     for part in parts[:-1]:
-        f = _field(current, part)
+        f = model_field(current, part)
         if f is None or not (f.concrete and f.is_relation and getattr(f.remote_field, "parent_link", False)):
             return None
         current = f.related_model
-    f = _field(current, parts[-1])
+    f = model_field(current, parts[-1])
     if f is None or getattr(f, "column", None) is None or (f.is_relation and not f.concrete):
         return None
     return "__".join(parts), f, _concrete(f.model)
@@ -344,7 +348,7 @@ def is_generic_fk(field):
 def generic_hop(model, path):
     """Does this dotted path cross a generic foreign key?"""
     for part in path.split("."):
-        field = _field(model, part) if model is not None else None
+        field = model_field(model, part) if model is not None else None
         if field is None:
             return False
         if is_generic_fk(field):

@@ -2,13 +2,12 @@
 dotted paths of a document's fields checked and compiled into ``values()`` lookups."""
 import difflib
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import F, Lookup
 
 from solrsync.documents import BBox, Document, InvalidBBox, Multi
 
-from .graph import generic_hop, id_path, is_generic_fk
+from .graph import generic_hop, id_path, is_generic_fk, model_field
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
@@ -68,20 +67,6 @@ def among(qs, name, keys):
 def _isolatable(exc, errors):
     """Is this read error one row's to file in ``errors`` (when the caller asked for that)?"""
     return errors is not None and type(exc).__name__ not in _OUTAGES
-
-
-def _field(model, name, accessors=False):
-    """The model field (or reverse relation) called ``name``: by name, attname (``owner_id``), ``pk``,
-    and, with ``accessors``, a reverse relation's accessor (``layer_set``)."""
-    meta = model._meta
-    if name == "pk":
-        return meta.pk
-    try:
-        return meta.get_field(name)
-    except FieldDoesNotExist:
-        if accessors:
-            return next((r for r in meta.related_objects if r.get_accessor_name() == name), None)
-        return None
 
 
 def _final_field(model, lookup):
@@ -148,7 +133,7 @@ class DjangoSource:
         instances = kind == "path" and self.plan is None
         model, field = self.model, None
         for i, part in enumerate(parts):
-            field = _field(model, part, instances)
+            field = model_field(model, part, instances)
             if instances and is_generic_fk(field):
                 return None  # a generic foreign key: its target's attributes are read on (graph.py follows them)
             if field is None:
