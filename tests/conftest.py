@@ -110,8 +110,8 @@ def use_queue(url, **env):
     from solrsync.queue import huey_for
     os.environ["SOLRSYNC_QUEUE_URL"] = url
     os.environ.update(env)
+    settings.HUEY = huey_for(settings.SOLRSYNC)  # before the reset: a thread rebuilding at once takes this one
     runtime.reset()
-    settings.HUEY = huey_for(settings.SOLRSYNC)
     return runtime.get_tasks()
 
 

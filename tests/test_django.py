@@ -290,3 +290,37 @@ def test_the_console_script_says_how_to_find_the_project(project, tmp_path):
     proc = subprocess.run([script, "status", "--json"], cwd=str(DEMO), capture_output=True, text=True, timeout=60,
                           env=dict(env, DJANGO_SETTINGS_MODULE="demoproject.settings"))  # run in the project
     assert proc.returncode == 0, proc.stderr
+
+
+def test_two_threads_asking_for_the_tasks_first_register_them_once(project, monkeypatch):
+    """A wake-up flushed from another thread while this one builds the tasks: huey refused the
+    second registration on the same Huey (ValueError) and the wake-up was lost to the sweeper."""
+    import threading
+    from django.conf import settings
+    from solrsync.contrib.django import runtime
+    from solrsync.queue import huey_for
+    monkeypatch.setattr(settings, "HUEY", huey_for(settings.SOLRSYNC))  # a Huey no task is registered on yet
+    runtime.reset()
+    entered, errors, real = [], [], runtime.register_tasks
+    both_in = threading.Event()
+
+    def register(*args, **kw):
+        entered.append(threading.current_thread().name)
+        if len(entered) == 2:
+            both_in.set()
+        both_in.wait(timeout=1.0)  # the other thread gets its chance to come in too
+        return real(*args, **kw)
+    monkeypatch.setattr(runtime, "register_tasks", register)
+
+    def ask():
+        try:
+            runtime.get_tasks()
+        except Exception as exc:  # noqa: BLE001 -- the test reports what the thread met
+            errors.append(exc)
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(entered) == 1
+    runtime.reset()

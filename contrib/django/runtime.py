@@ -22,7 +22,7 @@ from .graph import Graph
 from .source import DjangoSource
 from .store import DjangoChangeLog
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # one first build of each piece, whichever thread asks first (a wake-up flushes from its own)
 _state = {}
 
 
@@ -86,23 +86,25 @@ def get_huey():
 
     Set ``HUEY = solrsync.queue.huey_for(SOLRSYNC)`` in settings.py: djhuey reads settings.HUEY
     when Django imports it, before any app is ready, so only settings.py can choose it."""
-    if "huey" not in _state:
-        huey = getattr(django_settings, "HUEY", None)
-        if huey is None and not apps.is_installed("huey.contrib.djhuey"):
-            huey = make_huey(get_settings())
-        elif huey is None or isinstance(huey, dict):
-            # Django app loading: djhuey builds its Huey from settings.HUEY when imported, so only if installed
-            from huey.contrib.djhuey import HUEY as huey
-        _state["huey"] = huey
-    return _state["huey"]
+    with _lock:
+        if "huey" not in _state:
+            huey = getattr(django_settings, "HUEY", None)
+            if huey is None and not apps.is_installed("huey.contrib.djhuey"):
+                huey = make_huey(get_settings())
+            elif huey is None or isinstance(huey, dict):
+                # Django app loading: djhuey builds its Huey from settings.HUEY when imported, so only if installed
+                from huey.contrib.djhuey import HUEY as huey
+            _state["huey"] = huey
+        return _state["huey"]
 
 
 def get_tasks():
-    if "tasks" not in _state:
-        _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
-                                         resync=resync,
-                                         watch=lambda wake: wakeups.watch(get_syncer(), wake))
-    return _state["tasks"]
+    with _lock:  # two threads registering the tasks on one Huey: huey refuses the second (ValueError)
+        if "tasks" not in _state:
+            _state["tasks"] = register_tasks(get_huey(), get_settings(), get_syncer, wrap=close_db,
+                                             resync=resync,
+                                             watch=lambda wake: wakeups.watch(get_syncer(), wake))
+        return _state["tasks"]
 
 
 def resync(name):
