@@ -11,6 +11,7 @@ median per round and the ratios to (a).
 import argparse
 import datetime as dt
 import importlib.util
+import inspect
 import os
 import platform
 import statistics
@@ -22,19 +23,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-FIELDS = """
-class LayerDocument(Document):
-    id = Field("uuid")
-    name = Field("name")
-    title = Text("title")
-    abstract = Text("abstract")
-    bbox = BBox("bbox_x0", "bbox_x1", "bbox_y0", "bbox_y1")
-    category = Field("category.identifier")
-    modified_date = Date("date")
-    username = Field("owner.username")
-    keywords = Multi("keywords", attr="name")
-    regions = Multi("regions", attr="name")
-"""
+from pipelines.layers import LayerDocument  # noqa: E402 (after the path is set)
+
+# the shipped declaration, compiled again against each version of solrsync/documents.py
+FIELDS = inspect.getsource(LayerDocument)
 # what DjangoSource.solr_field answers for the demo's Layer
 TYPES = {"name": ("string", False), "category.identifier": ("string", False), "owner.username": ("string", False),
          "keywords.name": ("string", False), "regions.name": ("string", False)}
