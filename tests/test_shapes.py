@@ -340,3 +340,20 @@ def test_a_computed_field_without_depends_is_named_by_check_migrate_and_status(z
     assert warnings == ["pipeline articles: document field shout is computed by a function without depends: "
                         "changes to the rows it reads are not followed"]
     assert "shout is computed" in triggers.capture_mode(pipeline, "default")
+
+
+@pytest.mark.parametrize("write", ["parent update()", "child update()", "raw SQL on the parent", "child save()"])
+def test_a_parent_row_updated_records_its_child_once(zoo, write):
+    """One change row per child per statement (the trigger on the parent's table recorded the
+    child twice: once for the row's old values and once for its new ones, though a parent link
+    cannot move)."""
+    use_capture("triggers")
+    from zoo.models import Place, Restaurant
+    r = Restaurant.objects.create(name="Luigi", city="Rome")
+    zoo.clear()
+    {"parent update()": lambda: Place.objects.filter(pk=r.pk).update(name="Luigi's"),
+     "child update()": lambda: Restaurant.objects.filter(pk=r.pk).update(name="Luigi's"),
+     "raw SQL on the parent": lambda: sql("UPDATE zoo_place SET name = 'Luigi''s'"),
+     "child save()": lambda: Restaurant(pk=r.pk, place_ptr_id=r.pk, name="Luigi's", city="Rome").save()}[write]()
+    assert zoo.pending("restaurants") == [("restaurants", str(r.pk), str(r.pk), "save")]
+    assert zoo.assert_in_step("restaurants")[str(r.pk)]["name"] == "Luigi's"
