@@ -249,11 +249,13 @@ class TriggerPlan:
                                 for c in filter(None, (way.column, way.ct_column)))
             update = [self._way_rows(way, "OLD", moved), self._way_rows(way, "NEW")]
             if way.parent and self.id_holder._meta.db_table == way.table and self.id.column != self.pk.column:
-                # the parent's row holds the id: an edited id takes the old document away
+                # the parent's row holds the id: an edited id takes the old document away (an
+                # unchanged one is the NEW row's, recorded above)
                 parent_pk = "OLD.%s" % q(way.model._meta.pk.column)
                 update.append(self._insert("save", text(self.pk, parent_pk, self.vendor),
                                            text(self.id, "OLD.%s" % q(self.id.column), self.vendor),
-                                           "WHERE EXISTS (SELECT 1 FROM %s t WHERE t.%s = OLD.%s)" % (
+                                           "WHERE OLD.%s %s NEW.%s AND EXISTS (SELECT 1 FROM %s t WHERE t.%s = OLD.%s)" % (
+                                               q(self.id.column), distinct, q(self.id.column),
                                                q(self.table), q(self.pk.column), q(way.model._meta.pk.column))))
         events = {"INSERT": ([self._way_rows(way, "NEW")], self._guard(way, "NEW")),
                   "DELETE": ([self._way_rows(way, "OLD")], self._guard(way, "OLD"))}
