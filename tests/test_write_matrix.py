@@ -46,8 +46,9 @@ def world():
 
 
 def _m(name):
+    from taggit.models import Tag
     from zoo import models
-    return getattr(models, name)
+    return Tag if name == "Tag" else getattr(models, name)
 
 
 SAVE, UNSEEN = True, False  # seen by signals (save, delete, m2m) or not (update, bulk_create, raw SQL)
@@ -85,6 +86,29 @@ WRITES = {
         ["photos"], UNSEEN, lambda w: _m("Photo").objects.update(width=1)),
     "polymorphic child: raw SQL on its own table": (
         ["photos"], UNSEEN, lambda w: sql("UPDATE zoo_photo SET width = 2")),
+    # the triggers-only cells of test_shapes/test_geonode, here in both modes
+    "child reading its parent: raw SQL on the parent's table": (
+        ["restaurants", "places", "bigplaces"], UNSEEN, lambda w: sql("UPDATE zoo_place SET city = 'Raw'")),
+    "proxy: bulk_create": (["bigplaces", "places"], UNSEEN, lambda w: _m("Place").objects.bulk_create([_m("Place")(name="Bulk")])),
+    "reverse foreign key: a row moved by update()": (
+        ["articles"], UNSEEN, lambda w: _m("Chapter").objects.update(article=_m("Article").objects.get(title="Atlas"))),
+    "deep path: the row three relations away renamed by update()": (
+        ["articles"], UNSEEN, lambda w: _m("Org").objects.update(name="Eclipse")),
+    "generic relation: a comment edited by update()": (
+        ["posts", "comments"], UNSEEN, lambda w: _m("Comment").objects.update(text="update()")),
+    "taggit's generic items: a tag renamed by update()": (
+        ["posts"], UNSEEN, lambda w: _m("Tag").objects.filter(name="osm").update(name="OSM")),
+    "generic foreign key: the target's column by update()": (
+        ["comments"], UNSEEN, lambda w: _m("Post").objects.update(title="update()")),
+    "polymorphic child: update() on the parent": (
+        ["photos"], UNSEEN, lambda w: _m("Asset").objects.non_polymorphic().update(label="update()")),
+    "GeoNode: the owner renamed by raw SQL": (
+        ["zoo_layers"], UNSEEN, lambda w: sql("UPDATE auth_user SET username = 'raw' WHERE id = %s", [w.ana.pk])),
+    "GeoNode: a keyword renamed by update()": (
+        ["zoo_layers"], UNSEEN, lambda w: _m("Tag").objects.filter(name="roads").update(
+            name="Roads")),
+    "GeoNode: update() on the child (the parent's and its own columns)": (
+        ["zoo_layers"], UNSEEN, lambda w: _m("Layer").objects.update(title="update()", store="postgis")),
     "GeoNode: a region delete()d": (["zoo_layers"], SAVE, lambda w: w.region.delete()),
     "GeoNode: the category delete()d (SET_NULL)": (["zoo_layers"], SAVE, lambda w: w.category.delete()),
     "GeoNode: a region's membership deleted by raw SQL": (
