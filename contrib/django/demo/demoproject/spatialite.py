@@ -4,9 +4,11 @@ CPython built without ``--enable-loadable-sqlite-extensions`` (pyenv's default) 
 ``Connection.enable_load_extension``, and Django's SpatiaLite backend then refuses to connect.
 ``pysqlite3`` built from source links the system's libsqlite3 -- the one the system's
 mod_spatialite is built for -- with extension loading on (``pip install --no-binary pysqlite3
-pysqlite3``; ``make install`` does it; its binary wheels bundle a newer SQLite whose metadata
-triggers SpatiaLite 5.0 breaks). ``use_loadable_sqlite3()`` puts it in place of ``sqlite3`` before
-Django imports its SQLite backend; the standard module is kept when it can load extensions itself."""
+pysqlite3``; ``make install`` does it). Not its binary wheels: they bundle a newer SQLite (3.53)
+on which SpatiaLite 5.0.1's metadata triggers fail (``migrate``: "error in trigger
+ISO_metadata_reference_row_id_value_insert: no such column: rowid"). ``use_loadable_sqlite3()``
+puts it in place of ``sqlite3`` before Django imports its SQLite backend; the standard module is
+kept when it can load extensions itself."""
 import sys
 
 
