@@ -65,6 +65,9 @@ if os.environ.get("SOLRSYNC_DEMO_GIS") == "1":
                                       "django.db.backends.sqlite3": "django.contrib.gis.db.backends.spatialite"}[
         DATABASES["default"]["ENGINE"]]
     INSTALLED_APPS += ["django.contrib.gis", "geo"]
+    if DATABASES["default"]["ENGINE"].endswith("spatialite"):
+        from demoproject.spatialite import use_loadable_sqlite3
+        use_loadable_sqlite3()  # SpatiaLite is an SQLite extension: an sqlite3 that loads them
 
 SOLRSYNC = {
     "SOLR_URL": "http://127.0.0.1:8983/solr/layers",
