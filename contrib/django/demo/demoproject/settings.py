@@ -37,6 +37,10 @@ if os.environ.get("SOLRSYNC_DEMO_ZOO") == "1":  # the test suite's model zoo (te
     sys.path.insert(0, str(BASE_DIR.parent.parent.parent / "tests"))
     INSTALLED_APPS += ["taggit", "polymorphic", "zoo"]
 
+if os.environ.get("SOLRSYNC_DEMO_USERS") == "1":  # a swapped user model (GeoNode's people.Profile): a fresh database only
+    INSTALLED_APPS += ["people"]
+    AUTH_USER_MODEL = "people.Profile"
+
 if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.postgresql",
