@@ -177,3 +177,35 @@ def test_geometries_reach_solr_as_bboxes_on_each_spatial_database(solr, kind, ca
                             cwd=str(DEMO), env=env, capture_output=True, text=True, timeout=300)
     assert verify.returncode == 0 and "0 missing, 0 stale, 0 orphaned, 0 filtered out" in verify.stdout, (
         verify.stdout + verify.stderr)
+
+
+def test_an_sqlite3_that_loads_extensions_is_found_or_the_reason_said(monkeypatch):
+    """The standard sqlite3 when it loads extensions; else pysqlite3; else one line saying why (the
+    SpatiaLite runs skip with it)."""
+    import types
+    from demoproject import spatialite
+
+    class Loads:
+        def enable_load_extension(self, on):
+            pass
+
+    stdlib = types.ModuleType("sqlite3")
+    stdlib.Connection = type("Connection", (), {})  # as pyenv's build: no enable_load_extension
+    import sqlite3.dbapi2  # noqa: F401 (the real one, put back after the swap below)
+    monkeypatch.setitem(sys.modules, "sqlite3.dbapi2", sys.modules["sqlite3.dbapi2"])
+    monkeypatch.setitem(sys.modules, "sqlite3", stdlib)
+    monkeypatch.setitem(sys.modules, "pysqlite3", None)  # not installed
+    module, why = spatialite.loadable_sqlite3()
+    assert module is None and "pysqlite3 is not installed" in why and "libsqlite3-dev" in why
+    other = types.ModuleType("pysqlite3")
+    other.dbapi2 = types.ModuleType("pysqlite3.dbapi2")
+    other.dbapi2.Connection = Loads
+    other.__path__ = []
+    monkeypatch.setitem(sys.modules, "pysqlite3", other)
+    monkeypatch.setitem(sys.modules, "pysqlite3.dbapi2", other.dbapi2)
+    assert spatialite.loadable_sqlite3() == (other, None)
+    spatialite.use_loadable_sqlite3()
+    assert sys.modules["sqlite3"] is other and sys.modules["sqlite3.dbapi2"] is other.dbapi2
+    stdlib.Connection = Loads  # a Python built with --enable-loadable-sqlite-extensions: kept
+    monkeypatch.setitem(sys.modules, "sqlite3", stdlib)
+    assert spatialite.loadable_sqlite3() == (stdlib, None)

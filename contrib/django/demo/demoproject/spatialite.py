@@ -14,10 +14,11 @@ import sys
 
 def loadable_sqlite3():
     """-> (the sqlite3 module to use, None), or (None, why there is none)."""
-    import sqlite3
+    import sqlite3  # as sys.modules holds it now (an optional dependency may stand in for it)
     if hasattr(sqlite3.Connection, "enable_load_extension"):
         return sqlite3, None
     try:
+        # an optional dependency (the [gis] extra)
         import pysqlite3
         import pysqlite3.dbapi2
     except ImportError:
