@@ -19,6 +19,14 @@ from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
 
 log = logging.getLogger("solrsync.sync")
 RELATED_CHUNK = 1000  # rows per push of a related change's set: a reindex's chunk
+# A drain working through a backlog claims up to this many times BATCH_SIZE objects at once (the
+# claim doubling while it comes back full): what a claim costs besides its rows -- its statements
+# and transaction, the version, the rebuilds looked up, the deletes' holders, the failures' and the
+# change rows' DELETEs, the lease checked before recording -- is then paid once per several
+# requests, which still carry BATCH_SIZE documents each, a lease check before each. Not more: on
+# PostgreSQL a claim holds a lock per object until it commits, in a lock table the server sizes at
+# 64 x max_connections entries (6,400 by default) for all its sessions.
+CLAIM_GROWTH = 4
 
 
 class Report:
@@ -227,7 +235,9 @@ class Syncer:
             live = core == pipeline.core
             sink = self.sink(pipeline_name, core)
             try:
-                rejected = sink.add_batch(docs, version=version, fence=fence)
+                size = self.settings.BATCH_SIZE
+                rejected = [r for i in range(0, len(docs), size)
+                            for r in sink.add_batch(docs[i:i + size], version=version, fence=fence)]
                 sink.delete_ids(deletes, version=version, fence=fence)
             except SolrUnavailable as exc:
                 if not live and exc.status == 404:  # swapped and unloaded: the live name has it now
@@ -275,15 +285,16 @@ class Syncer:
         log_ = self.changelog
         s = self.settings
         total = Report()
-        batches, backlog = 0, False
+        batches, backlog, size = 0, False, s.BATCH_SIZE
         while max_batches is None or batches < max_batches:
             if coalesce and not backlog:
                 self._settle(pipeline_name)
             exclusive = self.exclusive(pipeline_name)
-            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS, exclusive=exclusive)
+            changes = log_.claim(pipeline_name, size, s.LEASE_SECONDS, exclusive=exclusive)
             if not changes:
                 break
-            backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches
+            backlog = len(changes) >= size  # working through a backlog: no pause between batches
+            size = min(2 * size, CLAIM_GROWTH * s.BATCH_SIZE) if backlog else s.BATCH_SIZE
             batches += 1
             try:
                 fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
