@@ -5,17 +5,15 @@ in one process -- in interleaved rounds, the order rotating.
 
     .venv/bin/python benchmarks/drain.py --db postgres --layers 20000 --rounds 5
     .venv/bin/python benchmarks/drain.py --db sqlite --layers 20000 --rounds 5
-    .venv/bin/python benchmarks/drain.py --db postgres --before    # also the previous key lookups
+    .venv/bin/python benchmarks/drain.py --db postgres --before main   # also main's code, side by side
 
 Demo layers (``manage.py demo``'s generator), every one also linked to one keyword; the Solr
-emulator in its own process. Per variant: docs/s (median) and CPU per 1,000 documents -- this
-process (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and the
-emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
-``--before`` adds the drain and the related stream with the keys of each batch passed as before
-this issue's changes: Django's ``__in`` (a placeholder per key, no range) for the rows read
-(``source.among``), the change rows' DELETE and the failures' in slices of 500 through the ORM
-(``DjangoChangeLog._AMONG`` empty), a claimed change's lease checked through the ORM
-(``DjangoChangeLog._CHANGE_LEASE_SQL`` empty).
+emulator in its own process. Per variant: docs/s (median) and CPU per 1,000 documents -- the
+process draining (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and
+the emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
+``--before REF`` adds the drain and the related stream as the code of REF (a branch: ``main``)
+does them, in a child process importing that revision (``code_of.py``), on the same database and
+Solr, in the same interleaved rounds: before and after side by side.
 SOLRSYNC_BENCH_DBNAME names the PostgreSQL database (dropped and made again).
 """
 import argparse
@@ -36,8 +34,11 @@ def main():
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
     ap.add_argument("--layers", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--before", action="store_true", help="also the previous key lookups (Django's __in)")
+    ap.add_argument("--before", metavar="REF", help="also the drain and the related stream as REF's code (main)")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child of --before
     args = ap.parse_args()
+    if args.serve:
+        return serve()
     from reindex_throughput import cpu_seconds, start_solr
     from save_path import setup
     var = tempfile.mkdtemp(prefix="solrsync-drain-")
@@ -56,11 +57,9 @@ def run(args, solr, cpu_seconds):
     from django.db import connection, transaction
     from layers.management.commands.demo import Command
     from layers.models import Keyword, Layer
-    from solrsync.contrib.django import source as source_module
     from solrsync.contrib.django.models import Change
     from solrsync.contrib.django.runtime import get_syncer
     from solrsync.contrib.django.signals import enqueue, hooks_disabled
-    from solrsync.contrib.django.store import DjangoChangeLog
     from solrsync.pipeline import RELATED
     from solrsync.reindex import reindex
     Command().load(args.layers)
@@ -79,10 +78,19 @@ def run(args, solr, cpu_seconds):
             backend = cur.fetchone()[0]
     else:
         backend = None
-    among, store_among, lease_sql = source_module.among, DjangoChangeLog._AMONG, DjangoChangeLog._CHANGE_LEASE_SQL
+    child = None
+    if args.before:
+        import json
+        import subprocess
+        from code_of import checkout, environ
+        code = checkout(args.before)
+        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve"], env=environ(code),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=code)
 
-    def before(qs, name, keys):  # the lookup before source.among: a placeholder per key
-        return qs.filter(**{name + "__in": list(keys)})
+        def elsewhere():  # -> (documents, seconds, its CPU, its backend's CPU)
+            child.stdin.write("drain\n")
+            child.stdin.flush()
+            return tuple(json.loads(child.stdout.readline()))
 
     def backlog():
         enqueue("layers", Layer.objects.all())
@@ -99,30 +107,33 @@ def run(args, solr, cpu_seconds):
     variants = [("reindex-1", None, lambda: reindex(syncer, "layers", commit=False).indexed),
                 ("drain", backlog, drained), ("related set", related, drained)]
     if args.before:
-        variants += [("drain, before", backlog, drained), ("related set, before", related, drained)]
+        variants += [("drain, %s" % args.before, backlog, elsewhere), ("related set, %s" % args.before, related, elsewhere)]
     rates = {label: [] for label, _, _ in variants}
     cpu = {label: [] for label, _, _ in variants}
     drained_untimed = (backlog(), drained())  # warms up caches, the emulator's too
+    if child is not None:
+        drained_untimed += (backlog(), elsewhere())
     for i in range(args.rounds):
         turn = variants[i % len(variants):] + variants[:i % len(variants)]
         for label, prepare, fn in turn:
             sink.delete_query("*:*", commit=True)
-            old = label.endswith("before")
-            source_module.among = before if old else among
-            DjangoChangeLog._AMONG = {} if old else store_among
-            DjangoChangeLog._CHANGE_LEASE_SQL = {} if old else lease_sql
             if prepare:
                 prepare()
             marks = (cpu_seconds(), backend and cpu_seconds(backend), solr and cpu_seconds(solr.pid),
                      time.perf_counter())
-            n = fn()
-            took = time.perf_counter() - marks[3]
+            out = fn()
+            if isinstance(out, tuple):  # drained by the child: its own figures
+                n, took, ours, db = out
+            else:
+                n, took = out, time.perf_counter() - marks[3]
+                ours, db = cpu_seconds() - marks[0], cpu_seconds(backend) - marks[1] if backend else 0.0
             rates[label].append(n / took)
-            cpu[label].append(((cpu_seconds() - marks[0]) / n * 1e6,
-                               (cpu_seconds(backend) - marks[1]) / n * 1e6 if backend else 0.0,
+            cpu[label].append((ours / n * 1e6, db / n * 1e6,
                                (cpu_seconds(solr.pid) - marks[2]) / n * 1e6 if solr else 0.0))
             print("  round %d, %-20s %6d docs in %.2fs: %.0f docs/s" % (i + 1, label, n, took, rates[label][-1]))
-    source_module.among, DjangoChangeLog._AMONG, DjangoChangeLog._CHANGE_LEASE_SQL = among, store_among, lease_sql
+    if child is not None:
+        child.stdin.close()
+        child.wait(60)
     del drained_untimed
     print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in its own process; %d layers, "
           "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),
@@ -137,6 +148,32 @@ def run(args, solr, cpu_seconds):
               "Solr %.0f, all %.0f (%.2f x reindex-1)   rounds: %s" % (
                   label, med[label], med[label] / med["reindex-1"], ours, db, solr_cpu, total, total / base_cpu,
                   " / ".join("%.0f" % r for r in rates[label])))
+
+
+def serve():
+    """The child of ``--before``: drains the parent's database with the code it was started with,
+    once per line read, answering [documents, seconds, its CPU, its backend's CPU] (JSON)."""
+    import json
+    import logging
+    from reindex_throughput import cpu_seconds
+    sys.path.insert(0, os.path.join(os.environ["SOLRSYNC_BENCH_CODE"], "contrib", "django", "demo"))
+    import django
+    django.setup()
+    logging.getLogger("solrsync").setLevel(logging.ERROR)
+    from django.db import connection
+    from solrsync.contrib.django.runtime import get_syncer
+    syncer = get_syncer()
+    backend = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+    for _ in sys.stdin:
+        marks = cpu_seconds(), backend and cpu_seconds(backend), time.perf_counter()
+        n = syncer.drain("layers", coalesce=False).indexed
+        took = time.perf_counter() - marks[2]
+        print(json.dumps([n, took, cpu_seconds() - marks[0], cpu_seconds(backend) - marks[1] if backend else 0.0]),
+              flush=True)
 
 
 if __name__ == "__main__":
