@@ -76,7 +76,7 @@ def main():
     if queue.startswith("redis://"):
         import redis
         redis.Redis.from_url(queue).flushdb()
-    visible = {}
+    visible, arrived = {}, {}
     with SolrEmulator() as emu:
         def on_searcher(core):
             now = time.monotonic()
@@ -86,6 +86,13 @@ def main():
                     visible[key] = now
         core = emu.core("layers")
         core.on_searcher = on_searcher
+        add = core.add
+
+        def noting_add(raw, *a, **kw):  # when each revision reached Solr: commit -> post, post -> visible
+            key = (str(raw.get(core.schema.unique_key)), (raw.get("title") or "").replace(" ", "_"))
+            arrived.setdefault(key, time.monotonic())
+            return add(raw, *a, **kw)
+        core.add = noting_add
         setup(args.db, var, emu.core_url("layers"), queue)
         from django.db import connections
         from django.utils import timezone
@@ -148,6 +155,8 @@ def main():
             for c in consumers:
                 c.wait(60)
         lat = sorted(visible[k] - t for k, t in commits.items() if k in visible)
+        posted = sorted(arrived[k] - t for k, t in commits.items() if k in arrived)
+        shown = sorted(visible[k] - arrived[k] for k in commits if k in visible and k in arrived)
         missing = [u for u, t in final.items() if (u, t) not in visible]
         q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
         n = len(commits)
@@ -161,6 +170,10 @@ def main():
               "schedule); %d revisions seen in Solr; final revisions missing: %d" % (
                   n, took, n / took, args.rate, args.seconds, late, len(lat), len(missing)))
         print("  commit -> visible: p50 %.2fs  p99 %.2fs  max %.2fs" % (q(0.5), q(0.99), lat[-1]))
+        for what, xs in (("commit -> posted", posted), ("posted -> visible", shown)):
+            if xs:
+                print("  %s: p50 %.2fs  p99 %.2fs  max %.2fs" % (
+                    what, xs[len(xs) // 2], xs[min(len(xs) - 1, int(0.99 * len(xs)))], xs[-1]))
         print("  Solr update requests per second: median %d, max %d (%d seconds)" % (
             rates[len(rates) // 2], rates[-1], len(rates)))
 

@@ -8,6 +8,7 @@
     .venv/bin/python benchmarks/reindex_throughput.py --memory 100000,400000 --workers 2
     .venv/bin/python benchmarks/reindex_throughput.py --parts --rows 50000    # CPU per document, by part
     .venv/bin/python benchmarks/reindex_throughput.py --progress-per-chunk    # and progress written per chunk
+    .venv/bin/python benchmarks/reindex_throughput.py --serial --only reindex-1,serial-1  # posting thread or not
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
 posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
@@ -117,6 +118,10 @@ def throughput(args, var):
                     ("processes-2", 2, "processes"), ("processes-3", 3, "processes")]
         if args.progress_per_chunk:  # before: progress written to the database after every chunk
             variants.insert(1, ("per-chunk-1", 1, "processes"))
+        if args.serial:  # before: one process building a chunk, then posting it, in turn
+            variants.insert(1, ("serial-1", 1, "processes"))
+        if args.only:
+            variants = [v for v in variants if v[0] in args.only.split(",")]
         rates = {"raw": []}
         rates.update((label, []) for label, _, _ in variants)
         # CPU per document, ours and Solr's (the emulator's process, or SOLR_PID for a real Solr)
@@ -144,6 +149,7 @@ def throughput(args, var):
             for label, workers, parallel in variants:
                 sink.delete_query("*:*", commit=True)
                 reindex_module.PROGRESS_SECONDS = 0 if label.startswith("per-chunk") else progress_seconds
+                reindex_module.POST_IN_THREAD = not label.startswith(("serial", "per-chunk"))
                 measured(label, len(docs), lambda: reindex(syncer, "layers", batch_size=args.batch,
                                                              workers=workers, parallel=parallel, commit=False))
         sink.commit()
@@ -245,6 +251,9 @@ def main():
     ap.add_argument("--parts", action="store_true", help="CPU per document of reading, building and JSON")
     ap.add_argument("--progress-per-chunk", action="store_true",
                     help="also reindex-1 writing its progress after every chunk (as before PROGRESS_SECONDS)")
+    ap.add_argument("--serial", action="store_true",
+                    help="also reindex-1 building and posting in turn (as before the posting thread)")
+    ap.add_argument("--only", help="comma-separated variants to run (reindex-1,serial-1,threads-2,...)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.makedirs(args.var, exist_ok=True)

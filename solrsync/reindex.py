@@ -6,6 +6,9 @@ ids). ``--verify`` is verify.py's.
 The periodic resync task and ``solrsync reindex`` both run this code. A row that cannot be read
 or built is skipped, counted in the summary and filed as a failure; the others flow.
 
+* one process (``workers`` 1): a thread posts each chunk while the next is read and built (the
+  post mostly waits on the socket, which releases the interpreter lock); one post at a time, in
+  order, the fence checked before each, accounted for in order as a worker's.
 * ``workers`` > 1: that many forked processes each read, build and post whole chunks, while this
   process hands out primary-key ranges and accounts for them in order. Reading and building are
   CPU-bound Python: threads (``parallel="threads"``) share one interpreter lock, processes do not
@@ -74,6 +77,7 @@ class ReindexRunning(Exception):
 
 
 PROGRESS_SECONDS = 1.0  # a reindex writes where it got to at most this often (and when it stops)
+POST_IN_THREAD = True  # one process: a thread posts each chunk while the next is built (False: in turn)
 
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
@@ -243,7 +247,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
     began = time.monotonic()
     posting = not dry_run and export is None
     versioned = start_version is not None
-    pool = None
+    pool = poster = None
     if workers > 1 and posting and via_queue is None:
         pool = _start_pool(syncer, name, workers, parallel)
     in_flight = collections.deque()  # (async result, last pk of that chunk), in pk order
@@ -302,6 +306,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 syncer, name, batch_size, since, after, core, versioned, account,
                 lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window, hold)
         elif pool is None:
+            if posting and POST_IN_THREAD:  # this thread's sink, used by one thread at a time
+                pool = poster = multiprocessing.pool.ThreadPool(1, _named, (threading.current_thread().name,))
+                sink = syncer.sink(name, core=core)
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
             while True:
@@ -311,11 +318,19 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                     break
                 chunk = Chunk(syncer, name, rows, live_ids is not None, unreadable)
                 unreadable.clear()  # the chunk took its own: the reader fills it for the next
+                last_pk = source.pk_of(rows[-1]) if rows else result.last_pk
                 if out is not None:
                     out.writelines(to_json(doc) + "\n" for doc in chunk.built)
-                elif not dry_run:
+                elif poster is not None:
+                    # one post at a time, in order, each after the previous one succeeded (the fence
+                    # checked just before it); accounted for here, in pk order, once posted
+                    acknowledge(limit=0)
+                    in_flight.append((poster.apply_async(chunk.post, (sink, version, hold)), last_pk))
+                    continue
+                elif posting:
                     chunk.post(syncer.sink(name, core=core), version, hold)
-                account(chunk, source.pk_of(rows[-1]) if rows else result.last_pk)
+                account(chunk, last_pk)
+            acknowledge(limit=0)
         else:
             for first, last, _ in source.iter_ranges(batch_size, since=since, pks=pks, after=after):
                 # the version is taken here, before the worker reads the range: workers never
@@ -334,6 +349,13 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         except (SolrUnavailable, SolrRequestError, KeyboardInterrupt):
             pass
     finally:
+        if poster is not None:  # the connection its fence checks opened, closed in the thread that opened it
+            close = getattr(syncer.changelog, "close_thread_connection", None)
+            if close is not None:
+                try:
+                    poster.apply(close)
+                except Exception as exc:
+                    log.warning("%s: the posting thread's connection not closed: %s", name, exc)
         if pool is not None:
             pool.terminate()  # every chunk handed out was accounted for, or we are failing anyway
             pool.join()
@@ -349,6 +371,11 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 
 
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
+
+
+def _named(parent):
+    """The posting thread is named after the reindex's thread (logs; a test pausing that reindex)."""
+    threading.current_thread().name = parent + "/post"
 
 
 def _work(name, first, last, since, pks, core, keep_ids, version, fence):

@@ -380,12 +380,18 @@ class Syncer:
             "changes", seqs[0], token, self.settings.LEASE_SECONDS, seqs=seqs), on_renewed=carried)
 
     def _settle(self, pipeline_name):
-        """Let a burst of saves settle -- no new change for COALESCE_MS, waiting at most four
-        times that -- so it leaves in a few requests instead of one per save. A lone save waits
-        COALESCE_MS; a stream of saves goes out every 4 x COALESCE_MS (well within the
-        commit-to-visible budget of commitWithin + 1 s)."""
+        """Let a burst of saves settle -- no new change for COALESCE_MS -- so it leaves in a few
+        requests instead of one per save. The wait ends, however busy the stream, once the oldest
+        pending change has waited 4 x COALESCE_MS, and never later than a sixth of commitWithin:
+        what a change waits here adds to commitWithin before it is visible, and a round's build
+        and post count towards the next round's wait. So a stream goes out a round at most every
+        few hundred milliseconds (a few requests per second), a backlog at once, and commit ->
+        visible stays within commitWithin + 0.5 s (issue 22)."""
         quiet = self.settings.COALESCE_MS / 1000.0
-        budget = 4 * quiet
+        oldest = self.changelog.oldest_age(pipeline_name)
+        if oldest is None:
+            return
+        budget = min(4 * quiet, self.settings.COMMIT_WITHIN_MS / 6000.0) - oldest
         while budget > 0:
             age = self.changelog.newest_age(pipeline_name)
             if age is None or age >= quiet:

@@ -76,8 +76,10 @@ class Paused(threading.Thread):
             connections.close_all()
 
     def hold(self):
-        """Called where the process stops: the first time in this thread, wait for resume()."""
-        if threading.current_thread() is self and not self.reached.is_set():
+        """Called where the process stops: the first time in this thread (or a thread it runs its
+        work in: a reindex's posting thread, named after it), wait for resume()."""
+        current = threading.current_thread()
+        if (current is self or current.name.startswith(self.name + "/")) and not self.reached.is_set():
             self.reached.set()
             assert self.go.wait(60), "never resumed"
 

@@ -202,6 +202,36 @@ def test_progress_is_written_once_a_second_not_per_chunk(loaded, monkeypatch):
     assert [w and w["last_pk"] for w in writes] == [result.last_pk, None]
 
 
+def test_one_process_builds_the_next_chunk_while_it_posts_one(loaded, monkeypatch):
+    """The second chunk's post is held until the third chunk is built: a reindex that built and
+    posted in turn would never build it (the wait gives up and the test fails). Posts stay in
+    order and every document arrives."""
+    import threading
+    from solrsync import reindex as reindex_module
+    from solrsync.chunk import Chunk
+    from solrsync.contrib.django.runtime import get_syncer
+    built, posted, third_built = [], [], threading.Event()
+    real_init, real_post = Chunk.__init__, Chunk.post
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self)
+        if len(built) == 3:
+            third_built.set()
+
+    def post(self, *args, **kwargs):
+        posted.append(built.index(self))
+        if len(posted) == 2:
+            assert third_built.wait(10), "the next chunk was not built while this one was posted"
+        return real_post(self, *args, **kwargs)
+    monkeypatch.setattr(Chunk, "__init__", init)
+    monkeypatch.setattr(Chunk, "post", post)
+    result = reindex_module.reindex(get_syncer(), "layers", batch_size=100)
+    assert result.indexed == loaded.published
+    assert posted == list(range(len(built)))
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     from solrsync.contrib.django.runtime import get_syncer

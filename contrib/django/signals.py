@@ -17,7 +17,7 @@ import threading
 import time
 
 from django.apps import apps
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 
@@ -103,6 +103,8 @@ atexit.register(waker.flush)
 def _note(pipeline, instance, op, using):
     if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
         return
+    if _notified(pipeline.name, using):  # the trigger recorded it, the change log's NOTIFY wakes: nothing to do
+        return
     doc_id = pipeline.document.doc_id(instance)
     loaded = instance.__dict__.get("_solrsync_ids", {})
     before = loaded.get(pipeline.name)
@@ -147,8 +149,36 @@ def _remember_id(pipeline, attname):
     return remember
 
 
+def _notified(pipeline_name, using):
+    """Will the consumers be woken for this pipeline's changes on ``using`` without us? On
+    PostgreSQL with the pipeline's triggers installed, every row written into the change log --
+    by a trigger, by ``enqueue`` -- NOTIFYs at commit (none on rollback), and each consumer
+    LISTENs (wakeups.py; psycopg 3.2+). A wake-up sent from here too was a second one for the
+    same commit: ~30 us of the save's Python (the on_commit callback, the waker) and a queue
+    write per 20 ms, for nothing (issue 22: the save path). Not when the queue runs tasks in the
+    saving process (inline, immediate): there the wake-up is the drain."""
+    if pipeline_name not in triggers.installed(using) or not _listens[0]:
+        return False
+    if connections[using].vendor != "postgresql" or get_settings().ENQUEUE == "inline":
+        return False
+    return not get_tasks().huey.immediate and get_syncer().changelog.using == using
+
+
+def _listening():
+    try:
+        import psycopg  # the consumers' driver: LISTEN needs Connection.notifies (3.2+); psycopg2 polls
+    except ImportError:
+        return False
+    return callable(getattr(psycopg.Connection, "notifies", None))
+
+
+_listens = [_listening()]
+
+
 def _wake(pipeline_name, using, pk=None, doc_id=None):
-    """Send a wake-up for this pipeline when the transaction commits."""
+    """Send a wake-up for this pipeline when the transaction commits (unless the database does)."""
+    if _notified(pipeline_name, using):
+        return
     conn = transaction.get_connection(using)
     batch = getattr(conn, "_solrsync_batch", None)
     # one batch per transaction: reuse ours while it is still waiting in this connection's
@@ -240,6 +270,8 @@ def _record(pipeline, rows, using, what, one_row=False):
     worth one indexed query to wake no consumer for another model's row (a Map's tag, seen by the
     layers)."""
     if getattr(_local, "off", 0) or pipeline.name not in get_pipelines():  # a hook of settings since replaced
+        return
+    if _notified(pipeline.name, using):  # the triggers recorded them and the NOTIFY wakes
         return
     if pipeline.name not in triggers.installed(using):  # else the triggers recorded them
         try:
