@@ -64,23 +64,33 @@ AFFECTED = {"setup": {"Roads", "Rivers", "Rails"}, "save": {"Roads", "Rivers"}, 
 UNSEEN_BY_SIGNALS = {"update", "raw"}
 
 
-def database(kind, tmp_path):
-    """-> environment for a fresh database of ``kind``."""
-    if kind == "sqlite":
-        return {"SOLRSYNC_DEMO_DBNAME": str(tmp_path / "people.sqlite3")}
-    require_service("PostgreSQL", 5432)
+def postgres_database(suffix, drop=False):
+    """A fresh PostgreSQL database named after the suite's (never the suite's own) -> its name;
+    ``drop``: drop it instead."""
     import psycopg
     base = os.environ.get("SOLRSYNC_DEMO_DBNAME", "solrsync").split("/")[-1]
-    name = "%s_people" % (base[len("test_"):] if base.startswith("test_") else base)  # never the suite's own
+    name = "%s_%s" % (base[len("test_"):] if base.startswith("test_") else base, suffix)
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "%s"' % name)
-        conn.execute('CREATE DATABASE "%s"' % name)
-    return {"SOLRSYNC_DEMO_DB": "postgres", "SOLRSYNC_DEMO_DBNAME": name}
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        if not drop:
+            conn.execute('CREATE DATABASE "%s"' % name)
+    return name
+
+
+@pytest.fixture
+def database(kind, tmp_path):
+    """-> environment for a fresh database of ``kind`` (a PostgreSQL one dropped after)."""
+    if kind == "sqlite":
+        yield {"SOLRSYNC_DEMO_DBNAME": str(tmp_path / "people.sqlite3")}
+        return
+    require_service("PostgreSQL", 5432)
+    yield {"SOLRSYNC_DEMO_DB": "postgres", "SOLRSYNC_DEMO_DBNAME": postgres_database("people")}
+    postgres_database("people", drop=True)
 
 
 @pytest.mark.parametrize("capture", ["triggers", "signals"])
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_a_swapped_user_model_renamed_reaches_every_owned_resource(solr, kind, capture, tmp_path):
+def test_a_swapped_user_model_renamed_reaches_every_owned_resource(solr, kind, capture, database, tmp_path):
     env = dict(os.environ, SOLRSYNC_DEMO_USERS="1", SOLRSYNC_DEMO_VAR=str(tmp_path), SOLRSYNC_SOLR_URL=solr.url,
                SOLRSYNC_QUEUE_URL="sqlite:///%s" % (tmp_path / "queue.sqlite3"), SOLRSYNC_CAPTURE=capture,
                SOLRSYNC_COALESCE_MS="0", PYTHONPATH=str(DEMO),
@@ -88,7 +98,7 @@ def test_a_swapped_user_model_renamed_reaches_every_owned_resource(solr, kind, c
     for name in ("SOLRSYNC_DEMO_DB", "SOLRSYNC_DEMO_ZOO", "SOLRSYNC_DEMO_GIS"):
         env.pop(name, None)
     env["DJANGO_SETTINGS_MODULE"] = "demoproject.settings"
-    env.update(database(kind, tmp_path))
+    env.update(database)
 
     def manage(*args, **extra):
         proc = subprocess.run([sys.executable, "manage.py", *args], cwd=str(DEMO), env=dict(env, **extra),

@@ -86,19 +86,23 @@ def gis_database():
     from conftest import require_service
     require_service("PostgreSQL", 5432)
     import psycopg
-    base = os.environ.get("SOLRSYNC_DEMO_DBNAME", "solrsync").split("/")[-1]
-    name = "%s_readme" % (base[len("test_"):] if base.startswith("test_") else base)
+    from test_custom_user import postgres_database
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone():
             pytest.skip("this Python's sqlite3 cannot load SpatiaLite, and PostGIS is not installed")
-        conn.execute('DROP DATABASE IF EXISTS "%s"' % name)
-        conn.execute('CREATE DATABASE "%s"' % name)
+    name = postgres_database("readme")
     return ("# the test's: this Python's sqlite3 cannot load SpatiaLite\nDATABASES['default'] = {'ENGINE': "
             "'django.contrib.gis.db.backends.postgis', 'NAME': %r, 'HOST': '127.0.0.1', 'USER': 'postgres'}\n" % name)
 
 
 def test_index_your_own_model_with_a_geodjango_extent_as_the_readme_says(tmp_path):
-    walk(tmp_path, with_gis(blocks(), gis_database()))
+    database = gis_database()
+    try:
+        walk(tmp_path, with_gis(blocks(), database))
+    finally:
+        if database:
+            from test_custom_user import postgres_database
+            postgres_database("readme", drop=True)
 
 
 def walk(tmp_path, blocks):
