@@ -163,14 +163,26 @@ def serve():
             cur.execute("SELECT pg_backend_pid()")
             backend = cur.fetchone()[0]
     from solrsync.reindex import reindex
+    helpers = [0.0]  # the CPU of the backends of the drain's helper streams, read as they close
+    if backend is not None:
+        close = syncer.changelog.close_thread_connection
+
+        def closing():
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                helpers[0] += cpu_seconds(cur.fetchone()[0])
+            close()
+        syncer.changelog.close_thread_connection = closing
     for line in sys.stdin:
+        helpers[0] = 0.0
         marks = cpu_seconds(), backend and cpu_seconds(backend), time.perf_counter()
         if line.strip() == "reindex":
             n = reindex(syncer, "layers", commit=False).indexed
         else:
             n = syncer.drain("layers", coalesce=False).indexed
         took = time.perf_counter() - marks[2]
-        print(json.dumps([n, took, cpu_seconds() - marks[0], cpu_seconds(backend) - marks[1] if backend else 0.0]),
+        print(json.dumps([n, took, cpu_seconds() - marks[0],
+                          cpu_seconds(backend) - marks[1] + helpers[0] if backend else 0.0]),
               flush=True)
 
 
