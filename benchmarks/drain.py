@@ -12,9 +12,13 @@ emulator in its own process. Each variant runs in a child process of its own (th
 the layers would make each garbage collection dearer), asked in turn. Per variant: docs/s
 (median) and CPU per 1,000 documents -- the process draining or reindexing (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and
 the emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
+"drain, 1 stream": the drain with DRAIN_STREAMS = 1 (its claims grow, no second stream).
 ``--before REF`` adds the drain and the related stream as the code of REF (a branch: ``main``)
 does them, in a child process importing that revision (``code_of.py``), on the same database and
 Solr, in the same interleaved rounds: before and after side by side.
+On PostgreSQL the change log is vacuumed before each round, untimed: each round's backlog is the
+same 20,000 objects again, and back to back (faster than autovacuum comes by) their dead rows made
+every claim's lookups by object_pk and pick by seq several times dearer from round to round.
 SOLRSYNC_BENCH_DBNAME names the PostgreSQL database (dropped and made again).
 """
 import argparse
@@ -103,7 +107,7 @@ def run(args, solr, cpu_seconds):
                               created=syncer.changelog._stamp())
 
     variants = [("reindex-1", None, lambda: now("reindex")), ("drain", backlog, lambda: now("drain")),
-                ("related set", related, lambda: now("drain"))]
+                ("drain, 1 stream", backlog, lambda: now("drain 1")), ("related set", related, lambda: now("drain"))]
     if before:
         variants += [("drain, %s" % args.before, backlog, lambda: before("drain")),
                      ("related set, %s" % args.before, related, lambda: before("drain"))]
@@ -117,6 +121,9 @@ def run(args, solr, cpu_seconds):
         turn = variants[i % len(variants):] + variants[:i % len(variants)]
         for label, prepare, fn in turn:
             sink.delete_query("*:*", commit=True)
+            if args.db == "postgres":  # untimed: the rounds before left dead change rows (see the docstring)
+                with connection.cursor() as cur:
+                    cur.execute("VACUUM solrsync_change")
             if prepare:
                 prepare()
             solr_cpu = solr and cpu_seconds(solr.pid)
@@ -162,6 +169,7 @@ def serve():
         with connection.cursor() as cur:
             cur.execute("SELECT pg_backend_pid()")
             backend = cur.fetchone()[0]
+    from solrsync import sync as sync_module
     from solrsync.reindex import reindex
     helpers = [0.0]  # the CPU of the backends of the drain's helper streams, read as they close
     if backend is not None:
@@ -178,8 +186,15 @@ def serve():
         marks = cpu_seconds(), backend and cpu_seconds(backend), time.perf_counter()
         if line.strip() == "reindex":
             n = reindex(syncer, "layers", commit=False).indexed
-        else:
-            n = syncer.drain("layers", coalesce=False).indexed
+        else:  # "drain", or "drain 1": one stream (solrsync.sync.DRAIN_STREAMS, where the code has it)
+            streams = getattr(sync_module, "DRAIN_STREAMS", None)
+            if line.split()[1:] and streams:
+                sync_module.DRAIN_STREAMS = int(line.split()[1])
+            try:
+                n = syncer.drain("layers", coalesce=False).indexed
+            finally:
+                if streams:
+                    sync_module.DRAIN_STREAMS = streams
         took = time.perf_counter() - marks[2]
         print(json.dumps([n, took, cpu_seconds() - marks[0],
                           cpu_seconds(backend) - marks[1] + helpers[0] if backend else 0.0]),
