@@ -20,6 +20,7 @@ from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
 log = logging.getLogger("solrsync.sync")
 RELATED_CHUNK = 1000  # rows per page of a related change's set (its requests: BATCH_SIZE documents)
 RELATED_STREAMS = 2  # pages of one related set pushed side by side (Syncer._in_streams)
+DRAIN_STREAMS = 2  # streams claiming and pushing a backlog side by side (Syncer.drain)
 # A drain working through a backlog claims up to this many times BATCH_SIZE objects at once (the
 # claim doubling while it comes back full): what a claim costs besides its rows -- its statements
 # and transaction, the version, the rebuilds looked up, the deletes' holders, the failures' and the
@@ -325,7 +326,43 @@ class Syncer:
 
     def drain(self, pipeline_name, coalesce=True, max_batches=None):
         """Claim and apply pending changes until none are left. SolrUnavailable propagates after the
-        claimed changes are released, so they stay pending for the retry."""
+        claimed changes are released, so they stay pending for the retry. Once a claim comes back
+        full (a backlog), DRAIN_STREAMS - 1 more streams claim and push beside this one, as a
+        reindex's workers do: while one waits on the database or Solr, another reads and builds.
+        Claims exclude each other per object (or, without versions, run one at a time), so the
+        streams never push one object at once; an error in any is raised here once all stopped."""
+        lock, helpers, totals, errors = threading.Lock(), [], [], []
+
+        def helper():
+            try:
+                report = self._drain(pipeline_name, False, None)
+                with lock:
+                    totals.append(report)
+            except BaseException as exc:
+                with lock:
+                    errors.append(exc)
+            finally:
+                self.changelog.close_thread_connection()
+
+        def backlog():
+            if max_batches is None and not helpers:
+                helpers.extend(threading.Thread(target=helper, name="solrsync-drain", daemon=True)
+                               for _ in range(DRAIN_STREAMS - 1))
+                for t in helpers:
+                    t.start()
+        try:
+            total = self._drain(pipeline_name, coalesce, max_batches, backlog)
+        finally:
+            for t in helpers:
+                t.join()
+        if errors:
+            raise errors[0]
+        for report in totals:
+            total.merge(report)
+        return total
+
+    def _drain(self, pipeline_name, coalesce, max_batches, on_backlog=None):
+        """One stream of ``drain``; ``on_backlog()`` once a claim came back full."""
         log_ = self.changelog
         s = self.settings
         total = Report()
@@ -339,6 +376,8 @@ class Syncer:
                 break
             backlog = len(changes) >= size  # working through a backlog: no pause between batches
             size = min(2 * size, CLAIM_GROWTH * s.BATCH_SIZE) if backlog else s.BATCH_SIZE
+            if backlog and on_backlog is not None:
+                on_backlog()
             batches += 1
             try:
                 fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (

@@ -183,6 +183,7 @@ def test_a_backlog_is_claimed_in_growing_claims_each_request_batch_size(quiet, m
     [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(45)]
     sync = syncer()
     monkeypatch.setattr(sync.settings, "BATCH_SIZE", 3)
+    monkeypatch.setattr(sync_module, "DRAIN_STREAMS", 1)  # one stream: its claims in order
     log = sync.changelog
     real_claim, real_post, limits, posted = log.claim, SolrSink._post, [], []
 
@@ -217,3 +218,51 @@ def test_a_claim_takes_objects_whose_keys_need_quoting(quiet):
     assert not log.claim("layers", 100, 60, exclusive=False)  # all held
     log.done(claimed)
     assert not Change.objects.exists()
+
+
+def test_a_backlog_is_drained_by_streams_side_by_side(quiet, monkeypatch):
+    """Once a claim comes back full, a second stream claims and pushes beside the first (as a
+    reindex's workers do): the first stream's post is held until the other has posted meanwhile
+    (one stream alone would never get there). No object is claimed by both, and Solr ends equal to
+    the database field by field."""
+    from solrsync.contrib.django.models import Change
+    from solrsync.sink import SolrSink
+    [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(40)]
+    sync = syncer()
+    monkeypatch.setattr(sync.settings, "BATCH_SIZE", 4)
+    log = sync.changelog
+    real_claim, real_done, real_add = log.claim, log.done, SolrSink.add_batch
+    held, twice, lock, streams = set(), [], threading.Lock(), set()
+    first, other_posted = [], threading.Event()
+
+    def claim(*args, **kw):
+        out = real_claim(*args, **kw)
+        with lock:
+            twice.extend(c.pk for c in out if c.pk in held)
+            held.update(c.pk for c in out)
+        return out
+
+    def done(changes):
+        with lock:
+            held.difference_update(c.pk for c in changes)
+        real_done(changes)
+
+    def add(self, docs, **kw):
+        name = threading.current_thread().name
+        with lock:
+            streams.add(name)
+            hold = not first
+            if hold:
+                first.append(name)
+            elif name != first[0]:
+                other_posted.set()
+        if hold:
+            assert other_posted.wait(30), "no other stream posted while the first one's post was held"
+        return real_add(self, docs, **kw)
+    monkeypatch.setattr(log, "claim", claim)
+    monkeypatch.setattr(log, "done", done)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+    assert sync.drain("layers", coalesce=False).indexed == 40
+    assert len(streams) == 2 and not twice, (streams, twice)
+    assert not Change.objects.exists()
+    assert quiet.assert_in_step() == 40

@@ -23,7 +23,13 @@ def array_literal(keys):
     of a claim's CPU in the worker, and again for its failures' DELETE)."""
     if all(type(k) is int for k in keys):
         return "{%s}" % ",".join(map(str, keys))
-    return "{%s}" % ",".join('"%s"' % str(k).replace("\\", "\\\\").replace('"', '\\"') for k in keys)
+    keys = [str(k) for k in keys]
+    if not keys:
+        return "{}"
+    probe = "".join(keys)
+    if '"' in probe or "\\" in probe:  # rare: each key escaped
+        keys = [k.replace("\\", "\\\\").replace('"', '\\"') for k in keys]
+    return '{"%s"}' % '","'.join(keys)
 
 
 class DjangoChangeLog:
