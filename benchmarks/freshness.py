@@ -39,6 +39,7 @@ open(out + ".ready", "w").close()
 while not os.path.exists(go):  # every saver set up: they start together
     time.sleep(0.01)
 start = float(open(go).read())
+cpu = time.process_time()
 interval, n, late = 1.0 / rate, 0, 0
 with open(out, "w") as f:
     while True:
@@ -57,7 +58,13 @@ with open(out, "w") as f:
         f.write("%s %s %.6f\\n" % (layer.uuid, layer.title.replace(" ", "_"), time.monotonic()))
         n += 1
     f.write("late %d\\n" % late)
+    f.write("cpu %.3f\\n" % (time.process_time() - cpu))
 """
+
+
+def cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -134,12 +141,16 @@ def main():
                 s.wait()
             stop.set()
             counter.join()
-            commits, late = {}, 0
+            commits, late, saver_cpu = {}, 0, 0.0
+            consumer_cpu = sum(cpu_seconds(c.pid) for c in consumers)
+            own_cpu = time.process_time()
             for out in outs:
                 for line in open(out):
                     parts = line.split()
                     if parts[0] == "late":
                         late += int(parts[1])
+                    elif parts[0] == "cpu":
+                        saver_cpu += float(parts[1])
                     else:
                         commits[(parts[0], parts[1])] = float(parts[2])
             final = {}
@@ -176,6 +187,9 @@ def main():
                     what, xs[len(xs) // 2], xs[min(len(xs) - 1, int(0.99 * len(xs)))], xs[-1]))
         print("  Solr update requests per second: median %d, max %d (%d seconds)" % (
             rates[len(rates) // 2], rates[-1], len(rates)))
+        print("  CPU per save: savers %.0f us (the ORM's save, the hooks, the driver), consumers %.0f us, "
+              "emulator and this process %.0f us (the database's own not counted)" % (
+                  saver_cpu / n * 1e6, consumer_cpu / n * 1e6, own_cpu / n * 1e6))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Model hooks: each change is written to the change log inside the saving transaction -- by the
 database's triggers where ``migrate`` installed them (triggers.py), else here -- and one wake-up
-per pipeline is enqueued when that transaction commits (none if it rolls back).
+per pipeline is enqueued when that transaction commits (none if it rolls back); on PostgreSQL
+with triggers the change log's NOTIFY is that wake-up, and the save sends none (``_notified``).
 
 Changes to the related rows a pipeline reads (every table on every path, graph.py: a category
 renamed, a keyword deleted, a parent's row saved, a tag added) are hooked the same way: the
