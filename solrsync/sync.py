@@ -278,8 +278,10 @@ class Syncer:
         with workers does: while one stream waits on the database or Solr, the next reads and
         builds (each page pushed whole with its own version, so their order does not matter; each
         post under the claim's lease). This thread is one stream; the first error stops them all
-        and is raised here."""
-        lock, reports, errors = threading.Lock(), [], []
+        and is raised here. A set of more than one page is committed at its end, as a reindex is:
+        visible at once rather than commitWithin after its last page (a page alone waits for
+        commitWithin, as any change)."""
+        lock, reports, errors, pushed = threading.Lock(), [], [], [0]
 
         def stream():
             try:
@@ -291,6 +293,7 @@ class Syncer:
                     report = self.apply(pipeline_name, page, fence=fence)
                     with lock:
                         reports.append(report)
+                        pushed[0] += 1
             except BaseException as exc:
                 with lock:
                     errors.append(exc)
@@ -312,6 +315,9 @@ class Syncer:
                 t.join()
         if errors:
             raise errors[0]
+        if pushed[0] > 1:
+            for core in self.cores(pipeline_name):
+                self.sink(pipeline_name, core).commit()
         report = Report()
         for r in reports:
             report.merge(r)

@@ -157,3 +157,23 @@ def test_a_set_streams_side_by_side_and_one_error_stops_every_stream(world, monk
     syncer().drain("layers", coalesce=False)
     assert pending() == []
     assert project.assert_in_step() == 29 and project.doc(layers[1])["keywords"] == ["neve"]
+
+
+def test_a_set_of_several_pages_is_committed_at_its_end(world, monkeypatch):
+    """A related set streamed in several pages is a small reindex: committed at its end, so every
+    document shows the new name at once, not commitWithin after the last page (here a minute:
+    without the commit nothing would show yet)."""
+    from solrsync import sync as sync_module
+    project, kw, layers = world
+    if not captured_by_triggers():
+        pytest.skip("the layers pipeline is not captured by triggers here")
+    monkeypatch.setattr(sync_module, "RELATED_CHUNK", 7)
+    sync = syncer()
+    monkeypatch.setattr(sync.settings, "COMMIT_WITHIN_MS", 60000)
+    sync._local.__dict__.pop("sinks", None)  # sinks made from here on: commitWithin a minute
+    kw.name = "firn"
+    kw.save()
+    sync.drain("layers", coalesce=False)
+    assert pending() == []
+    assert project.solr.select("keywords:firn", rows=100)["numFound"] == 29  # no commit asked for here
+    assert project.assert_in_step() == 29
