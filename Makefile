@@ -19,6 +19,9 @@ $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -c 'import sqlite3; sqlite3.Connection.enable_load_extension' 2>/dev/null || \
+	  $(BIN)/python -m pip install -q --no-binary pysqlite3 -e ".[gis]" || \
+	  echo "make install: pysqlite3 did not build (it needs libsqlite3-dev): the SpatiaLite tests will skip" >&2
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)

@@ -28,6 +28,9 @@ setup(
         "dev": ["django>=4.2", "redis>=4", "psycopg[binary]>=3.1", "tqdm>=4.60", "pytest>=7", "snowballstemmer>=2",
                 "hypothesis>=6", "pytest-timeout>=2", "selenium>=4.10",
                 "django-taggit>=5", "django-polymorphic>=3.1"],
+        # the SpatiaLite tests on a Python whose sqlite3 cannot load extensions (pyenv's default build):
+        # install with --no-binary pysqlite3 so it links the system's libsqlite3 (needs libsqlite3-dev)
+        "gis": ["pysqlite3>=0.5"],
     },
     entry_points={
         "console_scripts": ["solrsync = solrsync.cli:main_entry"],

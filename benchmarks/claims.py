@@ -4,6 +4,7 @@ core: the claim every core took before), side by side in interleaved rounds, and
 
     .venv/bin/python benchmarks/claims.py --db postgres --pending 1000,200000
     .venv/bin/python benchmarks/claims.py --db sqlite --pending 1000,200000
+    .venv/bin/python benchmarks/claims.py --db postgres --before main   # also main's shared claim
 
 The backlog: one change row per object (saves), or with ``--rows-per-object 3`` what a bulk import
 leaves: each object has three rows (its own, a keyword link, a region), written as three runs of the
@@ -55,6 +56,7 @@ def main():
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--rows-per-object", type=int, default=1)
+    ap.add_argument("--before", metavar="REF", help="also the shared claim as REF's store.py (main) takes it")
     args = ap.parse_args()
     from save_path import setup
     setup(args.db, tempfile.mkdtemp(prefix="solrsync-claims-"), "http://127.0.0.1:9/solr/layers", "memory://")
@@ -62,6 +64,9 @@ def main():
     from solrsync.contrib.django.models import Change
     from solrsync.contrib.django.store import DjangoChangeLog
     log, vendor = DjangoChangeLog(), connection.vendor
+    logs = {"shared": (log, False), "exclusive": (log, True)}
+    if args.before:
+        logs["shared, " + args.before] = (changelog_of(args.before)(), False)
     print("machine: %s, %s cores, Python %s; database: %s" % (
         platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(), vendor))
     for n in [int(x) for x in args.pending.split(",")]:
@@ -69,11 +74,12 @@ def main():
         with connection.cursor() as cur:
             cur.execute(FILL[vendor] % {"n": n, "rows": args.rows_per_object * n})
             cur.execute("ANALYZE" if vendor == "postgresql" else "ANALYZE solrsync_change")
-        times, cpu = {"shared": [], "exclusive": []}, {"shared": 0.0, "exclusive": 0.0}
+        times, cpu = {kind: [] for kind in logs}, {kind: 0.0 for kind in logs}
         for r in range(args.rounds):
-            for kind in (("shared", "exclusive") if r % 2 else ("exclusive", "shared")):
+            kinds = list(logs)
+            for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
                 c0, t0 = db_cpu(connection), time.perf_counter()
-                got = log.claim("layers", args.batch, 60, exclusive=kind == "exclusive")
+                got = logs[kind][0].claim("layers", args.batch, 60, exclusive=logs[kind][1])
                 times[kind].append((time.perf_counter() - t0) * 1000)
                 cpu[kind] += db_cpu(connection) - c0
                 assert len({c.pk for c in got}) == min(args.batch, n), (kind, len(got))
@@ -81,7 +87,7 @@ def main():
         print("\n%d objects pending (%d change rows); claims of %d objects (%d rows), %d rounds:" % (
             n, Change.objects.count(), args.batch, len(got), args.rounds))
         for kind, values in times.items():
-            print("  %-9s median %7.2f ms  (min %.2f, max %.2f); the database's CPU: %.2f ms per claim" % (
+            print("  %-13s median %7.2f ms  (min %.2f, max %.2f); the database's CPU: %.2f ms per claim" % (
                 kind, statistics.median(values), min(values), max(values), cpu[kind] * 1000 / args.rounds))
         with connection.cursor() as cur:  # the plan of the shared claim's pick
             sql = DjangoChangeLog._SHARED[vendor][1].format(t="solrsync_change")
@@ -94,6 +100,19 @@ def main():
                 "    " + " ".join(str(c) for c in row) for row in cur.fetchall()))
             if vendor == "postgresql":
                 cur.execute("ROLLBACK")
+
+
+def changelog_of(ref):
+    """``DjangoChangeLog`` as ``ref``'s contrib/django/store.py defines it, loaded beside this one's
+    (its models and triggers modules are this tree's: the tables are the same)."""
+    import subprocess
+    import types
+    source = subprocess.run(["git", "show", "%s:contrib/django/store.py" % ref], cwd=ROOT, check=True,
+                            stdout=subprocess.PIPE, text=True).stdout
+    module = types.ModuleType("solrsync.contrib.django.store_" + ref.replace("/", "_"))
+    module.__package__ = "solrsync.contrib.django"
+    exec(compile(source, "%s:contrib/django/store.py" % ref, "exec"), module.__dict__)
+    return module.DjangoChangeLog
 
 
 if __name__ == "__main__":

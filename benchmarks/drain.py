@@ -5,17 +5,20 @@ in one process -- in interleaved rounds, the order rotating.
 
     .venv/bin/python benchmarks/drain.py --db postgres --layers 20000 --rounds 5
     .venv/bin/python benchmarks/drain.py --db sqlite --layers 20000 --rounds 5
-    .venv/bin/python benchmarks/drain.py --db postgres --before    # also the previous key lookups
+    .venv/bin/python benchmarks/drain.py --db postgres --before main   # also main's code, side by side
 
 Demo layers (``manage.py demo``'s generator), every one also linked to one keyword; the Solr
-emulator in its own process. Per variant: docs/s (median) and CPU per 1,000 documents -- this
-process (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and the
-emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
-``--before`` adds the drain and the related stream with the keys of each batch passed as before
-this issue's changes: Django's ``__in`` (a placeholder per key, no range) for the rows read
-(``source.among``), the change rows' DELETE and the failures' in slices of 500 through the ORM
-(``DjangoChangeLog._AMONG`` empty), a claimed change's lease checked through the ORM
-(``DjangoChangeLog._CHANGE_LEASE_SQL`` empty).
+emulator in its own process. Each variant runs in a child process of its own (the one loading
+the layers would make each garbage collection dearer), asked in turn. Per variant: docs/s
+(median) and CPU per 1,000 documents -- the process draining or reindexing (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and
+the emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
+"drain, 1 stream": the drain with DRAIN_STREAMS = 1 (its claims grow, no second stream).
+``--before REF`` adds the drain and the related stream as the code of REF (a branch: ``main``)
+does them, in a child process importing that revision (``code_of.py``), on the same database and
+Solr, in the same interleaved rounds: before and after side by side.
+On PostgreSQL the change log is vacuumed before each round, untimed: each round's backlog is the
+same 20,000 objects again, and back to back (faster than autovacuum comes by) their dead rows made
+every claim's lookups by object_pk and pick by seq several times dearer from round to round.
 SOLRSYNC_BENCH_DBNAME names the PostgreSQL database (dropped and made again).
 """
 import argparse
@@ -36,8 +39,11 @@ def main():
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
     ap.add_argument("--layers", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--before", action="store_true", help="also the previous key lookups (Django's __in)")
+    ap.add_argument("--before", metavar="REF", help="also the drain and the related stream as REF's code (main)")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child of --before
     args = ap.parse_args()
+    if args.serve:
+        return serve()
     from reindex_throughput import cpu_seconds, start_solr
     from save_path import setup
     var = tempfile.mkdtemp(prefix="solrsync-drain-")
@@ -56,13 +62,10 @@ def run(args, solr, cpu_seconds):
     from django.db import connection, transaction
     from layers.management.commands.demo import Command
     from layers.models import Keyword, Layer
-    from solrsync.contrib.django import source as source_module
     from solrsync.contrib.django.models import Change
     from solrsync.contrib.django.runtime import get_syncer
     from solrsync.contrib.django.signals import enqueue, hooks_disabled
-    from solrsync.contrib.django.store import DjangoChangeLog
     from solrsync.pipeline import RELATED
-    from solrsync.reindex import reindex
     Command().load(args.layers)
     with hooks_disabled(), transaction.atomic():
         kw = Keyword.objects.create(name="everywhere")
@@ -75,14 +78,26 @@ def run(args, solr, cpu_seconds):
     if args.db == "postgres":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
-            cur.execute("SELECT pg_backend_pid()")
-            backend = cur.fetchone()[0]
-    else:
-        backend = None
-    among, store_among, lease_sql = source_module.among, DjangoChangeLog._AMONG, DjangoChangeLog._CHANGE_LEASE_SQL
+    import json
+    import subprocess
+    from code_of import ROOT as here, checkout, environ
+    children = []
 
-    def before(qs, name, keys):  # the lookup before source.among: a placeholder per key
-        return qs.filter(**{name + "__in": list(keys)})
+    def child(code):
+        """A process draining (or reindexing) with the code in directory ``code``, on request: each
+        variant runs in a process of its own size (the loaded layers of this one would make every
+        garbage collection dearer), before and after alike."""
+        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve"], env=environ(code),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=code)
+        children.append(proc)
+
+        def ask(what):  # -> (documents, seconds, its CPU, its backend's CPU)
+            proc.stdin.write(what + "\n")
+            proc.stdin.flush()
+            return tuple(json.loads(proc.stdout.readline()))
+        return ask
+    now = child(here)
+    before = child(checkout(args.before)) if args.before else None
 
     def backlog():
         enqueue("layers", Layer.objects.all())
@@ -91,39 +106,36 @@ def run(args, solr, cpu_seconds):
         Change.objects.create(pipeline="layers", object_pk="keywords__id", doc_id=str(kw.pk), op=RELATED,
                               created=syncer.changelog._stamp())
 
-    def drained():
-        report = syncer.drain("layers", coalesce=False)
-        assert not Change.objects.exists(), "the change log is not empty"
-        return report.indexed
-
-    variants = [("reindex-1", None, lambda: reindex(syncer, "layers", commit=False).indexed),
-                ("drain", backlog, drained), ("related set", related, drained)]
-    if args.before:
-        variants += [("drain, before", backlog, drained), ("related set, before", related, drained)]
+    variants = [("reindex-1", None, lambda: now("reindex")), ("drain", backlog, lambda: now("drain")),
+                ("drain, 1 stream", backlog, lambda: now("drain 1")), ("related set", related, lambda: now("drain"))]
+    if before:
+        variants += [("drain, %s" % args.before, backlog, lambda: before("drain")),
+                     ("related set, %s" % args.before, related, lambda: before("drain"))]
     rates = {label: [] for label, _, _ in variants}
     cpu = {label: [] for label, _, _ in variants}
-    drained_untimed = (backlog(), drained())  # warms up caches, the emulator's too
+    for ask in (now, before):  # warms up caches, the emulator's too
+        if ask is not None:
+            backlog()
+            ask("drain")
     for i in range(args.rounds):
         turn = variants[i % len(variants):] + variants[:i % len(variants)]
         for label, prepare, fn in turn:
             sink.delete_query("*:*", commit=True)
-            old = label.endswith("before")
-            source_module.among = before if old else among
-            DjangoChangeLog._AMONG = {} if old else store_among
-            DjangoChangeLog._CHANGE_LEASE_SQL = {} if old else lease_sql
+            if args.db == "postgres":  # untimed: the rounds before left dead change rows (see the docstring)
+                with connection.cursor() as cur:
+                    cur.execute("VACUUM solrsync_change")
             if prepare:
                 prepare()
-            marks = (cpu_seconds(), backend and cpu_seconds(backend), solr and cpu_seconds(solr.pid),
-                     time.perf_counter())
-            n = fn()
-            took = time.perf_counter() - marks[3]
+            solr_cpu = solr and cpu_seconds(solr.pid)
+            n, took, ours, db = fn()
+            assert not Change.objects.exists(), "the change log is not empty"
             rates[label].append(n / took)
-            cpu[label].append(((cpu_seconds() - marks[0]) / n * 1e6,
-                               (cpu_seconds(backend) - marks[1]) / n * 1e6 if backend else 0.0,
-                               (cpu_seconds(solr.pid) - marks[2]) / n * 1e6 if solr else 0.0))
+            cpu[label].append((ours / n * 1e6, db / n * 1e6,
+                               (cpu_seconds(solr.pid) - solr_cpu) / n * 1e6 if solr else 0.0))
             print("  round %d, %-20s %6d docs in %.2fs: %.0f docs/s" % (i + 1, label, n, took, rates[label][-1]))
-    source_module.among, DjangoChangeLog._AMONG, DjangoChangeLog._CHANGE_LEASE_SQL = among, store_among, lease_sql
-    del drained_untimed
+    for proc in children:
+        proc.stdin.close()
+        proc.wait(60)
     print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in its own process; %d layers, "
           "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),
                                    args.db, args.layers, syncer.settings.BATCH_SIZE, args.rounds))
@@ -137,6 +149,56 @@ def run(args, solr, cpu_seconds):
               "Solr %.0f, all %.0f (%.2f x reindex-1)   rounds: %s" % (
                   label, med[label], med[label] / med["reindex-1"], ours, db, solr_cpu, total, total / base_cpu,
                   " / ".join("%.0f" % r for r in rates[label])))
+
+
+def serve():
+    """The child of ``--before``: drains the parent's database with the code it was started with,
+    once per line read, answering [documents, seconds, its CPU, its backend's CPU] (JSON)."""
+    import json
+    import logging
+    from reindex_throughput import cpu_seconds
+    sys.path.insert(0, os.path.join(os.environ["SOLRSYNC_BENCH_CODE"], "contrib", "django", "demo"))
+    import django
+    django.setup()
+    logging.getLogger("solrsync").setLevel(logging.ERROR)
+    from django.db import connection
+    from solrsync.contrib.django.runtime import get_syncer
+    syncer = get_syncer()
+    backend = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+    from solrsync import sync as sync_module
+    from solrsync.reindex import reindex
+    helpers = [0.0]  # the CPU of the backends of the drain's helper streams, read as they close
+    if backend is not None:
+        close = syncer.changelog.close_thread_connection
+
+        def closing():
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                helpers[0] += cpu_seconds(cur.fetchone()[0])
+            close()
+        syncer.changelog.close_thread_connection = closing
+    for line in sys.stdin:
+        helpers[0] = 0.0
+        marks = cpu_seconds(), backend and cpu_seconds(backend), time.perf_counter()
+        if line.strip() == "reindex":
+            n = reindex(syncer, "layers", commit=False).indexed
+        else:  # "drain", or "drain 1": one stream (solrsync.sync.DRAIN_STREAMS, where the code has it)
+            streams = getattr(sync_module, "DRAIN_STREAMS", None)
+            if line.split()[1:] and streams:
+                sync_module.DRAIN_STREAMS = int(line.split()[1])
+            try:
+                n = syncer.drain("layers", coalesce=False).indexed
+            finally:
+                if streams:
+                    sync_module.DRAIN_STREAMS = streams
+        took = time.perf_counter() - marks[2]
+        print(json.dumps([n, took, cpu_seconds() - marks[0],
+                          cpu_seconds(backend) - marks[1] + helpers[0] if backend else 0.0]),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ Solr shows the new name on every one of them.
 
     .venv/bin/python benchmarks/fanout.py [--db sqlite|postgres] [--layers 100000] [--capture triggers|signals]
     .venv/bin/python benchmarks/fanout.py --layers 20000 --drain-rounds 10    # metrics on / off
+    .venv/bin/python benchmarks/fanout.py --db postgres --rounds 2 --before main   # main's consumer too
 
 With ``--drain-rounds N`` it measures the backlog drain instead, in this process: after one
 untimed drain, N rounds, each recording a change for every layer (one statement) and draining
@@ -17,7 +18,9 @@ INSERT ... SELECT's -- one statement for N layers); "visible" runs from the comm
 documents show the new name (looked for every 0.1 s: first the last layer's, then all of them); it is set beside a reindex of the same N layers (timed before,
 committed at its end). During both a thread saves 200 other layers at --save-rate (each save in a
 transaction): their p50/p99 idle, during the reindex and during the fan-out. SOLRSYNC_BENCH_DBNAME names the
-PostgreSQL database.
+PostgreSQL database. With ``--rounds N``, N rounds of a reindex then the rename (to a new name
+each time); with ``--before REF`` each round also renames with a consumer running REF's code
+(``code_of.py``), the order alternating: visible / reindex of the same round, side by side.
 """
 import argparse
 import os
@@ -39,6 +42,8 @@ def main():
     ap.add_argument("--layers", type=int, default=100000)
     ap.add_argument("--capture", choices=["triggers", "signals"], default="triggers")
     ap.add_argument("--save-rate", type=int, default=50, help="other users' saves per second during the fan-out")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds: a reindex, then the rename by each code")
+    ap.add_argument("--before", metavar="REF", help="also the rename drained by a consumer running REF's code (main)")
     ap.add_argument("--drain-rounds", type=int, default=0, metavar="N",
                     help="instead: drain a backlog of every layer N times, with and without metrics")
     args = ap.parse_args()
@@ -90,56 +95,88 @@ def main():
         print("loaded and indexed %d layers in %.0fs" % (n, time.monotonic() - started))
         saver = Saver(others, args.save_rate)
         idle = saver.run_for(3.0)  # other users' saves with nothing else going on
-        saver.start()
-        t0 = time.monotonic()  # the yardstick: a reindex of the same rows, committed (so visible) at its end
-        reindex(get_syncer(), "layers")  # all of them: the n, and the 200 others
-        reindexed = time.monotonic() - t0
-        during_reindex = saver.stop()
-        print("  reindex of the %d layers (committed, visible): %.1fs" % (n + 200, reindexed))
         if args.drain_rounds:
             return drain_with_and_without_metrics(args, emu)
-        env = dict(os.environ, PYTHONPATH=DEMO)
-        consumer = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
-                                     "solrsync.contrib.django.queue.huey", "-w", "2", "-d", "0.05", "-m", "0.2"],
-                                    cwd=DEMO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        saver = Saver(others, args.save_rate)
-        try:
-            time.sleep(3)
-            core = emu.core("layers")
+        codes = [("now", os.path.join(ROOT, "contrib", "django", "demo"), dict(os.environ))]
+        if args.before:
+            from code_of import checkout, environ
+            there = checkout(args.before)
+            codes.append((args.before, os.path.join(there, "contrib", "django", "demo"), environ(there)))
+        results = {label: [] for label, _, _ in codes}
+        yardstick, during_reindex = [], []
+        for r in range(args.rounds):
+            saver = Saver(others, args.save_rate)
             saver.start()
-            t0 = time.monotonic()
-            with transaction.atomic():
-                kw.name = "firn"
-                kw.save()
-            recorded = time.monotonic()
-            rows = Change.objects.count()
-            last = str(Layer.objects.filter(keywords=kw).order_by("-pk").values_list("uuid", flat=True)[0])
-            found = 0
-            while True:
-                # the set streams in key order: the whole count (which holds the emulator's interpreter
-                # ~50 ms) only once the last layer shows the new name
-                doc = core.visible.get(last)
-                if doc is not None and "firn" in (doc.fields.get("keywords") or ()):
-                    found = sum(1 for d in list(core.visible.values()) if "firn" in (d.fields.get("keywords") or ()))
-                if found == n or time.monotonic() - recorded > 900:
-                    break
-                time.sleep(0.1)
-            visible = time.monotonic()
-        finally:
-            busy = saver.stop()
-            consumer.send_signal(2)
-            consumer.wait(60)
+            t0 = time.monotonic()  # the yardstick: a reindex of the same rows, committed (so visible) at its end
+            reindex(get_syncer(), "layers")  # all of them: the n, and the 200 others
+            yardstick.append(time.monotonic() - t0)
+            during_reindex += saver.stop()
+            print("  round %d: reindex of the %d layers (committed, visible): %.1fs" % (r + 1, n + 200, yardstick[-1]))
+            for label, demo, env in (codes if r % 2 == 0 else codes[::-1]):
+                name = "firn-%d-%s" % (r, label)
+                out = rename(emu, kw, name, n, others, args.save_rate, demo, env)
+                results[label].append(out)
+                print("  round %d, %s: recorded in %.2fs (%d change-log rows); all %d show %r %.1fs after the "
+                      "commit (%d found): %.2f x the reindex" % (r + 1, label, out["recorded"], out["rows"], n, name,
+                                                                 out["visible"], out["found"],
+                                                                 out["visible"] / yardstick[-1]), flush=True)
         print("machine: %s, %s cores, Python %s; database: %s; capture: %s; queue: SQLite, one huey_consumer -w 2; "
-              "Solr: the emulator" % (platform.processor() or platform.machine(), os.cpu_count(),
-                                      platform.python_version(), args.db, args.capture))
-        print("  rename of a keyword on %d layers: recorded in %.2fs (%d change-log rows, one statement); "
-              "all %d documents show the new name %.1fs after the commit (%d found)"
-              % (n, recorded - t0, rows, n, visible - recorded, found))
-        print("  visible / reindex of the same layers: %.2f" % ((visible - recorded) / reindexed))
-        for label, lat in (("idle", idle), ("during the reindex", during_reindex), ("during the fan-out", busy)):
+              "Solr: the emulator; %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(),
+                                                 platform.python_version(), args.db, args.capture, args.rounds))
+        import statistics
+        print("  reindex of the same layers (committed, visible): median %.1fs (%s)" % (
+            statistics.median(yardstick), " / ".join("%.1f" % y for y in yardstick)))
+        for label, _, _ in codes:
+            ratios = [out["visible"] / y for out, y in zip(results[label], yardstick)]
+            print("  %-6s visible after the commit: median %.1fs; visible / reindex of the same round: median %.2f (%s)"
+                  % (label, statistics.median(out["visible"] for out in results[label]), statistics.median(ratios),
+                     " / ".join("%.2f" % x for x in ratios)))
+        busy = [lat for label, _, _ in codes[:1] for out in results[label] for lat in out["busy"]]
+        for label, lat in (("idle", idle), ("during the reindex", during_reindex), ("during the fan-out (now)", busy)):
             lat.sort()
             print("  other users' saves (%d/s, each in a transaction) %s: %d saves, p50 %.2f ms, p99 %.2f ms" % (
                 args.save_rate, label, len(lat), lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000))
+
+
+def rename(emu, kw, name, n, others, save_rate, demo, env):
+    """Rename ``kw`` to ``name`` with one consumer (``huey_consumer -w 2``, started from ``demo`` with
+    ``env``: this tree's code or another's) watching; -> when it was recorded, when all ``n``
+    documents show it, and other users' save times meanwhile."""
+    from django.db import transaction
+    from layers.models import Layer
+    from solrsync.contrib.django.models import Change
+    env = dict(env, PYTHONPATH=os.pathsep.join([demo] + [p for p in [env.get("PYTHONPATH")] if p]))
+    consumer = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
+                                 "solrsync.contrib.django.queue.huey", "-w", "2", "-d", "0.05", "-m", "0.2"],
+                                cwd=demo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saver = Saver(others, save_rate)
+    try:
+        time.sleep(3)
+        core = emu.core("layers")
+        saver.start()
+        t0 = time.monotonic()
+        with transaction.atomic():
+            kw.name = name
+            kw.save()
+        recorded = time.monotonic()
+        rows = Change.objects.count()
+        last = str(Layer.objects.filter(keywords=kw).order_by("-pk").values_list("uuid", flat=True)[0])
+        found = 0
+        while True:
+            # the set streams in key order: the whole count (which holds the emulator's interpreter
+            # ~50 ms) only once the last layer shows the new name
+            doc = core.visible.get(last)
+            if doc is not None and name in (doc.fields.get("keywords") or ()):
+                found = sum(1 for d in list(core.visible.values()) if name in (d.fields.get("keywords") or ()))
+            if found == n or time.monotonic() - recorded > 900:
+                break
+            time.sleep(0.1)
+        visible = time.monotonic()
+    finally:
+        busy = saver.stop()
+        consumer.send_signal(2)
+        consumer.wait(60)
+    return {"recorded": recorded - t0, "rows": rows, "visible": visible - recorded, "found": found, "busy": busy}
 
 
 class Saver:

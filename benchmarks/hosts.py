@@ -4,6 +4,7 @@ Solr emulator: the drain rate of a backlog, and a rebuild through the queue.
     .venv/bin/python benchmarks/hosts.py                                  # 3 rounds, 2 workers per host
     .venv/bin/python benchmarks/hosts.py --rounds 5 --backlog 20000 --rebuild 50000 --workers 2
     .venv/bin/python benchmarks/hosts.py --claims --backlog 20000     # what one claim costs PostgreSQL
+    .venv/bin/python benchmarks/hosts.py --rebuild 0 --before main    # the drain by main's consumers too
 
 Each round, side by side and in a rotating order: 1 host x N workers, 1 host x 2N workers (as many
 workers as two hosts, in one process) and 2 hosts x N workers, each on fresh services (its own
@@ -69,10 +70,14 @@ def layouts(workers):
             "2 hosts x %d" % workers: [("a", workers), ("b", workers)]}
 
 
-def backlog_round(layout, workers, count):
+def backlog_round(layout, workers, count, code=None):
     with hostlib.Hosts(["a", "b", "w"]) as h:
         assert h.manage(None, "migrate", "-v0")[0] == 0
-        consumers = start_consumers(h, layout, workers, h.env())
+        env = h.env()
+        if code is not None:  # the consumers run that revision's code (code_of.py)
+            from code_of import environ
+            env = environ(code, env)
+        consumers = start_consumers(h, layout, workers, env)
         before = cpu(h, consumers)
         writer = h.python("w", "import time; from solrsync.testing.hosts import write_layers\n"
                                "write_layers(%d, batch=%d); print('committed', time.time(), flush=True)"
@@ -179,7 +184,14 @@ def main():
     parser.add_argument("--rebuild", type=int, default=50000, help="layers to rebuild (0: skip)")
     parser.add_argument("--claims", action="store_true", help="only: what one claim costs PostgreSQL with --backlog "
                                                                 "layers pending, and its plan")
+    parser.add_argument("--before", metavar="REF", help="also the backlog drained by consumers running REF's code "
+                                                         "(main), in the same rounds")
     args = parser.parse_args()
+    code = None
+    if args.before:
+        sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+        from code_of import checkout
+        code = checkout(args.before)
     reason = hostlib.missing()
     if reason:
         print("benchmarks/hosts.py: %s" % reason, file=sys.stderr)
@@ -192,13 +204,17 @@ def main():
     kinds = [(name, fn, n) for name, fn, n in (("backlog drain", backlog_round, args.backlog),
                                                 ("rebuild --via-queue", rebuild_round, args.rebuild)) if n]
     for kind, fn, count in kinds:
-        names = list(layouts(args.workers))
+        runs = {name: (layout, None) for name, layout in layouts(args.workers).items()}
+        if args.before and fn is backlog_round:
+            runs.update(("%s, %s" % (name, args.before), (layout, code)) for name, layout in layouts(args.workers).items())
+        names = list(runs)
         rates, spent = {n: [] for n in names}, {n: [] for n in names}
         print("\n%s, %d layers, %d rounds" % (kind, count, args.rounds))
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
-                rate, took, cpu_spent, extra = fn(layouts(args.workers)[name], args.workers, count)
+                layout, there = runs[name]
+                rate, took, cpu_spent, extra = fn(layout, args.workers, count, *([there] if there else []))
                 rates[name].append(rate)
                 spent[name].append(cpu_spent)
                 print("  round %d  %-12s %8.0f docs/s  %6.1fs  cpu s: %s  %s" % (

@@ -14,7 +14,6 @@ end) and commit -> visible p50/p99/max. ``--reindex``: after the save stream's f
 """
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "contrib", "django", "demo")
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from harness import machine, start_consumers, stop_consumers  # noqa: E402
 
 
 def reindex_via_queue(env):
@@ -72,11 +72,7 @@ def main():
         layers = list(Layer.objects.all())
         env = dict(os.environ, PYTHONPATH=DEMO)
         quiet_reindex = reindex_via_queue(env) if args.reindex else None  # no consumer yet: runs it itself
-        consumers = [subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
-                                       "solrsync.contrib.django.queue.huey", "-w", "2", "-d", "0.05", "-m", "0.2"]
-                                      + (["-n"] if i else []),
-                                      cwd=DEMO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for i in range(args.consumers)]
+        consumers = start_consumers(args.consumers, env)
         lengths, stop = [], threading.Event()
 
         def sample():
@@ -129,19 +125,15 @@ def main():
                 worker.join(600)
         finally:
             stop.set()
-            for c in consumers:
-                c.send_signal(2)
-            for c in consumers:
-                c.wait(30)
+            stop_consumers(consumers)
         final = {}
         for layer in Layer.objects.all():
             final[layer.uuid] = layer.title
         lat = sorted(visible[k] - t for k, t in commits.items() if k in visible)
         missing_final = [u for u, title in final.items() if (u, title) not in visible and title.startswith("rev")]
         q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
-        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; %d huey_consumer -w 2; Solr: emulator; "
-              "%d saving thread(s)" % (platform.machine(), os.cpu_count(), platform.python_version(), args.db,
-                                       args.queue.split(":")[0], args.consumers, args.threads))
+        print("machine: %s; database: %s; queue: %s; %d huey_consumer -w 2; Solr: emulator; %d saving thread(s)" % (
+            machine(), args.db, args.queue.split(":")[0], args.consumers, args.threads))
         print("  rate %d/s target, %.0f/s achieved, %d saves in %ds" % (args.rate, achieved, n, args.seconds))
         print("  queue length: max %d, median %.0f, at the end of the stream %d (samples every 0.5 s: %d)"
               % (max(lengths or [0]), statistics.median(lengths or [0]), at_end, len(lengths)))

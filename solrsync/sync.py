@@ -18,7 +18,17 @@ from .pipeline import RELATED
 from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
 
 log = logging.getLogger("solrsync.sync")
-RELATED_CHUNK = 1000  # rows per push of a related change's set: a reindex's chunk
+RELATED_CHUNK = 1000  # rows per page of a related change's set (its requests: BATCH_SIZE documents)
+RELATED_STREAMS = 2  # pages of one related set pushed side by side (Syncer._in_streams)
+DRAIN_STREAMS = 2  # streams claiming and pushing a backlog side by side (Syncer.drain)
+# A drain working through a backlog claims up to this many times BATCH_SIZE objects at once (the
+# claim doubling while it comes back full): what a claim costs besides its rows -- its statements
+# and transaction, the version, the rebuilds looked up, the deletes' holders, the failures' and the
+# change rows' DELETEs, the lease checked before recording -- is then paid once per several
+# requests, which still carry BATCH_SIZE documents each, a lease check before each. Not more: on
+# PostgreSQL a claim holds a lock per object until it commits, in a lock table the server sizes at
+# 64 x max_connections entries (6,400 by default) for all its sessions.
+CLAIM_GROWTH = 4
 
 
 class Report:
@@ -227,7 +237,9 @@ class Syncer:
             live = core == pipeline.core
             sink = self.sink(pipeline_name, core)
             try:
-                rejected = sink.add_batch(docs, version=version, fence=fence)
+                size = self.settings.BATCH_SIZE
+                rejected = [r for i in range(0, len(docs), size)
+                            for r in sink.add_batch(docs[i:i + size], version=version, fence=fence)]
                 sink.delete_ids(deletes, version=version, fence=fence)
             except SolrUnavailable as exc:
                 if not live and exc.status == 404:  # swapped and unloaded: the live name has it now
@@ -254,12 +266,55 @@ class Syncer:
         lease and delete. A row that left the set meanwhile recorded a change of its own. With
         ``exclusive`` claims (an unversioned core) the set becomes a change row per object
         instead, claimed as any other: no push of it may overlap another worker's."""
-        report = Report()
-        for page in self.sources[pipeline_name].related(lookup, value, RELATED_CHUNK):
-            if exclusive:
+        pages = self.sources[pipeline_name].related(lookup, value, RELATED_CHUNK)
+        if exclusive:
+            for page in pages:
                 self.changelog.requeue(pipeline_name, page)
-            else:
-                report.merge(self.apply(pipeline_name, page, fence=fence))
+            return Report()
+        return self._in_streams(pipeline_name, pages, fence)
+
+    def _in_streams(self, pipeline_name, pages, fence):
+        """Push ``pages`` of [(pk, doc id)] in RELATED_STREAMS streams side by side, as a reindex
+        with workers does: while one stream waits on the database or Solr, the next reads and
+        builds (each page pushed whole with its own version, so their order does not matter; each
+        post under the claim's lease). This thread is one stream; the first error stops them all
+        and is raised here."""
+        lock, reports, errors = threading.Lock(), [], []
+
+        def stream():
+            try:
+                while True:
+                    with lock:  # the pages are read by whichever stream asks next, one at a time
+                        page = None if errors else next(pages, None)
+                    if page is None:
+                        return
+                    report = self.apply(pipeline_name, page, fence=fence)
+                    with lock:
+                        reports.append(report)
+            except BaseException as exc:
+                with lock:
+                    errors.append(exc)
+
+        def helper():
+            try:
+                stream()
+            finally:
+                if self.changelog is not None:
+                    self.changelog.close_thread_connection()
+        helpers = [threading.Thread(target=helper, name="solrsync-related", daemon=True)
+                   for _ in range(RELATED_STREAMS - 1)]
+        for t in helpers:
+            t.start()
+        try:
+            stream()
+        finally:
+            for t in helpers:
+                t.join()
+        if errors:
+            raise errors[0]
+        report = Report()
+        for r in reports:
+            report.merge(r)
         return report
 
     # ------------------------------------------------------------ draining the change log
@@ -271,19 +326,58 @@ class Syncer:
 
     def drain(self, pipeline_name, coalesce=True, max_batches=None):
         """Claim and apply pending changes until none are left. SolrUnavailable propagates after the
-        claimed changes are released, so they stay pending for the retry."""
+        claimed changes are released, so they stay pending for the retry. Once a claim comes back
+        full (a backlog), DRAIN_STREAMS - 1 more streams claim and push beside this one, as a
+        reindex's workers do: while one waits on the database or Solr, another reads and builds.
+        Claims exclude each other per object (or, without versions, run one at a time), so the
+        streams never push one object at once; an error in any is raised here once all stopped."""
+        lock, helpers, totals, errors = threading.Lock(), [], [], []
+
+        def helper():
+            try:
+                report = self._drain(pipeline_name, False, None)
+                with lock:
+                    totals.append(report)
+            except BaseException as exc:
+                with lock:
+                    errors.append(exc)
+            finally:
+                self.changelog.close_thread_connection()
+
+        def backlog():
+            if max_batches is None and not helpers:
+                helpers.extend(threading.Thread(target=helper, name="solrsync-drain", daemon=True)
+                               for _ in range(DRAIN_STREAMS - 1))
+                for t in helpers:
+                    t.start()
+        try:
+            total = self._drain(pipeline_name, coalesce, max_batches, backlog)
+        finally:
+            for t in helpers:
+                t.join()
+        if errors:
+            raise errors[0]
+        for report in totals:
+            total.merge(report)
+        return total
+
+    def _drain(self, pipeline_name, coalesce, max_batches, on_backlog=None):
+        """One stream of ``drain``; ``on_backlog()`` once a claim came back full."""
         log_ = self.changelog
         s = self.settings
         total = Report()
-        batches, backlog = 0, False
+        batches, backlog, size = 0, False, s.BATCH_SIZE
         while max_batches is None or batches < max_batches:
             if coalesce and not backlog:
                 self._settle(pipeline_name)
             exclusive = self.exclusive(pipeline_name)
-            changes = log_.claim(pipeline_name, s.BATCH_SIZE, s.LEASE_SECONDS, exclusive=exclusive)
+            changes = log_.claim(pipeline_name, size, s.LEASE_SECONDS, exclusive=exclusive)
             if not changes:
                 break
-            backlog = len(changes) >= s.BATCH_SIZE  # working through a backlog: no pause between batches
+            backlog = len(changes) >= size  # working through a backlog: no pause between batches
+            size = min(2 * size, CLAIM_GROWTH * s.BATCH_SIZE) if backlog else s.BATCH_SIZE
+            if backlog and on_backlog is not None:
+                on_backlog()
             batches += 1
             try:
                 fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (

@@ -110,3 +110,50 @@ def test_a_batch_of_keys_reads_exactly_its_rows(world):
     uuids = [str(layers[i].uuid) for i in (1, 8, 2)]
     assert sorted(among(Layer.objects.all(), "uuid", uuids).values_list("uuid", flat=True)) == sorted(uuids)
     assert list(among(Layer.objects.all(), "pk", [])) == []
+
+
+def test_a_set_streams_side_by_side_and_one_error_stops_every_stream(world, monkeypatch):
+    """The set's pages are pushed by RELATED_STREAMS streams at once: the first page's post is held
+    until another page has been posted meanwhile (one stream at a time would never get there).
+    Then a second rename whose post fails once: the error reaches the drain, which releases the
+    change (nothing recorded), and the next drain pushes it all."""
+    import threading
+    from solrsync import sync as sync_module
+    from solrsync.sink import SolrSink, SolrUnavailable
+    project, kw, layers = world
+    if not captured_by_triggers():
+        pytest.skip("the layers pipeline is not captured by triggers here")
+    monkeypatch.setattr(sync_module, "RELATED_CHUNK", 7)
+    real_add, other_posted, first, threads = SolrSink.add_batch, threading.Event(), [], set()
+
+    def add(self, docs, **kw):
+        threads.add(threading.current_thread().name)
+        if not first:
+            first.append(docs)
+            assert other_posted.wait(30), "no other page was posted while the first one's post was held"
+        else:
+            other_posted.set()
+        return real_add(self, docs, **kw)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+    kw.name = "firn"
+    kw.save()
+    syncer().drain("layers", coalesce=False)
+    assert pending() == [] and len(threads) == 2
+    assert project.assert_in_step() == 29
+
+    failed = []
+
+    def fail_once(self, docs, **kw):
+        if not failed:
+            failed.append(docs)
+            raise SolrUnavailable("Solr went away", 503)
+        return real_add(self, docs, **kw)
+    monkeypatch.setattr(SolrSink, "add_batch", fail_once)
+    kw.name = "neve"
+    kw.save()
+    with pytest.raises(SolrUnavailable):
+        syncer().drain("layers", coalesce=False)
+    assert pending() == [("keywords__id", str(kw.pk), "related")]  # released, not recorded
+    syncer().drain("layers", coalesce=False)
+    assert pending() == []
+    assert project.assert_in_step() == 29 and project.doc(layers[1])["keywords"] == ["neve"]

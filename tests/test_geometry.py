@@ -10,13 +10,15 @@ import ctypes.util
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from conftest import DEMO, require_service
+
+sys.path.insert(0, str(DEMO))
+from demoproject.spatialite import loadable_sqlite3  # noqa: E402
 
 GIS_LIBS = {"GDAL": ctypes.util.find_library("gdal"), "GEOS": ctypes.util.find_library("geos_c")}
 MISSING = [name for name, lib in GIS_LIBS.items() if not lib]
@@ -72,7 +74,7 @@ def test_extent_of_each_geometry_kind_reprojected_to_wgs84(django_project):
 
 
 SCRIPT = r"""
-import json
+import json, os
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from geo.models import Area
 from solrsync.contrib.django.runtime import get_syncer
@@ -87,44 +89,65 @@ berlin = Area.objects.create(title="Berlin", bbox_polygon=box(13.08, 13.76, 52.3
                              centre=Point(13.4, 52.5, srid=4326))
 bad = Area.objects.create(title="Bad latitude", ll_bbox_polygon=box(0, 1, 0, 95))
 empty = Area.objects.create(title="Nowhere")
+gone = Area.objects.create(title="Gone", centre=Point(1, 2, srid=4326))
 get_syncer().drain("areas", coalesce=False)
-Area.objects.filter(pk=empty.pk).update(ll_bbox_polygon=box(-10, 10, -5, 5))  # what only the triggers see
+moved = box(-10, 10, -5, 5)
+if os.environ["SOLRSYNC_CAPTURE"] == "triggers":
+    Area.objects.filter(pk=empty.pk).update(ll_bbox_polygon=moved)  # what only the triggers see
+else:
+    empty.ll_bbox_polygon = moved
+    empty.save()
+berlin.centre = Point(13.5, 52.4, srid=4326)  # a save() moving a point
+berlin.save()
+pks = {"berlin": berlin.pk, "bad": bad.pk, "empty": empty.pk, "gone": gone.pk}
+gone.delete()
 get_syncer().drain("areas", coalesce=False)
-print(json.dumps({"berlin": berlin.pk, "bad": bad.pk, "empty": empty.pk}))
+print(json.dumps(pks))
 """
 
 
-def gis_database(kind, tmp_path):
+def gis_database(kind, tmp_path, request):
     """-> environment for the demo project on ``kind`` with GeoDjango, or pytest.skip saying why."""
     if kind == "spatialite":
-        if not hasattr(sqlite3.connect(":memory:"), "enable_load_extension"):
-            # (pysqlite3-binary loads it, but its SQLite 3.51 breaks SpatiaLite 5.0.1's metadata triggers)
-            pytest.skip("this Python's sqlite3 cannot load extensions (SpatiaLite): built without "
-                        "--enable-loadable-sqlite-extensions")
+        module, why = loadable_sqlite3()  # what the demo's settings swap in for sqlite3
+        if module is None:
+            pytest.skip("SpatiaLite: " + why)
         if not ctypes.util.find_library("spatialite") and not os.path.exists(
                 "/usr/lib/x86_64-linux-gnu/mod_spatialite.so"):
             pytest.skip("SpatiaLite is not installed (Debian: libsqlite3-mod-spatialite)")
         return {"SOLRSYNC_DEMO_DBNAME": str(tmp_path / "geo.sqlite3")}
     require_service("PostgreSQL", 5432)
     import psycopg
-    name = "test_%s_gis" % os.environ.get("SOLRSYNC_DEMO_DBNAME", "solrsync").split("/")[-1]
+    # named after the suite's PostgreSQL database (runs side by side keep apart), else this process
+    name = "test_%s_gis" % (os.environ.get("SOLRSYNC_DEMO_DBNAME", "solrsync")
+                            if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres" else "solrsync_%d" % os.getpid())
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone():
             pytest.skip("PostGIS is not installed (Debian: postgresql-15-postgis-3)")
         conn.execute('DROP DATABASE IF EXISTS "%s"' % name)
         conn.execute('CREATE DATABASE "%s"' % name)
+    request.addfinalizer(lambda: drop_database(name))
     return {"SOLRSYNC_DEMO_DB": "postgres", "SOLRSYNC_DEMO_DBNAME": name}
 
 
+def drop_database(name):
+    import psycopg
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s"' % name)
+
+
 @needs_gis
+@pytest.mark.parametrize("capture", ["triggers", "signals"])
 @pytest.mark.parametrize("kind", ["postgis", "spatialite"])
-def test_geometries_reach_solr_as_bboxes_on_each_spatial_database(solr, kind, tmp_path):
+def test_geometries_reach_solr_as_bboxes_on_each_spatial_database(solr, kind, capture, tmp_path, request):
+    """Creates, an update() (triggers) or a save() (signals) setting a polygon, a save() moving a
+    point, a delete: Solr ends equal to what the database builds now, field by field (--verify)."""
     solr.need_emulator("a core the test adds fields to")
     env = dict(os.environ, SOLRSYNC_DEMO_GIS="1", SOLRSYNC_DEMO_VAR=str(tmp_path), SOLRSYNC_SOLR_URL=solr.url,
-               SOLRSYNC_QUEUE_URL="immediate", SOLRSYNC_COALESCE_MS="0",
+               SOLRSYNC_QUEUE_URL="immediate", SOLRSYNC_COALESCE_MS="0", SOLRSYNC_CAPTURE=capture,
                SOLRSYNC_PIPELINES=json.dumps({"areas": {"class": "geo.pipelines.AreaPipeline"}}))
     env.pop("SOLRSYNC_DEMO_DB", None)
-    env.update(gis_database(kind, tmp_path))
+    env.update(gis_database(kind, tmp_path, request))
 
     def manage(*args):
         proc = subprocess.run([sys.executable, "manage.py", *args], cwd=str(DEMO), env=env, capture_output=True,
@@ -145,11 +168,44 @@ def test_geometries_reach_solr_as_bboxes_on_each_spatial_database(solr, kind, tm
     assert close(envelope_numbers(berlin["bbox"]), BERLIN)  # from EPSG:3857
     assert envelope_numbers(berlin["ll_bbox"]) == BERLIN
     assert envelope_numbers(berlin["footprint"]) == (0, 179, -10, 10)
-    assert envelope_numbers(berlin["centre"]) == (13.4, 13.4, 52.5, 52.5)
+    assert envelope_numbers(berlin["centre"]) == (13.5, 13.5, 52.4, 52.4)  # the save()
     bad = docs[str(pks["bad"])]
     assert bad["title"] == "Bad latitude" and "ll_bbox" not in bad  # the layer indexed without it
-    assert envelope_numbers(docs[str(pks["empty"])]["ll_bbox"]) == (-10, 10, -5, 5)  # the update(), captured
+    assert envelope_numbers(docs[str(pks["empty"])]["ll_bbox"]) == (-10, 10, -5, 5)  # the update() or save()
+    assert str(pks["gone"]) not in docs and len(docs) == 3  # the delete
     verify = subprocess.run([sys.executable, "manage.py", "solrsync", "reindex", "areas", "--verify", "--quiet"],
                             cwd=str(DEMO), env=env, capture_output=True, text=True, timeout=300)
     assert verify.returncode == 0 and "0 missing, 0 stale, 0 orphaned, 0 filtered out" in verify.stdout, (
         verify.stdout + verify.stderr)
+
+
+def test_an_sqlite3_that_loads_extensions_is_found_or_the_reason_said(monkeypatch):
+    """The standard sqlite3 when it loads extensions; else pysqlite3; else one line saying why (the
+    SpatiaLite runs skip with it)."""
+    import types
+    from demoproject import spatialite
+
+    class Loads:
+        def enable_load_extension(self, on):
+            pass
+
+    stdlib = types.ModuleType("sqlite3")
+    stdlib.Connection = type("Connection", (), {})  # as pyenv's build: no enable_load_extension
+    import sqlite3.dbapi2  # noqa: F401 (the real one, put back after the swap below)
+    monkeypatch.setitem(sys.modules, "sqlite3.dbapi2", sys.modules["sqlite3.dbapi2"])
+    monkeypatch.setitem(sys.modules, "sqlite3", stdlib)
+    monkeypatch.setitem(sys.modules, "pysqlite3", None)  # not installed
+    module, why = spatialite.loadable_sqlite3()
+    assert module is None and "pysqlite3 is not installed" in why and "libsqlite3-dev" in why
+    other = types.ModuleType("pysqlite3")
+    other.dbapi2 = types.ModuleType("pysqlite3.dbapi2")
+    other.dbapi2.Connection = Loads
+    other.__path__ = []
+    monkeypatch.setitem(sys.modules, "pysqlite3", other)
+    monkeypatch.setitem(sys.modules, "pysqlite3.dbapi2", other.dbapi2)
+    assert spatialite.loadable_sqlite3() == (other, None)
+    spatialite.use_loadable_sqlite3()
+    assert sys.modules["sqlite3"] is other and sys.modules["sqlite3.dbapi2"] is other.dbapi2
+    stdlib.Connection = Loads  # a Python built with --enable-loadable-sqlite-extensions: kept
+    monkeypatch.setitem(sys.modules, "sqlite3", stdlib)
+    assert spatialite.loadable_sqlite3() == (stdlib, None)

@@ -3,8 +3,9 @@ regions and taggit keywords through a custom TaggedContentItem; Layer and Map ch
 multi-table inheritance; the parent's uuid as document id (``uuid``, ``resourcebase_ptr.uuid``);
 a pipeline per child, both in one core and one core each. Every write path, both capture modes:
 after the write and a drain, Solr equals what the database builds now, field by field; no save
-of the user's ever fails. (A custom AUTH_USER_MODEL cannot be swapped into the shared demo
-project: the user's profile is a model with a one-to-one to it, zoo.Profile.)"""
+of the user's ever fails. (The shared demo project keeps auth.User, the profile a one-to-one to
+it, zoo.Profile; GeoNode's swapped user model, people.Profile, runs on a database of its own in
+tests/test_custom_user.py.)"""
 import os
 
 import pytest

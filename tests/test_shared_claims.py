@@ -170,3 +170,99 @@ def test_an_unversioned_core_keeps_claims_exclusive(quiet, monkeypatch):
     edit([layer], "again %d")
     assert sync.changelog.claim("layers", 10, 60, exclusive=True) == []  # held elsewhere: skipped
     assert sync.changelog.claim("layers", 10, 60, exclusive=False) == []
+
+
+def test_a_backlog_is_claimed_in_growing_claims_each_request_batch_size(quiet, monkeypatch):
+    """Working through a backlog, a claim that comes back full is followed by one twice its size,
+    up to CLAIM_GROWTH x BATCH_SIZE (what a claim costs besides its rows is then paid once per
+    several requests); every request to Solr still carries at most BATCH_SIZE documents, each
+    sent under the lease (checked before it); the end is field by field what the database holds."""
+    from solrsync import sync as sync_module
+    from solrsync.contrib.django.models import Change
+    from solrsync.sink import SolrSink
+    [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(45)]
+    sync = syncer()
+    monkeypatch.setattr(sync.settings, "BATCH_SIZE", 3)
+    monkeypatch.setattr(sync_module, "DRAIN_STREAMS", 1)  # one stream: its claims in order
+    log = sync.changelog
+    real_claim, real_post, limits, posted = log.claim, SolrSink._post, [], []
+
+    def claim(pipeline, limit, *args, **kw):
+        limits.append(limit)
+        return real_claim(pipeline, limit, *args, **kw)
+
+    def post(self, message, commit=False, adds=0, deletes=0, fence=None, version=None, client=None, **params):
+        posted.append((adds, fence is not None))
+        return real_post(self, message, commit=commit, adds=adds, deletes=deletes, fence=fence, version=version,
+                         client=client, **params)
+    monkeypatch.setattr(log, "claim", claim)
+    monkeypatch.setattr(SolrSink, "_post", post)
+    assert sync.drain("layers", coalesce=False).indexed == 45
+    assert limits == [3, 6, 12, 12, 12, 12], limits  # 3 + 6 + 12 + 12 + 12 = 45, then an empty claim
+    assert [n for n, _ in posted if n] == [3] * 15 and all(fenced for _, fenced in posted)
+    assert not Change.objects.exists()
+    assert quiet.assert_in_step() == 45
+
+
+def test_a_claim_takes_objects_whose_keys_need_quoting(quiet):
+    """Object keys with quotes, backslashes, commas and braces (a text primary key, or a change
+    recorded by hand) go to the database as one parameter (on PostgreSQL an array literal, each
+    element quoted): the claim leases exactly their rows, and they are deleted once pushed."""
+    from solrsync.contrib.django.models import Change
+    odd = ['a"b', "c\\d", "e,f", "{g}", " h ", "NULL", "i'j"]
+    for pk in odd:
+        Change.objects.create(pipeline="layers", object_pk=pk, doc_id="", op="save")
+    log = syncer().changelog
+    claimed = log.claim("layers", 100, 60, exclusive=False)
+    assert sorted(c.pk for c in claimed) == sorted(odd)
+    assert not log.claim("layers", 100, 60, exclusive=False)  # all held
+    log.done(claimed)
+    assert not Change.objects.exists()
+
+
+def test_a_backlog_is_drained_by_streams_side_by_side(quiet, monkeypatch):
+    """Once a claim comes back full, a second stream claims and pushes beside the first (as a
+    reindex's workers do): the first stream's post is held until the other has posted meanwhile
+    (one stream alone would never get there). No object is claimed by both, and Solr ends equal to
+    the database field by field."""
+    from solrsync.contrib.django.models import Change
+    from solrsync.sink import SolrSink
+    [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(40)]
+    sync = syncer()
+    monkeypatch.setattr(sync.settings, "BATCH_SIZE", 4)
+    log = sync.changelog
+    real_claim, real_done, real_add = log.claim, log.done, SolrSink.add_batch
+    held, twice, lock, streams = set(), [], threading.Lock(), set()
+    first, other_posted = [], threading.Event()
+
+    def claim(*args, **kw):
+        out = real_claim(*args, **kw)
+        with lock:
+            twice.extend(c.pk for c in out if c.pk in held)
+            held.update(c.pk for c in out)
+        return out
+
+    def done(changes):
+        with lock:
+            held.difference_update(c.pk for c in changes)
+        real_done(changes)
+
+    def add(self, docs, **kw):
+        name = threading.current_thread().name
+        with lock:
+            streams.add(name)
+            hold = not first
+            if hold:
+                first.append(name)
+            elif name != first[0]:
+                other_posted.set()
+        if hold:
+            assert other_posted.wait(30), "no other stream posted while the first one's post was held"
+        return real_add(self, docs, **kw)
+    monkeypatch.setattr(log, "claim", claim)
+    monkeypatch.setattr(log, "done", done)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+    assert sync.drain("layers", coalesce=False).indexed == 40
+    assert len(streams) == 2 and not twice, (streams, twice)
+    assert not Change.objects.exists()
+    assert quiet.assert_in_step() == 40

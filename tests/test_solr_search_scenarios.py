@@ -422,6 +422,25 @@ def test_python_and_ruby_writers(search):
     assert text.replace("\n", "").replace(" ", "").startswith("{'responseHeader'=>{'status'=>0,")
 
 
+def test_nan_and_infinities_in_each_writer(search):
+    """A stored NaN or infinite float: JSON (and PHP) write it as a string ("NaN", "Infinity",
+    "-Infinity"), python and ruby in their own syntax, XML and CSV as Java's text. The same code in
+    Solr's writers from 5.x to 9.x (TextResponseWriter, NaNFloatWriter); passes on real 5.3.1, 8.11.2, 9.4.0."""
+    docs = [{"id": "n1", "price": "NaN"}, {"id": "n2", "price": "Infinity"}, {"id": "n3", "price": "-Infinity"}]
+    assert search.post("update", docs, commit="true")[0] == 200
+    query = dict(q="id:n*", fl="id,price", sort="id asc")
+    got = search.get("select", **query)[1]["response"]["docs"]
+    assert got == [{"id": "n1", "price": "NaN"}, {"id": "n2", "price": "Infinity"}, {"id": "n3", "price": "-Infinity"}]
+    text = raw(search, wt="python", **query)[1]
+    assert "'price':float('NaN')" in text.replace(" ", "") and "'price':-float('Inf')" in text.replace(" ", "")
+    text = raw(search, wt="ruby", **query)[1].replace(" ", "")
+    assert "'price'=>(0.0/0.0)" in text and "'price'=>(1.0/0.0)" in text and "'price'=>-(1.0/0.0)" in text
+    assert "'price'=>'NaN'" in raw(search, wt="php", **query)[1].replace(" ", "")
+    prices = ET.fromstring(raw(search, wt="xml", **query)[1]).findall("result/doc/float[@name='price']")
+    assert [p.text for p in prices] == ["NaN", "Infinity", "-Infinity"]
+    assert raw(search, wt="csv", **query)[1] == "id,price\nn1,NaN\nn2,Infinity\nn3,-Infinity\n"
+
+
 def test_json_is_compact_unless_indented(search):
     # 8.x/9.x indent by default; 5.x whenever ``indent`` is there, even indent=false
     status, text = raw(search, q="id:doc_1", wt="json", fl="id", **({"indent": "false"} if search.major >= 8 else {}))

@@ -167,7 +167,7 @@ def _notified(pipeline_name, using):
 
 def _listening():
     try:
-        import psycopg  # an optional dependency (the consumers' driver): LISTEN needs Connection.notifies (3.2+)
+        import psycopg  # an optional dependency (the consumers' driver): LISTEN needs Connection.notifies (3.2+); psycopg2 polls
     except ImportError:
         return False
     return callable(getattr(psycopg.Connection, "notifies", None))

@@ -17,6 +17,21 @@ from .models import Change, Clock, Deleted, Failure, RangeFailure, Rebuild, Rein
 from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
 
 
+def array_literal(keys):
+    """Keys (integers or text) as one PostgreSQL array literal: one string for psycopg to quote, where
+    a list is dumped by psycopg's client-side binding element by element, in Python (profiled: most
+    of a claim's CPU in the worker, and again for its failures' DELETE)."""
+    if all(type(k) is int for k in keys):
+        return "{%s}" % ",".join(map(str, keys))
+    keys = [str(k) for k in keys]
+    if not keys:
+        return "{}"
+    probe = "".join(keys)
+    if '"' in probe or "\\" in probe:  # rare: each key escaped
+        keys = [k.replace("\\", "\\\\").replace('"', '\\"') for k in keys]
+    return '{"%s"}' % '","'.join(keys)
+
+
 class DjangoChangeLog:
     """The outbox: pending changes per pipeline, claimed under a lease, deleted when pushed."""
 
@@ -164,11 +179,13 @@ class DjangoChangeLog:
         if kind == "changes" and conn.vendor in self._CHANGE_LEASE_SQL:
             # checked before every post of a drain (four times per batch): the ORM's query building
             # cost ~0.7 ms of CPU per check, the statement itself 0.02 ms
+            sql = self._CHANGE_LEASE_SQL[conn.vendor].format(t=conn.ops.quote_name(Change._meta.db_table))
+            params = [key, Change._meta.get_field("leased_until").get_db_prep_value(token, conn)]
+            now = None if conn.vendor == "postgresql" else self.now()  # SQLite: Python's clock, as its leases
             with conn.cursor() as cur:
-                cur.execute(self._CHANGE_LEASE_SQL[conn.vendor].format(t=conn.ops.quote_name(Change._meta.db_table)), [
-                    key, Change._meta.get_field("leased_until").get_db_prep_value(token, conn)])
+                cur.execute(sql, params + ([] if now is None else [conn.ops.adapt_datetimefield_value(now)]))
                 row = cur.fetchone()
-            return row and self._left(*row)
+            return row and (self._left(*row) if now is None else self._left(token, now))
         if kind == "changes":
             qs = Change.objects.using(self.using).filter(seq=key, leased_until=token)
         elif kind == "reindex":
@@ -188,7 +205,8 @@ class DjangoChangeLog:
 
     # lease_left's statement for a claimed change on PostgreSQL: the ORM's query, written out
     _CHANGE_LEASE_SQL = {"postgresql": "SELECT leased_until, STATEMENT_TIMESTAMP() FROM {t} WHERE seq = %s AND "
-                                       "leased_until = %s AND leased_until > STATEMENT_TIMESTAMP()"}
+                                       "leased_until = %s AND leased_until > STATEMENT_TIMESTAMP()",
+                         "sqlite": "SELECT 1 FROM {t} WHERE seq = %s AND leased_until = %s AND leased_until > %s"}
 
     @staticmethod
     def _left(until, now):
@@ -395,7 +413,9 @@ class DjangoChangeLog:
     # passes over only rows in flight (at most workers x batch) and stops at its limit, whatever
     # the backlog; every row of those objects (the object_pk index), so objects another claim
     # holds are left out and one push covers all the rows of the rest; then those rows' lease,
-    # in one UPDATE by primary key. Concurrent claims exclude each other per object, not per
+    # in one UPDATE by primary key (on PostgreSQL the last two are one statement, the objects
+    # sent as one array literal: psycopg's client-side binding of a list of 4,000 keys cost more
+    # than the claim's statements). Concurrent claims exclude each other per object, not per
     # pipeline: on PostgreSQL by a transaction-scoped lock per object taken in the first pick (a
     # claim skips objects another is claiming; what another has claimed, the second statement
     # sees), on SQLite by its one writer at a time. No index holds leased_until: on PostgreSQL the
@@ -408,10 +428,12 @@ class DjangoChangeLog:
             "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
             "(leased_until IS NULL OR leased_until <= clock_timestamp()) AND "
             "pg_try_advisory_xact_lock(%(key)s, hashtext(object_pk)) ORDER BY seq LIMIT %(limit)s) s",
-            "SELECT seq, object_pk, leased_until > clock_timestamp() FROM {t} WHERE pipeline = %(p)s AND "
-            "object_pk = ANY(%(objects)s)",
-            "UPDATE {t} SET leased_until = %(lease)s, attempts = attempts + 1 WHERE seq = ANY(%(seqs)s) "
-            "RETURNING seq, object_pk, doc_id, op"),
+            "WITH r AS (SELECT seq, object_pk, leased_until > clock_timestamp() AS held FROM {t} "
+            "WHERE pipeline = %(p)s AND object_pk = ANY(%(objects)s::text[])) "
+            "UPDATE {t} c SET leased_until = %(lease)s, attempts = c.attempts + 1 FROM r WHERE c.seq = r.seq AND "
+            "NOT EXISTS (SELECT 1 FROM r b WHERE b.object_pk = r.object_pk AND b.held) "
+            "RETURNING c.seq, c.object_pk, c.doc_id, c.op",
+            None),
         "sqlite": (
             None,
             "SELECT DISTINCT object_pk FROM (SELECT object_pk FROM {t} WHERE pipeline = %(p)s AND "
@@ -435,7 +457,7 @@ class DjangoChangeLog:
                 cur.execute(settings, {"seconds": lease_seconds})
                 lease = cur.fetchone()[-1]  # timestamptz, as Django's column is
                 params = {"p": pipeline, "limit": limit, "lease": lease, "key": zlib.crc32(pipeline.encode()) & 0x7fffffff}
-                listed = list
+                listed = array_literal
             else:  # the lease as Django writes and filters it (``_ours`` matches rows by it)
                 now = self.now()
                 lease = now + dt.timedelta(seconds=lease_seconds)
@@ -448,12 +470,13 @@ class DjangoChangeLog:
                 return []
             cur.execute(rows_of, dict(params, objects=listed(objects)))
             rows = cur.fetchall()
-            busy = {pk for _, pk, held in rows if held}
-            seqs = sorted(seq for seq, pk, _ in rows if pk not in busy)
-            if not seqs:
-                return []
-            cur.execute(take, dict(params, seqs=listed(seqs)))
-            rows = cur.fetchall()
+            if take is not None:  # read and leased in one statement
+                busy = {pk for _, pk, held in rows if held}
+                seqs = sorted(seq for seq, pk, _ in rows if pk not in busy)
+                if not seqs:
+                    return []
+                cur.execute(take, dict(params, seqs=listed(seqs)))
+                rows = cur.fetchall()
         return [Pending(seq, pk, doc_id, lease, op) for seq, pk, doc_id, op in rows]
 
     def _ours(self, changes):
@@ -472,8 +495,7 @@ class DjangoChangeLog:
     # in slices of 500) costs Django and psycopg a parse of the whole statement for every batch
     # (profiled: a drain's DELETEs of its change rows and failures, ~10 ms per claim of 500)
     # (integers as one array literal: psycopg's client-side binding quotes a list element by element)
-    _AMONG = {"postgresql": ("%s = ANY(%%s)", lambda keys: "{%s}" % ",".join(map(str, keys)) if all(
-                  type(k) is int for k in keys) else list(keys)),
+    _AMONG = {"postgresql": ("%s = ANY(%%s)", lambda keys: array_literal(keys)),
               "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
 
     def _write_ours(self, changes, sql):

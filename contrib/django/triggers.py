@@ -209,9 +209,10 @@ class TriggerPlan:
             return text(way.model._meta.pk, value, self.vendor)
         return value
 
-    def _way_rows(self, way, row):
+    def _way_rows(self, way, row, where=None):
         return self._insert("save", text(self.pk, "s.solrsync_k", self.vendor),
-                            text(self.id, "s.solrsync_d", self.vendor), "FROM (%s) s" % self._way_query(way, row))
+                            text(self.id, "s.solrsync_d", self.vendor), "FROM (%s) s%s" % (
+                                self._way_query(way, row), " WHERE %s" % where if where else ""))
 
     def _guard(self, way, row):
         """A generic row counts only when it names one of the way's content types."""
@@ -241,13 +242,20 @@ class TriggerPlan:
             update = [self._insert(RELATED, literal(way.lookup), text(column_field, "NEW.%s" % q(way.column), self.vendor),
                                    "WHERE EXISTS (%s)" % self._way_query(way, "NEW"))]
         else:
-            update = [self._way_rows(way, "OLD"), self._way_rows(way, "NEW")]
+            # the rows reading the new values; those reading the old ones only when the row's
+            # key to them moved (a chapter to another article) -- else they are the same rows,
+            # and a parent row's update recorded each child twice
+            moved = " OR ".join("OLD.%s %s NEW.%s" % (q(c), distinct, q(c))
+                                for c in filter(None, (way.column, way.ct_column)))
+            update = [self._way_rows(way, "OLD", moved), self._way_rows(way, "NEW")]
             if way.parent and self.id_holder._meta.db_table == way.table and self.id.column != self.pk.column:
-                # the parent's row holds the id: an edited id takes the old document away
+                # the parent's row holds the id: an edited id takes the old document away (an
+                # unchanged one is the NEW row's, recorded above)
                 parent_pk = "OLD.%s" % q(way.model._meta.pk.column)
                 update.append(self._insert("save", text(self.pk, parent_pk, self.vendor),
                                            text(self.id, "OLD.%s" % q(self.id.column), self.vendor),
-                                           "WHERE EXISTS (SELECT 1 FROM %s t WHERE t.%s = OLD.%s)" % (
+                                           "WHERE OLD.%s %s NEW.%s AND EXISTS (SELECT 1 FROM %s t WHERE t.%s = OLD.%s)" % (
+                                               q(self.id.column), distinct, q(self.id.column),
                                                q(self.table), q(self.pk.column), q(way.model._meta.pk.column))))
         events = {"INSERT": ([self._way_rows(way, "NEW")], self._guard(way, "NEW")),
                   "DELETE": ([self._way_rows(way, "OLD")], self._guard(way, "OLD"))}

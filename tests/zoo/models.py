@@ -42,7 +42,8 @@ class Org(models.Model):
 
 
 class Profile(models.Model):
-    """A user's profile (a custom AUTH_USER_MODEL cannot be swapped in the shared demo project)."""
+    """A user's profile as a model of its own (a swapped AUTH_USER_MODEL, the profile being the
+    user, is the people app's: tests/test_custom_user.py)."""
     user = models.OneToOneField(settings.AUTH_USER_MODEL, related_name="zoo_profile", on_delete=models.CASCADE)
     org = models.ForeignKey(Org, null=True, blank=True, on_delete=models.SET_NULL)
 

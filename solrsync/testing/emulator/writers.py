@@ -19,6 +19,25 @@ class Result(dict):
     """A ``response`` section (``<result numFound=..>`` in XML)."""
 
 
+class NonFinite(str):
+    """A NaN or infinite float in a text writer's own syntax, written as is (not quoted). Solr's
+    writers, alike on 5.3.1, 8.11.2 and 9.4.0 (measured; TextResponseWriter and NaNFloatWriter in
+    its source): JSON and PHP a string ("NaN", "Infinity", "-Infinity"), python ``float('NaN')``
+    and ``-float('Inf')``, ruby ``(0.0/0.0)`` and ``-(1.0/0.0)``; XML and CSV Java's text."""
+
+
+NON_FINITE = {"python": ("float('NaN')", "float('Inf')"), "ruby": ("(0.0/0.0)", "(1.0/0.0)")}
+
+
+def _java_float(value):
+    """Java's Double.toString for the values Python spells otherwise (nan, inf) -- the rest as repr."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
 class SolrDoc(dict):
     """A returned document; ``types``: field -> XML element name (int, long, float, ...)."""
     types = {}
@@ -35,7 +54,7 @@ def write(payload, status, wt, major=9, params=None):
     if wt == "xml":
         return _to_xml(payload, indented).encode(), "application/xml; charset=UTF-8"
     nl = params.get("json.nl", ["flat"])[0]
-    data = _plain(payload, nl)
+    data = _plain(payload, nl, NON_FINITE.get(wt))
     if wt == "python":
         return _literal(data, "'", ":", "True", "False", "None").encode(), "text/plain; charset=UTF-8"
     if wt == "ruby":
@@ -51,9 +70,11 @@ def write(payload, status, wt, major=9, params=None):
     return body.encode("utf-8"), "application/json; charset=UTF-8"
 
 
-def _plain(value, nl):
+def _plain(value, nl, non_finite=None):
+    """``value`` as the JSON-like writers see it; ``non_finite``: (NaN, Inf) in the writer's syntax,
+    or None for a string."""
     if isinstance(value, NamedList):
-        pairs = [(value[i], _plain(value[i + 1], nl)) for i in range(0, len(value), 2)]
+        pairs = [(value[i], _plain(value[i + 1], nl, non_finite)) for i in range(0, len(value), 2)]
         if nl == "map":
             return {("null" if k is None else k): v for k, v in pairs}
         if nl == "arrarr":
@@ -64,11 +85,14 @@ def _plain(value, nl):
             return [{"name": k, "type": _xml_type(v)[0], "value": v} for k, v in pairs]
         return [x for k, v in pairs for x in (k, v)]
     if isinstance(value, dict):
-        return {k: _plain(v, nl) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v, nl) for v in value]
+        return {k: _plain(v, nl, non_finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, nl, non_finite) for v in value]
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        if non_finite is None:
+            return _java_float(value)
+        nan, inf = non_finite
+        return NonFinite(nan if math.isnan(value) else (inf if value > 0 else "-" + inf))
     return value
 
 
@@ -88,7 +112,7 @@ def _csv(result, params):
     def text(v):
         if isinstance(v, bool):
             return "true" if v else "false"
-        return repr(v) if isinstance(v, float) else str(v)
+        return _java_float(v) if isinstance(v, float) else str(v)
 
     lines = [",".join(names)]
     for doc in result.get("docs", []):
@@ -109,8 +133,8 @@ def _literal(value, quote, colon, true, false, null):
         return true if value else false
     if value is None:
         return null
-    if isinstance(value, (int, float)):
-        return repr(value)
+    if isinstance(value, (int, float, NonFinite)):
+        return str(value) if isinstance(value, NonFinite) else repr(value)
     if isinstance(value, str):
         return quote + value.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
     if isinstance(value, dict):
@@ -140,7 +164,7 @@ def _xml_type(value):
     if isinstance(value, int):
         return ("int" if -(1 << 31) <= value < (1 << 31) else "long"), str(value)
     if isinstance(value, float):
-        return "double", repr(value)
+        return "double", _java_float(value)
     return "str", escape(str(value))
 
 
@@ -171,7 +195,7 @@ def _to_xml(payload, indented):
         tag, text = _xml_type(value)
         if kind is not None and not isinstance(value, bool):
             tag = kind
-            text = repr(float(value)) if kind in ("float", "double") else escape(str(value))
+            text = _java_float(float(value)) if kind in ("float", "double") else escape(str(value))
         return "<%s%s>%s</%s>" % (tag, attr, text, tag)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<response>\n%s\n</response>\n' % "".join(
         node(k, v) for k, v in payload.items())

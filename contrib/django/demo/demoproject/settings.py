@@ -37,6 +37,10 @@ if os.environ.get("SOLRSYNC_DEMO_ZOO") == "1":  # the test suite's model zoo (te
     sys.path.insert(0, str(BASE_DIR.parent.parent.parent / "tests"))
     INSTALLED_APPS += ["taggit", "polymorphic", "zoo"]
 
+if os.environ.get("SOLRSYNC_DEMO_USERS") == "1":  # a swapped user model (GeoNode's people.Profile): a fresh database only
+    INSTALLED_APPS += ["people"]
+    AUTH_USER_MODEL = "people.Profile"
+
 if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -61,6 +65,9 @@ if os.environ.get("SOLRSYNC_DEMO_GIS") == "1":
                                       "django.db.backends.sqlite3": "django.contrib.gis.db.backends.spatialite"}[
         DATABASES["default"]["ENGINE"]]
     INSTALLED_APPS += ["django.contrib.gis", "geo"]
+    if DATABASES["default"]["ENGINE"].endswith("spatialite"):
+        from demoproject.spatialite import use_loadable_sqlite3
+        use_loadable_sqlite3()  # SpatiaLite is an SQLite extension: an sqlite3 that loads them
 
 SOLRSYNC = {
     "SOLR_URL": "http://127.0.0.1:8983/solr/layers",
