@@ -3,7 +3,7 @@ their own: how long from a save's commit until Solr shows it, and how many updat
 second reach Solr.
 
     .venv/bin/python benchmarks/freshness.py --db postgres --queue redis://127.0.0.1:6379/11 --rate 1000
-    .venv/bin/python benchmarks/freshness.py --db sqlite --rate 200
+    .venv/bin/python benchmarks/freshness.py --db sqlite --rate 200 [--wal]
 
 --savers processes save 1,000 layers (titles "rev N"), each in a transaction, together at --rate
 saves/s for --seconds; --consumers processes (``huey_consumer -w 2`` each) drain. The Solr
@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--savers", type=int, default=4)
     ap.add_argument("--consumers", type=int, default=2)
+    ap.add_argument("--wal", action="store_true", help="SQLite: the database in WAL mode (default: rollback journal)")
     args = ap.parse_args()
     from save_path import setup
     from solrsync.testing import SolrEmulator
@@ -102,6 +103,9 @@ def main():
         core.add = noting_add
         setup(args.db, var, emu.core_url("layers"), queue)
         from django.db import connections
+        if args.wal and args.db == "sqlite":  # readers no longer hold a writer's commit back (persists in the file)
+            with connections["default"].cursor() as cur:
+                cur.execute("PRAGMA journal_mode=WAL")
         from django.utils import timezone
         from layers.models import Layer
         from solrsync.contrib.django.signals import hooks_disabled
