@@ -1,8 +1,8 @@
 """The cells of issue 19's matrix (shape x write path x capture mode) that tests/test_shapes.py and
 tests/test_geonode.py leave out, as one table: a child's row deleted by raw SQL, a child's own
 column by ``update()``, a generic row moved to another object, ``bulk_create`` of generic rows,
-rows on a path deleted (a user, a category, a region: SET_NULL and cascades), membership and tag
-tables written by raw SQL, a parent-held document id edited. Run on SQLite and on PostgreSQL
+rows on a path deleted (a user, a category, a region: SET_NULL and cascades) or renamed (a region,
+a category), membership and tag tables written by raw SQL, a parent-held document id edited. Run on SQLite and on PostgreSQL
 (SOLRSYNC_DEMO_DB=postgres).
 
 With triggers, every write is recorded and, drained, leaves Solr equal to what the database
@@ -115,6 +115,18 @@ WRITES = {
         ["zoo_layers"], UNSEEN, lambda w: sql("DELETE FROM zoo_resourcebase_regions")),
     "GeoNode: a keyword's item deleted by raw SQL": (
         ["zoo_layers"], UNSEEN, lambda w: sql("DELETE FROM zoo_taggedcontentitem")),
+    "GeoNode: a region's membership inserted by raw SQL": (
+        ["zoo_layers"], UNSEEN, lambda w: sql("INSERT INTO zoo_resourcebase_regions (resourcebase_id, region_id) "
+                                              "VALUES (%s, %s)", [w.layer.pk, _m("Region").objects.create(
+                                                  code="FRA", name="France").pk])),
+    "GeoNode: a region renamed by update()": (
+        ["zoo_layers"], UNSEEN, lambda w: _m("Region").objects.update(name="Deutschland")),
+    "GeoNode: a region renamed by raw SQL": (
+        ["zoo_layers"], UNSEEN, lambda w: sql("UPDATE zoo_region SET name = 'Raw'")),
+    "GeoNode: the category renamed by save()": (
+        ["zoo_layers"], SAVE, lambda w: (setattr(w.category, "identifier", "roads"), w.category.save())),
+    "GeoNode: the category renamed by update()": (
+        ["zoo_layers"], UNSEEN, lambda w: _m("TopicCategory").objects.update(identifier="update()")),
     "GeoNode: the parent-held id (uuid) edited by update()": (
         ["zoo_layers"], UNSEEN,
         lambda w: _m("ResourceBase").objects.filter(pk=w.layer.pk).update(uuid=str(uuid.uuid4()))),
