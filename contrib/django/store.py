@@ -14,22 +14,8 @@ from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
 from .models import Change, Clock, Deleted, Failure, RangeFailure, Rebuild, Reindex, ReindexRange
+from .source import array_literal
 from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
-
-
-def array_literal(keys):
-    """Keys (integers or text) as one PostgreSQL array literal: one string for psycopg to quote, where
-    a list is dumped by psycopg's client-side binding element by element, in Python (profiled: most
-    of a claim's CPU in the worker, and again for its failures' DELETE)."""
-    if all(type(k) is int for k in keys):
-        return "{%s}" % ",".join(map(str, keys))
-    keys = [str(k) for k in keys]
-    if not keys:
-        return "{}"
-    probe = "".join(keys)
-    if '"' in probe or "\\" in probe:  # rare: each key escaped
-        keys = [k.replace("\\", "\\\\").replace('"', '\\"') for k in keys]
-    return '{"%s"}' % '","'.join(keys)
 
 
 class DjangoChangeLog:
@@ -494,8 +480,7 @@ class DjangoChangeLog:
     # ``column`` among a list of keys, as one parameter: a placeholder per key (the ORM's ``__in``,
     # in slices of 500) costs Django and psycopg a parse of the whole statement for every batch
     # (profiled: a drain's DELETEs of its change rows and failures, ~10 ms per claim of 500)
-    # (integers as one array literal: psycopg's client-side binding quotes a list element by element)
-    _AMONG = {"postgresql": ("%s = ANY(%%s)", lambda keys: array_literal(keys)),
+    _AMONG = {"postgresql": ("%s = ANY(%%s)", array_literal),
               "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
 
     def _write_ours(self, changes, sql):
