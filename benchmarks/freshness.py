@@ -15,7 +15,6 @@ database given is flushed first.
 """
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "contrib", "django", "demo")
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+import harness  # noqa: E402 (benchmarks/ on the path first)
 
 SAVER = """
 import os, sys, time, django
@@ -112,11 +113,7 @@ def main():
         with hooks_disabled():
             Layer.objects.bulk_create([Layer(name="f%d" % i, title="f%d" % i, date=timezone.now()) for i in range(1000)])
         connections.close_all()
-        env = dict(os.environ, PYTHONPATH=DEMO)
-        consumers = [subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
-                                       "solrsync.contrib.django.queue.huey", "-w", "2", "-d", "0.05", "-m", "0.2"],
-                                      cwd=DEMO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for _ in range(args.consumers)]
+        consumers = harness.start_consumers(args.consumers)
         per_second, stop = [], threading.Event()
 
         def count_requests():  # update requests reaching Solr, per second
@@ -131,7 +128,7 @@ def main():
             go = os.path.join(var, "go")
             savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(i), str(args.savers),
                                         str(args.rate / args.savers), str(args.seconds), go, out],
-                                       cwd=DEMO, env=env) for i, out in enumerate(outs)]
+                                       cwd=DEMO, env=dict(os.environ, PYTHONPATH=DEMO)) for i, out in enumerate(outs)]
             while not all(os.path.exists(out + ".ready") for out in outs):
                 time.sleep(0.05)
             start = time.monotonic() + 0.5
@@ -165,10 +162,7 @@ def main():
             while time.monotonic() < deadline and any((u, t) not in visible for u, t in final.items()):
                 time.sleep(0.2)
         finally:
-            for c in consumers:
-                c.send_signal(2)
-            for c in consumers:
-                c.wait(60)
+            harness.stop_consumers(consumers)
         lat = sorted(visible[k] - t for k, t in commits.items() if k in visible)
         posted = sorted(arrived[k] - t for k, t in commits.items() if k in arrived)
         shown = sorted(visible[k] - arrived[k] for k in commits if k in visible and k in arrived)
@@ -176,10 +170,9 @@ def main():
         q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
         n = len(commits)
         rates = sorted(per_second)
-        print("machine: %s, %s cores, Python %s; database: %s; queue: %s; %d savers, %d consumers (huey_consumer -w 2); "
+        print("machine: %s; database: %s; queue: %s; %d savers, %d consumers (huey_consumer -w 2); "
               "Solr: the emulator in this process, commitWithin 1.5 s" % (
-                  platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(), args.db,
-                  queue.split(":")[0], args.savers, args.consumers))
+                  harness.machine(), args.db, queue.split(":")[0], args.savers, args.consumers))
         took = max(commits.values()) - start
         print("  %d saves in %.1fs: %.0f saves/s achieved (target %d for %ds; %d saves more than 0.1 s behind their "
               "schedule); %d revisions seen in Solr; final revisions missing: %d" % (

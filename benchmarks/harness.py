@@ -1,6 +1,6 @@
 """What the consumer benchmarks share: real consumers (``huey_consumer`` processes on the demo
 project), stopped as an operator would (SIGINT: huey finishes the running task), and the machine
-line each report starts with (freshness.py keeps its own copy for now: another branch is changing it)."""
+line each report starts with."""
 import os
 import platform
 import signal
