@@ -2,12 +2,16 @@
 ``Layer(ResourceBase)``: the parent's table, the child's, taggit's and the m2m tables all carry
 triggers for two sibling pipelines, zoo_layers and zoo_maps).
 
-    .venv/bin/python benchmarks/save_shapes.py [--db sqlite|postgres] [--saves 2000]
+    .venv/bin/python benchmarks/save_shapes.py [--db sqlite|postgres] [--saves 2000] [--before main]
 
 Side by side in interleaved rounds of 50: the same ``layer.save()`` (title changed: a write to
 the parent's table and the child's) inside ``transaction.atomic()``, (a) without solrsync (its
 triggers dropped, hooks off), (b) with the triggers and hooks; then the same for
 ``ResourceBase.objects.filter(pk=...).update(title=...)`` (the parent's table only). Medians.
+``--before REF``: also (c) with the triggers REF's code generates (a child process importing that
+revision, code_of.py, prints them), installed in their own rounds in this same process.
+On PostgreSQL the database is SOLRSYNC_BENCH_DBNAME (default solrsync_bench; save_path.setup),
+dropped and created afresh.
 """
 import argparse
 import json
@@ -28,7 +32,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--saves", type=int, default=2000)
+    parser.add_argument("--before", metavar="REF", help="also the triggers REF's code generates (main)")
+    parser.add_argument("--print-sql", action="store_true", help=argparse.SUPPRESS)  # the child of --before
     args = parser.parse_args()
+    if args.print_sql:
+        return print_sql()
     from save_path import setup
     from solrsync.testing import SolrEmulator
     var = tempfile.mkdtemp(prefix="solrsync-shapes-")
@@ -37,7 +45,7 @@ def main():
                                                    "zoo_maps": {"class": "zoo.pipelines.MapPipeline"}})
     with SolrEmulator() as emu:
         setup(args.db, var, emu.core_url("layers"))
-        from django.db import transaction
+        from django.db import connection, transaction
         from solrsync.contrib.django import triggers
         from solrsync.contrib.django.runtime import get_pipelines, get_settings
         from solrsync.contrib.django.signals import hooks_disabled
@@ -61,7 +69,15 @@ def main():
                 ResourceBase.objects.filter(pk=layer.pk).update(title="u%d" % time.monotonic_ns())
             return time.perf_counter() - t0
 
-        times = {(what, mode): [] for what in ("save", "update") for mode in ("without", "with")}
+        modes = ["without", "with"]
+        if args.before:
+            import code_of
+            import subprocess
+            before_sql = json.loads(subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--print-sql"], check=True, stdout=subprocess.PIPE,
+                env=code_of.environ(code_of.checkout(args.before))).stdout)
+            modes.insert(1, "before (%s)" % args.before)
+        times = {(what, mode): [] for what in ("save", "update") for mode in modes}
         for _ in range(args.saves // 50):
             for (what, mode) in times:
                 fn = save if what == "save" else update
@@ -71,7 +87,14 @@ def main():
                     continue
                 triggers.uninstall("default")
                 try:
-                    with hooks_disabled():
+                    if mode == "without":
+                        with hooks_disabled():
+                            for _ in range(50):
+                                times[(what, mode)].append(fn())
+                    else:
+                        with transaction.atomic(), connection.cursor() as cur:
+                            for sql in before_sql:
+                                cur.execute(sql)
                         for _ in range(50):
                             times[(what, mode)].append(fn())
                 finally:
@@ -80,10 +103,27 @@ def main():
               % (platform.machine(), os.cpu_count(), platform.python_version(), args.db, get_settings().CAPTURE))
         for what in ("save", "update"):
             base = statistics.median(times[(what, "without")])
-            med = statistics.median(times[(what, "with")])
-            print("  %-7s (%d each): without solrsync %.3f ms, with %.3f ms, added %+.3f ms (%+.0f%%)" % (
-                what, len(times[(what, "with")]), base * 1000, med * 1000, (med - base) * 1000,
-                100 * (med - base) / base))
+            print("  %-7s (%d each): without solrsync %.3f ms" % (what, len(times[(what, "with")]), base * 1000))
+            for mode in modes[1:]:
+                med = statistics.median(times[(what, mode)])
+                print("    %-15s %.3f ms, added %+.3f ms (%+.0f%%)" % (
+                    mode, med * 1000, (med - base) * 1000, 100 * (med - base) / base))
+
+
+def print_sql():
+    """The child of --before: this code's trigger SQL for the database the parent set up (its
+    environment names it), as a JSON list on stdout."""
+    sys.path.insert(0, DEMO)
+    import django
+    django.setup()
+    from django.db import connection
+    from solrsync.contrib.django import triggers
+    from solrsync.contrib.django.runtime import get_pipelines, get_settings
+    plans, _ = triggers.plan(get_pipelines(), "default", get_settings().CAPTURE)
+    sql = [s for tp in plans for s in tp.create_sql()]
+    if connection.vendor == "postgresql":
+        sql += triggers.notify_sql()
+    print(json.dumps(sql))
 
 
 if __name__ == "__main__":
