@@ -245,6 +245,15 @@ class TriggerPlan:
         def both(*conds):
             conds = [c for c in conds if c]
             return " AND ".join("(%s)" % c for c in conds) if conds else None
+
+        def rows(row):
+            if way.parent and self.vendor == "postgresql":
+                # a parent's row is one child's (a Map's is no Layer's; Django inserts it before
+                # the child's, deletes it after): an index probe first, so that a sibling's
+                # pipeline runs no INSERT of no rows -- nor the wake-up trigger it would fire
+                return self._when("EXISTS (SELECT 1 FROM %s t WHERE t.%s = %s.%s)" % (
+                    q(self.table), q(self.pk.column), row, q(way.column)), self._way_rows(way, row))
+            return self._way_rows(way, row)
         if way.forward:
             # an update re-indexes every row reading this one -- 100,000 layers for a keyword: one
             # change row naming the set (RELATED), which a worker streams as a reindex would
@@ -256,7 +265,7 @@ class TriggerPlan:
             # and a parent row's update recorded each child twice
             moved = " OR ".join("OLD.%s %s NEW.%s" % (q(c), distinct, q(c))
                                 for c in filter(None, (way.column, way.ct_column)))
-            update = [self._when(moved, self._way_rows(way, "OLD")), self._way_rows(way, "NEW")]
+            update = [self._when(moved, self._way_rows(way, "OLD")), rows("NEW")]
             if way.parent and self.id_holder._meta.db_table == way.table and self.id.column != self.pk.column:
                 # the parent's row holds the id: an edited id takes the old document away (an
                 # unchanged one is the NEW row's, recorded above)
@@ -267,8 +276,8 @@ class TriggerPlan:
                                  text(self.id, "OLD.%s" % q(self.id.column), self.vendor)),
                     "EXISTS (SELECT 1 FROM %s t WHERE t.%s = OLD.%s)" % (
                         q(self.table), q(self.pk.column), q(way.model._meta.pk.column))))
-        events = {"INSERT": ([self._way_rows(way, "NEW")], self._guard(way, "NEW")),
-                  "DELETE": ([self._way_rows(way, "OLD")], self._guard(way, "OLD"))}
+        events = {"INSERT": ([rows("NEW")], self._guard(way, "NEW")),
+                  "DELETE": ([rows("OLD")], self._guard(way, "OLD"))}
         if cols is None or cols:
             guard = self._guard(way, "NEW")
             if guard:
