@@ -136,6 +136,31 @@ def test_geonode_every_write_path_keeps_solr_equal_to_the_database(geonode, capt
     assert geonode.assert_in_step("zoo_maps") == {}
 
 
+def test_a_save_of_a_child_runs_no_trigger_insert_of_no_rows(geonode):
+    """PostgreSQL: the change log's wake-up statement trigger fires for every INSERT a row trigger
+    runs, rows or none. An INSERT of no rows -- a sibling pipeline's on the parent's row (zoo_maps
+    on a Layer's), a key that did not move, an id that was not edited -- was most of what the
+    triggers added to a save of a child (7 INSERTs for 2 rows). Now one INSERT per change row."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no statement triggers: an INSERT of no rows costs nothing more there")
+    use_capture("triggers")
+    from django.db import transaction
+    from solrsync.contrib.django.models import Change
+    from zoo.models import ResourceBase
+    _, _, _, layer, m = world()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL track_functions = 'all'")
+        before = Change.objects.count()
+        layer.title, m.title = "Streets", "World"
+        layer.save()
+        m.save()
+        ResourceBase.objects.filter(pk=layer.pk).update(abstract="Parent update()")
+        written = Change.objects.count() - before
+        cur.execute("SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'solrsync__wake'")
+        (calls,), = cur.fetchall()
+    assert written >= 3 and calls == written  # each write recorded; no INSERT without a row
+
+
 def test_a_pk_id_pipeline_never_breaks_saves_of_related_rows(project):
     """Issue 26: with ``id = Field("pk")`` the dependency triggers named ``t.owner_id`` on the
     child's table, which has no such column: every Profile/user and TopicCategory write failed."""
