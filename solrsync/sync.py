@@ -97,6 +97,43 @@ def build_documents(pipeline, rows, report, pk_of, document=None):
     return docs
 
 
+class Beside:
+    """Streams run on threads beside the calling one (a drain's, a related set's), each closing
+    its own database connection as it ends; ``join`` runs the caller's stream, waits for the
+    others and raises the first error -- the caller's, else one of theirs."""
+
+    def __init__(self, changelog, name):
+        self.changelog, self.name = changelog, name
+        self.threads, self.reports, self.errors = [], [], []
+
+    def start(self, count, stream):
+        """``count`` threads each running ``stream()`` -> Report."""
+        def run():
+            try:
+                self.reports.append(stream())  # list.append is atomic: no lock needed
+            except BaseException as exc:
+                self.errors.append(exc)
+            finally:
+                if self.changelog is not None:
+                    self.changelog.close_thread_connection()
+        self.threads = [threading.Thread(target=run, name=self.name, daemon=True) for _ in range(count)]
+        for t in self.threads:
+            t.start()
+
+    def join(self, stream):
+        """Run the caller's ``stream()`` (-> Report), then the others' Reports merged into it."""
+        try:
+            report = stream()
+        finally:
+            for t in self.threads:
+                t.join()
+        if self.errors:
+            raise self.errors[0]
+        for r in self.reports:
+            report.merge(r)
+        return report
+
+
 class Syncer:
     """The engine assembled: settings, pipelines, their sources, the change log, Solr sinks.
     ``metrics(pipeline)``: where a pipeline's sinks count their requests (metrics.for_pipeline),
@@ -281,46 +318,28 @@ class Syncer:
         and is raised here. A set of more than one page is committed at its end, as a reindex is:
         visible at once rather than commitWithin after its last page (a page alone waits for
         commitWithin, as any change)."""
-        lock, reports, errors, pushed = threading.Lock(), [], [], [0]
+        lock, stopped, pushed = threading.Lock(), [], [0]
 
         def stream():
+            report = Report()
             try:
                 while True:
                     with lock:  # the pages are read by whichever stream asks next, one at a time
-                        page = None if errors else next(pages, None)
+                        page = None if stopped else next(pages, None)
                     if page is None:
-                        return
-                    report = self.apply(pipeline_name, page, fence=fence)
+                        return report
+                    report.merge(self.apply(pipeline_name, page, fence=fence))
                     with lock:
-                        reports.append(report)
                         pushed[0] += 1
-            except BaseException as exc:
-                with lock:
-                    errors.append(exc)
-
-        def helper():
-            try:
-                stream()
-            finally:
-                if self.changelog is not None:
-                    self.changelog.close_thread_connection()
-        helpers = [threading.Thread(target=helper, name="solrsync-related", daemon=True)
-                   for _ in range(RELATED_STREAMS - 1)]
-        for t in helpers:
-            t.start()
-        try:
-            stream()
-        finally:
-            for t in helpers:
-                t.join()
-        if errors:
-            raise errors[0]
+            except BaseException:
+                stopped.append(True)  # the other streams take no further page
+                raise
+        beside = Beside(self.changelog, "solrsync-related")
+        beside.start(RELATED_STREAMS - 1, stream)
+        report = beside.join(stream)
         if pushed[0] > 1:
             for core in self.cores(pipeline_name):
                 self.sink(pipeline_name, core).commit()
-        report = Report()
-        for r in reports:
-            report.merge(r)
         return report
 
     # ------------------------------------------------------------ draining the change log
@@ -337,35 +356,12 @@ class Syncer:
         reindex's workers do: while one waits on the database or Solr, another reads and builds.
         Claims exclude each other per object (or, without versions, run one at a time), so the
         streams never push one object at once; an error in any is raised here once all stopped."""
-        lock, helpers, totals, errors = threading.Lock(), [], [], []
-
-        def helper():
-            try:
-                report = self._drain(pipeline_name, False, None)
-                with lock:
-                    totals.append(report)
-            except BaseException as exc:
-                with lock:
-                    errors.append(exc)
-            finally:
-                self.changelog.close_thread_connection()
+        beside = Beside(self.changelog, "solrsync-drain")
 
         def backlog():
-            if max_batches is None and not helpers:
-                helpers.extend(threading.Thread(target=helper, name="solrsync-drain", daemon=True)
-                               for _ in range(DRAIN_STREAMS - 1))
-                for t in helpers:
-                    t.start()
-        try:
-            total = self._drain(pipeline_name, coalesce, max_batches, backlog)
-        finally:
-            for t in helpers:
-                t.join()
-        if errors:
-            raise errors[0]
-        for report in totals:
-            total.merge(report)
-        return total
+            if max_batches is None and not beside.threads:
+                beside.start(DRAIN_STREAMS - 1, lambda: self._drain(pipeline_name, False, None))
+        return beside.join(lambda: self._drain(pipeline_name, coalesce, max_batches, backlog))
 
     def _drain(self, pipeline_name, coalesce, max_batches, on_backlog=None):
         """One stream of ``drain``; ``on_backlog()`` once a claim came back full."""
