@@ -40,6 +40,12 @@ def array_literal(keys):
     return '{"%s"}' % '","'.join(keys)
 
 
+# a column among a list of keys, as one parameter, per database: (the condition, %s the column;
+# the keys as that parameter)
+AMONG = {"postgresql": ("%s = ANY(%%s)", array_literal),
+         "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", lambda keys: json.dumps(keys, default=str))}
+
+
 class _AnyOf(Lookup):
     """``column = ANY(%s)``: a list of keys as one array parameter. Django's ``__in`` writes a
     placeholder per key, which Django and psycopg each process again for every query (a third of
@@ -66,7 +72,8 @@ class _AnyOf(Lookup):
         keys, filter_only = self.rhs
         field = self.lhs.output_field
         values = keys if filter_only else [field.get_db_prep_value(v, connection) for v in keys]
-        return "%s IN (SELECT value FROM json_each(%%s))" % lhs, list(params) + [json.dumps(values, default=str)]
+        condition, listed = AMONG["sqlite"]
+        return condition % lhs, list(params) + [listed(values)]
 
 
 def among(qs, name, keys):

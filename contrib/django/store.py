@@ -14,7 +14,7 @@ from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
 from .models import Change, Clock, Deleted, Failure, RangeFailure, Rebuild, Reindex, ReindexRange
-from .source import array_literal
+from .source import AMONG, array_literal
 from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
 
 
@@ -477,17 +477,14 @@ class DjangoChangeLog:
                 qs = Change.objects.using(self.using).filter(seq__in=seqs[i:i + 500])
                 yield qs.filter(leased_until=lease) if lease is not None else qs
 
-    # ``column`` among a list of keys, as one parameter: a placeholder per key (the ORM's ``__in``,
-    # in slices of 500) costs Django and psycopg a parse of the whole statement for every batch
-    # (profiled: a drain's DELETEs of its change rows and failures, ~10 ms per claim of 500)
-    _AMONG = {"postgresql": ("%s = ANY(%%s)", array_literal),
-              "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", json.dumps)}
-
     def _write_ours(self, changes, sql):
         """Run ``sql`` ({t}: the table, {where}: the condition) once per lease on the rows of these
-        changes still held under it (see ``_ours``) -> False on a database without ``_AMONG``."""
+        changes still held under it (see ``_ours``) -> False on a database without ``AMONG``. The
+        keys as one parameter: a placeholder per key (the ORM's ``__in``, in slices of 500) cost
+        Django and psycopg a parse of the whole statement for every batch (profiled: a drain's
+        DELETEs of its change rows and failures, ~10 ms per claim of 500)."""
         conn = connections[self.using]
-        among = self._AMONG.get(conn.vendor)
+        among = AMONG.get(conn.vendor)
         if among is None:
             return False
         by_lease = {}
@@ -571,8 +568,8 @@ class DjangoChangeLog:
             return self.clear_failures(pipeline, gone)
         pks = [str(p) for p in pks or ()]
         conn = connections[self.using]
-        among = self._AMONG.get(conn.vendor)
-        if among is not None and pks:  # one statement, one parameter: see _AMONG
+        among = AMONG.get(conn.vendor)
+        if among is not None and pks:  # one statement, one parameter: see AMONG
             with conn.cursor() as cur:
                 cur.execute("DELETE FROM %s WHERE pipeline = %%s AND %s" % (
                     conn.ops.quote_name(Failure._meta.db_table), among[0] % "object_pk"), [pipeline, among[1](pks)])
