@@ -11,8 +11,8 @@ them all with ``Syncer.drain``, alternately with the Prometheus counters on and 
 ``metrics`` set to None); it prints the medians side by side.
 
 Loads N layers linked to one keyword quietly (hooks_disabled), indexes them with a reindex,
-starts one consumer process (huey_consumer -w 2, SQLite queue) against the Solr emulator in this
-process, then renames the keyword with ``keyword.save()`` in a transaction. "record" is that
+starts one consumer process (huey_consumer -w 2, SQLite queue) against the Solr emulator in its own
+process (or the real core SOLR names), then renames the keyword with ``keyword.save()`` in a transaction. "record" is that
 save's time including its commit (the triggers' -- or on the signal path the pre-recorded
 INSERT ... SELECT's -- one statement for N layers); "visible" runs from the commit until all N
 documents show the new name (looked for every 0.1 s: first the last layer's, then all of them); it is set beside a reindex of the same N layers (timed before,
@@ -48,10 +48,13 @@ def main():
                     help="instead: drain a backlog of every layer N times, with and without metrics")
     args = ap.parse_args()
     from save_path import setup
-    from solrsync.testing import SolrEmulator
+    from reindex_throughput import start_solr
     var = tempfile.mkdtemp(prefix="solrsync-fanout-")
     os.environ["SOLRSYNC_CAPTURE"] = args.capture
-    with SolrEmulator() as emu:
+    # Solr (the emulator unless SOLR names a real core) in a process of its own, as Solr is: in this
+    # one its request threads took the interpreter from the other users' saves timed here
+    url, solr = start_solr()
+    try:
         if args.db == "postgres":  # our own database, not the other benchmarks'
             import save_path
             save_path_setup_db = os.environ.get("SOLRSYNC_BENCH_DBNAME", "solrsync_fanout")
@@ -61,7 +64,7 @@ def main():
                 conn.execute("CREATE DATABASE %s" % save_path_setup_db)
             sys.path.insert(0, DEMO)
             os.environ.update(SOLRSYNC_DEMO_VAR=var, DJANGO_SETTINGS_MODULE="demoproject.settings",
-                              SOLRSYNC_SOLR_URL=emu.core_url("layers"), SOLRSYNC_DEMO_DB="postgres",
+                              SOLRSYNC_SOLR_URL=url, SOLRSYNC_DEMO_DB="postgres",
                               SOLRSYNC_DEMO_DBNAME=save_path_setup_db,
                               SOLRSYNC_QUEUE_URL="sqlite:///%s/queue.sqlite3" % var)
             import django
@@ -70,7 +73,7 @@ def main():
             call_command("migrate", verbosity=0)
             del save_path
         else:
-            setup(args.db, var, emu.core_url("layers"))
+            setup(args.db, var, url)
         from django.db import transaction
         from django.utils import timezone
         from layers.models import Keyword, Layer
@@ -96,7 +99,7 @@ def main():
         saver = Saver(others, args.save_rate)
         idle = saver.run_for(3.0)  # other users' saves with nothing else going on
         if args.drain_rounds:
-            return drain_with_and_without_metrics(args, emu)
+            return drain_with_and_without_metrics(args)
         codes = [("now", os.path.join(ROOT, "contrib", "django", "demo"), dict(os.environ))]
         if args.before:
             from code_of import checkout, environ
@@ -114,15 +117,16 @@ def main():
             print("  round %d: reindex of the %d layers (committed, visible): %.1fs" % (r + 1, n + 200, yardstick[-1]))
             for label, demo, env in (codes if r % 2 == 0 else codes[::-1]):
                 name = "firn-%d-%s" % (r, label)
-                out = rename(emu, kw, name, n, others, args.save_rate, demo, env)
+                out = rename(url, kw, name, n, others, args.save_rate, demo, env)
                 results[label].append(out)
                 print("  round %d, %s: recorded in %.2fs (%d change-log rows); all %d show %r %.1fs after the "
                       "commit (%d found): %.2f x the reindex" % (r + 1, label, out["recorded"], out["rows"], n, name,
                                                                  out["visible"], out["found"],
                                                                  out["visible"] / yardstick[-1]), flush=True)
         print("machine: %s, %s cores, Python %s; database: %s; capture: %s; queue: SQLite, one huey_consumer -w 2; "
-              "Solr: the emulator; %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(),
-                                                 platform.python_version(), args.db, args.capture, args.rounds))
+              "Solr: %s in its own process; %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(),
+                                                 platform.python_version(), args.db, args.capture,
+                                                 "the emulator" if solr else url, args.rounds))
         import statistics
         print("  reindex of the same layers (committed, visible): median %.1fs (%s)" % (
             statistics.median(yardstick), " / ".join("%.1f" % y for y in yardstick)))
@@ -136,9 +140,13 @@ def main():
             lat.sort()
             print("  other users' saves (%d/s, each in a transaction) %s: %d saves, p50 %.2f ms, p99 %.2f ms" % (
                 args.save_rate, label, len(lat), lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000))
+    finally:
+        if solr is not None:
+            solr.terminate()
+            solr.wait(30)
 
 
-def rename(emu, kw, name, n, others, save_rate, demo, env):
+def rename(url, kw, name, n, others, save_rate, demo, env):
     """Rename ``kw`` to ``name`` with one consumer (``huey_consumer -w 2``, started from ``demo`` with
     ``env``: this tree's code or another's) watching; -> when it was recorded, when all ``n``
     documents show it, and other users' save times meanwhile."""
@@ -152,7 +160,6 @@ def rename(emu, kw, name, n, others, save_rate, demo, env):
     saver = Saver(others, save_rate)
     try:
         time.sleep(3)
-        core = emu.core("layers")
         saver.start()
         t0 = time.monotonic()
         with transaction.atomic():
@@ -162,12 +169,9 @@ def rename(emu, kw, name, n, others, save_rate, demo, env):
         rows = Change.objects.count()
         last = str(Layer.objects.filter(keywords=kw).order_by("-pk").values_list("uuid", flat=True)[0])
         found = 0
-        while True:
-            # the set streams in key order: the whole count (which holds the emulator's interpreter
-            # ~50 ms) only once the last layer shows the new name
-            doc = core.visible.get(last)
-            if doc is not None and name in (doc.fields.get("keywords") or ()):
-                found = sum(1 for d in list(core.visible.values()) if name in (d.fields.get("keywords") or ()))
+        while True:  # the set streams in key order: counted only once the last layer shows the new name
+            if _shows(url, "id", last, name):
+                found = _shows(url, "keywords", name)
             if found == n or time.monotonic() - recorded > 900:
                 break
             time.sleep(0.1)
@@ -177,6 +181,15 @@ def rename(emu, kw, name, n, others, save_rate, demo, env):
         consumer.send_signal(2)
         consumer.wait(60)
     return {"recorded": recorded - t0, "rows": rows, "visible": visible - recorded, "found": found, "busy": busy}
+
+
+def _shows(url, field, value, keyword=None):
+    """How many documents searchers see with ``field`` = ``value`` (and ``keyword`` among their keywords)."""
+    import requests
+    params = {"q": "{!term f=%s}%s" % (field, value), "rows": 0, "wt": "json"}
+    if keyword is not None:
+        params["fq"] = "{!term f=keywords}%s" % keyword
+    return requests.get(url + "/select", params=params, timeout=30).json()["response"]["numFound"]
 
 
 class Saver:
@@ -221,7 +234,7 @@ class Saver:
         return lat
 
 
-def drain_with_and_without_metrics(args, emu):
+def drain_with_and_without_metrics(args):
     import statistics
     from layers.models import Layer
     from solrsync import metrics
@@ -241,7 +254,7 @@ def drain_with_and_without_metrics(args, emu):
         assert report.indexed == args.layers, report
         rates[kind].append(args.layers / took)
         print("  round %d, %s: %d documents in %.2fs, %.0f docs/s" % (i + 1, kind, args.layers, took, rates[kind][-1]))
-    print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in this process; drain of %d changes, "
+    print("machine: %s, %s cores, Python %s; database: %s; Solr: in its own process; drain of %d changes, "
           "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),
                                    args.db, args.layers, syncer.settings.BATCH_SIZE, args.drain_rounds))
     for kind, values in rates.items():
