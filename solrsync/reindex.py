@@ -296,10 +296,14 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             hold.check()  # raises: progress is recorded only by the holder
 
     def acknowledge(limit):
-        """Account for finished chunks, waiting while more than ``limit`` are in flight."""
+        """Account for finished chunks, waiting while more than ``limit`` are in flight. A chunk
+        leaves ``in_flight`` once its post is in: a Ctrl-C while waiting for it leaves it there,
+        to be waited for and accounted for before any after it."""
         while in_flight and (in_flight[0][0].ready() or len(in_flight) > limit):
-            pending, last_pk = in_flight.popleft()
-            account(pending.get(), last_pk)
+            pending, last_pk = in_flight[0]
+            chunk = pending.get()
+            in_flight.popleft()
+            account(chunk, last_pk)
 
     try:
         if via_queue is not None:

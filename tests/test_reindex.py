@@ -301,6 +301,40 @@ def test_an_error_in_one_of_two_posts_under_way_records_nothing_after_it(loaded,
     assert loaded.solr.ids(rows=5000) == published_ids()
 
 
+def test_a_ctrl_c_while_waiting_for_a_post_waits_for_it_and_counts_it(loaded, monkeypatch):
+    """The Ctrl-C comes while the reindex waits for the first chunk's post, the second's under way
+    beside it: both are waited for and accounted for, in order (dropping the first would let
+    progress pass a chunk never accounted for -- perhaps never posted)."""
+    import multiprocessing.pool
+    import threading
+    from solrsync import reindex as reindex_module
+    from solrsync.chunk import Chunk
+    from solrsync.contrib.django.runtime import get_syncer
+    interrupted, posts = threading.Event(), []
+    real_post, real_get = Chunk.post, multiprocessing.pool.ApplyResult.get
+
+    def post(self, *args, **kwargs):
+        posts.append(self)
+        if len(posts) == 1:
+            assert interrupted.wait(10), "the reindex never waited for the first chunk's post"
+        return real_post(self, *args, **kwargs)
+
+    def get(self, timeout=None):
+        if not interrupted.is_set() and not self.ready() and threading.current_thread() is threading.main_thread():
+            interrupted.set()
+            raise KeyboardInterrupt  # as a terminal's Ctrl-C lands in the wait
+        return real_get(self, timeout)
+    monkeypatch.setattr(Chunk, "post", post)
+    monkeypatch.setattr(multiprocessing.pool.ApplyResult, "get", get)
+    result = reindex_module.reindex(get_syncer(), "layers", batch_size=100)
+    assert result.interrupted and interrupted.is_set()
+    assert result.seen == 100 * len(posts) == 200
+    assert get_syncer().changelog.reindex_state("layers")["last_pk"] == result.last_pk
+    from layers.models import Layer
+    upto = sorted(Layer.objects.filter(is_published=True, pk__lte=result.last_pk).values_list("uuid", flat=True))
+    assert loaded.solr.ids(rows=5000) == upto
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     from solrsync.contrib.django.runtime import get_syncer
