@@ -224,9 +224,10 @@ def throughput(args, var):
         for k, v in med.items():
             ours = statistics.median(c[0] for c in cpu[k])
             theirs = statistics.median(c[1] for c in cpu[k]) if solr_pid else None
+            # Solr busy: the share of the run Solr's process spent working (the rest it waited for us)
             print("  %-15s median %8.0f docs/s   CPU per doc: ours %5.1f us, Solr's %s   rounds: %s" % (
-                k, v, ours, "%5.1f us" % theirs if theirs is not None else "? (set SOLR_PID)",
-                ", ".join("%.0f" % x for x in rates[k])))
+                k, v, ours, "%5.1f us (busy %.0f %%)" % (theirs, v * theirs / 1e4) if theirs is not None
+                else "? (set SOLR_PID)", ", ".join("%.0f" % x for x in rates[k])))
         for k in med:
             if not k.startswith("raw"):
                 print("  ratio %s / raw = %.2f, / raw-2 = %.2f" % (k, med[k] / med["raw"], med[k] / med["raw-2"]))
