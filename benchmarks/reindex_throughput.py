@@ -228,9 +228,14 @@ def throughput(args, var):
             print("  %-15s median %8.0f docs/s   CPU per doc: ours %5.1f us, Solr's %s   rounds: %s" % (
                 k, v, ours, "%5.1f us (busy %.0f %%)" % (theirs, v * theirs / 1e4) if theirs is not None
                 else "? (set SOLR_PID)", ", ".join("%.0f" % x for x in rates[k])))
+        # and the median of each round's ratio: the machine's load moves a round's variants together
+        paired = lambda k, ref: statistics.median(a / b for a, b in zip(rates[k], rates[ref]))  # noqa: E731
         for k in med:
             if not k.startswith("raw"):
-                print("  ratio %s / raw = %.2f, / raw-2 = %.2f" % (k, med[k] / med["raw"], med[k] / med["raw-2"]))
+                print("  ratio %s / raw = %.2f, / raw-2 = %.2f; per round: %.2f, %.2f%s" % (
+                    k, med[k] / med["raw"], med[k] / med["raw-2"], paired(k, "raw"), paired(k, "raw-2"),
+                    ", / reindex-1@%s %.2f" % (args.before, paired(k, "reindex-1@" + args.before))
+                    if args.before and k == "reindex-1" else ""))
         print("  SQL queries: %d for %d rows = %.1f per 1,000 layers" % (queries, result.seen,
                                                                         queries * 1000.0 / result.seen))
     finally:
