@@ -9,15 +9,23 @@
     .venv/bin/python benchmarks/reindex_throughput.py --parts --rows 50000    # CPU per document, by part
     .venv/bin/python benchmarks/reindex_throughput.py --progress-per-chunk    # and progress written per chunk
     .venv/bin/python benchmarks/reindex_throughput.py --serial --only reindex-1,serial-1  # posting thread or not
+    .venv/bin/python benchmarks/reindex_throughput.py --rows 60000 --rounds 5 --only reindex-1 --before main
 
 Throughput: in each round, side by side, (a) raw ingest -- the same documents, pre-built as JSON,
-posted with the same batch size over one session to the same Solr -- and (b) `reindex` in this
+posted with the same batch size over one session to the same Solr, each with solrsync_version 1 --
+(a') raw-2: the very requests a reindex sends (captured from the untimed warm-up one: each document
+with its version of the database's clock and the pipeline that wrote it, as every write of ours),
+posted over 2 sessions at once, two under way: Solr's ceiling for them -- and (b) `reindex` in this
 process, with 2 and 4 worker threads, and with 2 and 3 worker processes. Prints medians, the ratio
-best / raw, and the CPU each side spends per document (ours: this process and its workers;
-Solr's: the emulator's process, or SOLR_PID). The emulator (unless SOLR names a real core) runs
-in its own process so it does not share our interpreter.
+of each to raw and raw-2, and the CPU each side spends per document (ours: this process and its
+workers; Solr's: the emulator's process, or SOLR_PID). The emulator (unless SOLR names a real core)
+runs in its own process so it does not share our interpreter.
+``--before REF``: reindex-1 also as the code of REF (a branch: ``main``) runs it, in a child process
+importing that revision (code_of.py), on the same database and Solr, in the same rounds; reindex-1
+then runs in a child process too, so both sides are alike.
 """
 import argparse
+import json
 import os
 import platform
 import resource
@@ -26,9 +34,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 DEMO = os.path.join(ROOT, "contrib", "django", "demo")
 
 
@@ -99,9 +109,11 @@ def throughput(args, var):
     from solrsync.contrib.django.runtime import get_syncer
     from solrsync import reindex as reindex_module
     from solrsync.reindex import reindex
+    from solrsync.sink import SolrSink
     syncer = get_syncer()
     sink = syncer.sink("layers")
     progress_seconds = reindex_module.PROGRESS_SECONDS
+    children = []
     try:
         # the documents, pre-built once, as the raw-ingest reference posts them
         export = os.path.join(var, "docs.jsonl")
@@ -114,6 +126,18 @@ def throughput(args, var):
         bodies = ["[" + ",".join(d.strip() for d in docs[i:i + args.batch]) + "]"
                   for i in range(0, len(docs), args.batch)]
         session = requests.Session()
+        # the requests a reindex sends, captured from an untimed one (it also warms up Solr): raw-2's
+        sent, real_post = [], SolrSink._post
+
+        def capture(self, message, *a, adds=0, **kw):
+            if adds:
+                sent.append(message)
+            return real_post(self, message, *a, adds=adds, **kw)
+        SolrSink._post = capture
+        try:
+            reindex(syncer, "layers", batch_size=args.batch, commit=False)
+        finally:
+            SolrSink._post = real_post
         variants = [("reindex-1", 1, "processes"), ("threads-2", 2, "threads"), ("threads-4", 4, "threads"),
                     ("processes-2", 2, "processes"), ("processes-3", 3, "processes")]
         if args.progress_per_chunk:  # before: progress written to the database after every chunk
@@ -122,6 +146,11 @@ def throughput(args, var):
             variants.insert(1, ("serial-1", 1, "processes"))
         if args.only:
             variants = [v for v in variants if v[0] in args.only.split(",")]
+        if args.before:  # reindex-1 in a child process of this code and one of REF's
+            from code_of import checkout
+            now, before = reindexer(ROOT, children), reindexer(checkout(args.before), children)
+            variants = [(label, 1, now) if label == "reindex-1" else (label, w, p) for label, w, p in variants]
+            variants.append(("reindex-1@" + args.before, 1, before))
         rates = {"raw": []}
         rates.update((label, []) for label, _, _ in variants)
         # CPU per document, ours and Solr's (the emulator's process, or SOLR_PID for a real Solr)
@@ -141,35 +170,110 @@ def throughput(args, var):
                                  headers={"Content-Type": "application/json"})
                 assert r.status_code == 200, r.text[:300]
 
+        def raw2():
+            todo, lock = iter(sent), threading.Lock()
+
+            def post():  # as the sink posts them, on a session of its own
+                with requests.Session() as own:
+                    while True:
+                        with lock:
+                            body = next(todo, None)
+                        if body is None:
+                            return
+                        r = own.post(url + "/update/?commitWithin=1500", data=body.encode(),
+                                     headers={"Content-type": "application/json; charset=utf-8"})
+                        assert r.status_code == 200, r.text[:300]
+            posters = [threading.Thread(target=post) for _ in range(2)]
+            for t in posters:
+                t.start()
+            for t in posters:
+                t.join()
+
+        rates["raw-2"], cpu["raw-2"] = [], []
         sink.delete_query("*:*", commit=True)
         raw()  # untimed: warms up (a JVM's JIT, caches)
-        for _ in range(args.rounds):
+        for ask in children:
             sink.delete_query("*:*", commit=True)
-            measured("raw", len(docs), raw)
-            for label, workers, parallel in variants:
+            ask()  # untimed: each child's first reindex
+
+        def run(label, workers, parallel):
+            if callable(parallel):  # a child process: its own CPU, as it measured it
+                solr_cpu = solr_pid and cpu_seconds(solr_pid)
+                n, took, ours = parallel()
+                rates[label].append(n / took)
+                cpu[label].append((ours / n * 1e6, (cpu_seconds(solr_pid) - solr_cpu) / n * 1e6
+                                   if solr_pid else None))
+                return
+            reindex_module.PROGRESS_SECONDS = 0 if label.startswith("per-chunk") else progress_seconds
+            reindex_module.POST_IN_THREAD = not label.startswith(("serial", "per-chunk"))
+            measured(label, len(docs), lambda: reindex(syncer, "layers", batch_size=args.batch,
+                                                         workers=workers, parallel=parallel, commit=False))
+        turns = [("raw", None, raw), ("raw-2", None, raw2)] + variants
+        for i in range(args.rounds):  # the order rotates from round to round
+            for label, workers, fn in turns[i % len(turns):] + turns[:i % len(turns)]:
                 sink.delete_query("*:*", commit=True)
-                reindex_module.PROGRESS_SECONDS = 0 if label.startswith("per-chunk") else progress_seconds
-                reindex_module.POST_IN_THREAD = not label.startswith(("serial", "per-chunk"))
-                measured(label, len(docs), lambda: reindex(syncer, "layers", batch_size=args.batch,
-                                                             workers=workers, parallel=parallel, commit=False))
+                if label.startswith("raw"):
+                    measured(label, len(docs), fn)
+                else:
+                    run(label, workers, fn)
         sink.commit()
         med = {k: statistics.median(v) for k, v in rates.items()}
-        best = max((k for k in med if k != "raw"), key=med.get)
         print("machine: %s, %s cores, Python %s; Solr: %s" % (platform.machine(), os.cpu_count(),
               platform.python_version(), "real " + url if proc is None else "emulator"))
         print("rows %d (%d published), batch %d, %d rounds" % (args.rows, len(docs), args.batch, args.rounds))
         for k, v in med.items():
             ours = statistics.median(c[0] for c in cpu[k])
             theirs = statistics.median(c[1] for c in cpu[k]) if solr_pid else None
-            print("  %-11s median %8.0f docs/s   CPU per doc: ours %5.1f us, Solr's %s   rounds: %s" % (
-                k, v, ours, "%5.1f us" % theirs if theirs is not None else "? (set SOLR_PID)",
-                ", ".join("%.0f" % x for x in rates[k])))
-        print("  ratio %s / raw = %.2f" % (best, med[best] / med["raw"]))
+            # Solr busy: the share of the run Solr's process spent working (the rest it waited for us)
+            print("  %-15s median %8.0f docs/s   CPU per doc: ours %5.1f us, Solr's %s   rounds: %s" % (
+                k, v, ours, "%5.1f us (busy %.0f %%)" % (theirs, v * theirs / 1e4) if theirs is not None
+                else "? (set SOLR_PID)", ", ".join("%.0f" % x for x in rates[k])))
+        # and the median of each round's ratio: the machine's load moves a round's variants together
+        paired = lambda k, ref: statistics.median(a / b for a, b in zip(rates[k], rates[ref]))  # noqa: E731
+        for k in med:
+            if not k.startswith("raw"):
+                print("  ratio %s / raw = %.2f, / raw-2 = %.2f; per round: %.2f, %.2f%s" % (
+                    k, med[k] / med["raw"], med[k] / med["raw-2"], paired(k, "raw"), paired(k, "raw-2"),
+                    ", / reindex-1@%s %.2f" % (args.before, paired(k, "reindex-1@" + args.before))
+                    if args.before and k == "reindex-1" else ""))
         print("  SQL queries: %d for %d rows = %.1f per 1,000 layers" % (queries, result.seen,
                                                                         queries * 1000.0 / result.seen))
     finally:
+        for ask in children:
+            ask.proc.stdin.close()
+            ask.proc.wait(60)
         if proc is not None:
             proc.terminate()
+
+
+def reindexer(code, children):
+    """A process reindexing with the code in directory ``code`` (code_of.py), once per call ->
+    (documents, seconds, its CPU): the parent's database and Solr, from its environment."""
+    from code_of import environ
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve"], env=environ(code),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=code)
+
+    def ask():
+        proc.stdin.write("reindex\n")
+        proc.stdin.flush()
+        return tuple(json.loads(proc.stdout.readline()))
+    ask.proc = proc
+    children.append(ask)
+    return ask
+
+
+def serve(args):
+    """The child of ``--before``: a reindex-1 per line read, answering [documents, seconds, CPU]."""
+    sys.path.insert(0, os.path.join(os.environ["SOLRSYNC_BENCH_CODE"], "contrib", "django", "demo"))
+    import django
+    django.setup()
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.reindex import reindex
+    syncer = get_syncer()
+    for _ in sys.stdin:
+        marks = cpu_seconds(), time.perf_counter()
+        n = reindex(syncer, "layers", batch_size=args.batch, commit=False).indexed
+        print(json.dumps([n, time.perf_counter() - marks[1], cpu_seconds() - marks[0]]), flush=True)
 
 
 def parts(args, var):
@@ -254,10 +358,14 @@ def main():
     ap.add_argument("--serial", action="store_true",
                     help="also reindex-1 building and posting in turn (as before the posting thread)")
     ap.add_argument("--only", help="comma-separated variants to run (reindex-1,serial-1,threads-2,...)")
+    ap.add_argument("--before", metavar="REF", help="also reindex-1 as REF's code (main), side by side")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child of --before
     args = ap.parse_args()
     os.makedirs(args.var, exist_ok=True)
-    if args.child:
+    if args.serve:
+        serve(args)
+    elif args.child:
         child(args, args.var)
     elif args.memory:
         memory(args, args.var)

@@ -6,9 +6,10 @@ ids). ``--verify`` is verify.py's.
 The periodic resync task and ``solrsync reindex`` both run this code. A row that cannot be read
 or built is skipped, counted in the summary and filed as a failure; the others flow.
 
-* one process (``workers`` 1): a thread posts each chunk while the next is read and built (the
-  post mostly waits on the socket, which releases the interpreter lock); one post at a time, in
-  order, the fence checked before each, accounted for in order as a worker's.
+* one process (``workers`` 1): posting threads post the chunks while the next is read and built
+  (a post mostly waits on the socket, which releases the interpreter lock); POSTS_IN_FLIGHT under
+  way at once, begun in pk order, the fence checked before each, accounted for in order as a
+  worker's: progress never passes a chunk not posted, and the first error stops the reindex.
 * ``workers`` > 1: that many forked processes each read, build and post whole chunks, while this
   process hands out primary-key ranges and accounts for them in order. Reading and building are
   CPU-bound Python: threads (``parallel="threads"``) share one interpreter lock, processes do not
@@ -77,7 +78,10 @@ class ReindexRunning(Exception):
 
 
 PROGRESS_SECONDS = 1.0  # a reindex writes where it got to at most this often (and when it stops)
-POST_IN_THREAD = True  # one process: a thread posts each chunk while the next is built (False: in turn)
+POST_IN_THREAD = True  # one process: threads post the chunks while the next is built (False: in turn)
+# one process: posts under way at once. Two keep Solr busy: it works on one while the other's
+# answer travels back and the next one's JSON is encoded (one at a time, Solr idled for those)
+POSTS_IN_FLIGHT = 2
 
 
 def reindex(syncer, pipeline_name, batch_size=None, since=None, pks=None, dry_run=False, prune=False,
@@ -292,10 +296,14 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             hold.check()  # raises: progress is recorded only by the holder
 
     def acknowledge(limit):
-        """Account for finished chunks, waiting while more than ``limit`` are in flight."""
+        """Account for finished chunks, waiting while more than ``limit`` are in flight. A chunk
+        leaves ``in_flight`` once its post is in: a Ctrl-C while waiting for it leaves it there,
+        to be waited for and accounted for before any after it."""
         while in_flight and (in_flight[0][0].ready() or len(in_flight) > limit):
-            pending, last_pk = in_flight.popleft()
-            account(pending.get(), last_pk)
+            pending, last_pk = in_flight[0]
+            chunk = pending.get()
+            in_flight.popleft()
+            account(chunk, last_pk)
 
     try:
         if via_queue is not None:
@@ -306,9 +314,10 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 syncer, name, batch_size, since, after, core, versioned, account,
                 lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window, hold)
         elif pool is None:
-            if posting and POST_IN_THREAD:  # this thread's sink, used by one thread at a time
-                pool = poster = multiprocessing.pool.ThreadPool(1, _named, (threading.current_thread().name,))
-                sink = syncer.sink(name, core=core)
+            if posting and POST_IN_THREAD:
+                pool = poster = multiprocessing.pool.ThreadPool(POSTS_IN_FLIGHT, _poster_started, (
+                    threading.current_thread().name, syncer, name, core))
+            begun = None  # set once the last chunk handed to the posting threads began its post
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
             while True:
@@ -322,10 +331,13 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 if out is not None:
                     out.writelines(to_json(doc) + "\n" for doc in chunk.built)
                 elif poster is not None:
-                    # one post at a time, in order, each after the previous one succeeded (the fence
-                    # checked just before it); accounted for here, in pk order, once posted
-                    acknowledge(limit=0)
-                    in_flight.append((poster.apply_async(chunk.post, (sink, version, hold)), last_pk))
+                    # POSTS_IN_FLIGHT under way, begun in order (the fence checked just before each);
+                    # accounted for here, in pk order, once posted: the first error raises here,
+                    # before any chunk after it counts or another is handed out
+                    acknowledge(limit=POSTS_IN_FLIGHT - 1)
+                    after, begun = begun, threading.Event()
+                    in_flight.append((poster.apply_async(_post_after, (syncer, name, core, chunk, version, hold,
+                                                                       after, begun)), last_pk))
                     continue
                 elif posting:
                     chunk.post(syncer.sink(name, core=core), version, hold)
@@ -349,13 +361,16 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         except (SolrUnavailable, SolrRequestError, KeyboardInterrupt):
             pass
     finally:
-        if poster is not None:  # the connection its fence checks opened, closed in the thread that opened it
+        if poster is not None:
+            for pending, _ in in_flight:  # after an error: nothing of ours lands once we return
+                pending.wait()
+            # the connection each posting thread's fence checks opened, closed in the thread that opened it
             close = getattr(syncer.changelog, "close_thread_connection", None)
             if close is not None:
                 try:
-                    poster.apply(close)
+                    _in_each(poster, POSTS_IN_FLIGHT, close)
                 except Exception as exc:
-                    log.warning("%s: the posting thread's connection not closed: %s", name, exc)
+                    log.warning("%s: a posting thread's connection not closed: %s", name, exc)
         if pool is not None:
             pool.terminate()  # every chunk handed out was accounted for, or we are failing anyway
             pool.join()
@@ -373,9 +388,38 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
 
 
-def _named(parent):
-    """The posting thread is named after the reindex's thread (logs; a test pausing that reindex)."""
+def _poster_started(parent, syncer, name, core):
+    """A posting thread is named after the reindex's thread (logs; a test pausing that reindex),
+    and its sink asks the core's schema now, as the reindex's own did: a post's first step is
+    its fence then, not a request (a reindex paused past its lease meets LeaseLost, not a core
+    its successor removed)."""
     threading.current_thread().name = parent + "/post"
+    try:
+        syncer.sink(name, core=core).versioned
+    except Exception as exc:  # asked again at its first post, which fails as a post does
+        log.debug("%s: a posting thread could not ask the core's schema yet: %s", name, exc)
+
+
+def _post_after(syncer, name, core, chunk, version, fence, after, begun):
+    """In a posting thread: ``chunk`` posted with this thread's sink, once the chunk before it
+    began its post (``after``): posts begin in pk order."""
+    if after is not None:
+        after.wait()
+    begun.set()
+    return chunk.post(syncer.sink(name, core=core), version, fence)
+
+
+def _in_each(pool, threads, fn):
+    """``fn()`` once in each of a thread pool's ``threads`` threads: each waits for the others
+    to take theirs, so no thread takes two."""
+    barrier = threading.Barrier(threads)
+
+    def run(_):
+        try:
+            fn()
+        finally:
+            barrier.wait(60)
+    pool.map(run, range(threads), chunksize=1)
 
 
 def _work(name, first, last, since, pks, core, keep_ids, version, fence):

@@ -232,6 +232,109 @@ def test_one_process_builds_the_next_chunk_while_it_posts_one(loaded, monkeypatc
     assert loaded.solr.ids(rows=5000) == published_ids()
 
 
+def test_one_process_posts_a_chunk_while_the_one_before_is_under_way(loaded, monkeypatch):
+    """Two posts under way at once: the first chunk's post is held until the second's is answered
+    (a reindex posting one at a time never sends the second: the wait gives up and the test
+    fails). Until the first is answered nothing is accounted for, though the second is: progress
+    never passes a chunk not yet posted. Then both, in order."""
+    import threading
+    from solrsync import reindex as reindex_module
+    from solrsync.chunk import Chunk
+    from solrsync.contrib.django.runtime import get_syncer
+    monkeypatch.setattr(reindex_module, "PROGRESS_SECONDS", 0)  # written after every chunk accounted for
+    posts, second_answered, seen = [], threading.Event(), []
+    real_post = Chunk.post
+
+    def post(self, *args, **kwargs):
+        posts.append(self)
+        if len(posts) == 1:
+            assert second_answered.wait(10), "the second chunk was not posted while the first was under way"
+            assert seen == [] and get_syncer().changelog.reindex_state("layers") is None, \
+                "progress passed a chunk not posted yet"
+            return real_post(self, *args, **kwargs)
+        done = real_post(self, *args, **kwargs)
+        if len(posts) == 2:
+            second_answered.set()
+        return done
+    monkeypatch.setattr(Chunk, "post", post)
+    result = reindex_module.reindex(get_syncer(), "layers", batch_size=100,
+                                    on_batch=lambda result, n: seen.append(result.last_pk))
+    assert result.indexed == loaded.published
+    assert seen == sorted(seen) and len(seen) == len(posts) and seen[-1] == result.last_pk
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
+def test_an_error_in_one_of_two_posts_under_way_records_nothing_after_it(loaded, monkeypatch):
+    """The second chunk's post fails (Solr answers 503) once the third's, sent beside it, was
+    answered: the reindex stops with that error, its progress stays at the first chunk (the third
+    is not recorded as done: the second is not), no fourth chunk is posted, and --resume indexes
+    everything."""
+    import threading
+    from solrsync import reindex as reindex_module
+    from solrsync.chunk import Chunk
+    from solrsync.contrib.django.runtime import get_syncer
+    from solrsync.sink import SolrUnavailable
+    monkeypatch.setattr(reindex_module, "PROGRESS_SECONDS", 0)
+    posts, third_answered, seen = [], threading.Event(), []
+    real_post = Chunk.post
+
+    def post(self, *args, **kwargs):
+        posts.append(self)
+        n = len(posts)
+        done = real_post(self, *args, **kwargs)
+        if n == 2:
+            if not third_answered.wait(10):
+                raise AssertionError("the third chunk was not posted while the second was under way")
+            raise SolrUnavailable("Solr at http://solr answered 503: a fault after it took the batch", 503)
+        if n == 3:
+            third_answered.set()
+        return done
+    monkeypatch.setattr(Chunk, "post", post)
+    with pytest.raises(SolrUnavailable):
+        reindex_module.reindex(get_syncer(), "layers", batch_size=100,
+                               on_batch=lambda result, n: seen.append(result.last_pk))
+    assert len(posts) == 3  # the first error stops everything: the fourth chunk is not sent
+    assert len(seen) == 1 and get_syncer().changelog.reindex_state("layers")["last_pk"] == seen[0]
+    monkeypatch.setattr(Chunk, "post", real_post)
+    result = reindex_module.reindex(get_syncer(), "layers", batch_size=100, resume=True)
+    assert not result.interrupted
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
+def test_a_ctrl_c_while_waiting_for_a_post_waits_for_it_and_counts_it(loaded, monkeypatch):
+    """The Ctrl-C comes while the reindex waits for the first chunk's post, the second's under way
+    beside it: both are waited for and accounted for, in order (dropping the first would let
+    progress pass a chunk never accounted for -- perhaps never posted)."""
+    import multiprocessing.pool
+    import threading
+    from solrsync import reindex as reindex_module
+    from solrsync.chunk import Chunk
+    from solrsync.contrib.django.runtime import get_syncer
+    interrupted, posts = threading.Event(), []
+    real_post, real_get = Chunk.post, multiprocessing.pool.ApplyResult.get
+
+    def post(self, *args, **kwargs):
+        posts.append(self)
+        if len(posts) == 1:
+            assert interrupted.wait(10), "the reindex never waited for the first chunk's post"
+        return real_post(self, *args, **kwargs)
+
+    def get(self, timeout=None):
+        if not interrupted.is_set() and not self.ready() and threading.current_thread() is threading.main_thread():
+            interrupted.set()
+            raise KeyboardInterrupt  # as a terminal's Ctrl-C lands in the wait
+        return real_get(self, timeout)
+    monkeypatch.setattr(Chunk, "post", post)
+    monkeypatch.setattr(multiprocessing.pool.ApplyResult, "get", get)
+    result = reindex_module.reindex(get_syncer(), "layers", batch_size=100)
+    assert result.interrupted and interrupted.is_set()
+    assert result.seen == 100 * len(posts) == 200
+    assert get_syncer().changelog.reindex_state("layers")["last_pk"] == result.last_pk
+    from layers.models import Layer
+    upto = sorted(Layer.objects.filter(is_published=True, pk__lte=result.last_pk).values_list("uuid", flat=True))
+    assert loaded.solr.ids(rows=5000) == upto
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_run_resumes_where_it_stopped(loaded, tmp_path, workers):
     from solrsync.contrib.django.runtime import get_syncer

@@ -164,7 +164,7 @@ class Core:
                     raise not_emulated("schemaless field guessing (AddSchemaFieldsUpdateProcessorFactory, for "
                                        "the unknown field '%s')" % name)
                 raise bad_request("ERROR: [doc=%s] unknown field '%s'" % (doc_id, name))
-            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _unusual(value):  # stored form
+            if not f.multi and type(value) is _PLAIN.get(f.kind) and not _unusual(value, f.bits):  # stored form
                 fields[name] = value
                 continue
             values = value if isinstance(value, list) else [value]
@@ -328,7 +328,15 @@ def _long_string(value):
     return type(value) is str and len(value) > MAX_TERM_BYTES // 4
 
 
-def _unusual(value):
-    """Not stored as it is without coerce's look: a possibly too long string, an integer beyond 32 bits
-    (an int field wraps it, a long field may refuse it)."""
-    return _long_string(value) or (type(value) is int and not -2 ** 31 <= value < 2 ** 31)
+_INTEGER_RANGE = {32: (-2 ** 31, 2 ** 31), 64: (-2 ** 63, 2 ** 63)}
+
+
+def _unusual(value, bits):
+    """Not stored as it is without coerce's look: a possibly too long string, an integer beyond the
+    field's ``bits`` (an int field wraps it, a long field refuses one beyond 64 bits). A long within
+    64 bits -- every solrsync_version, microseconds since 1970 -- is stored as it is: through
+    coerce, the version cost an update 8 % more instructions than a 32-bit one."""
+    if type(value) is int:
+        low, high = _INTEGER_RANGE[bits]
+        return not low <= value < high
+    return _long_string(value)
