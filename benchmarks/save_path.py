@@ -1,11 +1,13 @@
 """What solrsync adds to ``Layer.save()``, and how fresh Solr stays under a steady stream of saves.
 
-    .venv/bin/python benchmarks/save_path.py overhead [--db sqlite|postgres] [--saves 2000]
+    .venv/bin/python benchmarks/save_path.py overhead [--db sqlite|postgres] [--saves 2000] [--before main] [--no-seed]
     .venv/bin/python benchmarks/save_path.py freshness [--rate 200] [--seconds 60]
 
 overhead: the same save, side by side in interleaved rounds, (a) with hooks disabled, (b) with
 solrsync's hooks (change-log row + on_commit wake-up on the SQLite queue), (c) the seed tutorial's
-way -- a synchronous pysolr post inside post_save. Each inside ``transaction.atomic()`` (as the
+way -- a synchronous pysolr post inside post_save; ``--before REF``: (d) solrsync's hooks with the
+triggers REF's code generates (save_shapes.py --print-sql, in a child importing REF), installed in
+their own rounds. Each inside ``transaction.atomic()`` (as the
 Django admin and ATOMIC_REQUESTS save) and bare (autocommit). Medians per save.
 
 freshness: one consumer process (huey_consumer, SQLite queue), saves at a steady rate to 1,000
@@ -13,6 +15,7 @@ layers; the emulator (in this process) notes when each revision becomes searchab
 commit -> visible.
 """
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -67,30 +70,57 @@ def overhead(args):
             doc[VERSION_FIELD] = local_version()  # the core refuses a document without its version
             seed_client.add([doc], commitWithin=1500)
 
+        from django.db import connection
+        cpu = {}  # (mode, atomic) -> [the database server's CPU seconds per save]
+        backend = _backend_clock(connection)
+
         def one(mode, atomic):
             layer.title = "t%d" % time.monotonic_ns()
+            c0 = backend() if backend else 0
             t0 = time.perf_counter()
             if atomic:
                 with transaction.atomic():
                     layer.save()
             else:
                 layer.save()
-            return time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            if backend:
+                cpu.setdefault((mode, atomic), []).append(backend() - c0)
+            return took
 
         from solrsync.contrib.django import signals
-        modes = ["no hooks", "solrsync", "seed: sync post"]
+        modes = ["no hooks", "solrsync"] + ([] if args.no_seed else ["seed: sync post"])
         if args.db == "postgres":  # before: a wake-up sent from the save as well as the change log's NOTIFY
             modes.insert(2, "solrsync, own wake")
+        before_sql = None
+        if args.before:  # the triggers REF's code generates, printed by a child importing it (code_of.py)
+            sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+            import code_of
+            before_sql = json.loads(subprocess.run(
+                [sys.executable, os.path.join(ROOT, "benchmarks", "save_shapes.py"), "--print-sql"], check=True,
+                stdout=subprocess.PIPE, env=code_of.environ(code_of.checkout(args.before))).stdout)
+            modes.insert(1, "before (%s)" % args.before)
         times = {(m, a): [] for m in modes for a in (True, False)}
         for _ in range(args.saves // 50):
             for (mode, atomic) in times:
-                if mode.startswith("solrsync"):
-                    signals._listens[0] = mode == "solrsync"
+                if mode.startswith("solrsync") or mode.startswith("before"):
+                    signals._listens[0] = mode != "solrsync, own wake"
+                    if mode.startswith("before"):
+                        triggers.uninstall("default")
+                        with transaction.atomic(), connection.cursor() as cur:
+                            for sql in before_sql:
+                                cur.execute(sql)
+                        for _ in range(10):  # untimed: the new triggers' first calls compile and plan them
+                            one(mode, atomic)
                     try:
                         for _ in range(50):
                             times[(mode, atomic)].append(one(mode, atomic))
                     finally:
                         signals._listens[0] = signals._listening()
+                        if mode.startswith("before"):
+                            triggers.install(get_pipelines(), "default", get_settings().CAPTURE)
+                            for _ in range(10):
+                                one(mode, atomic)
                     continue
                 triggers.uninstall("default")  # the save as it is without solrsync at all
                 with hooks_disabled():
@@ -111,8 +141,35 @@ def overhead(args):
                                              len(times[("no hooks", atomic)])))
             for mode in modes:
                 med = statistics.median(times[(mode, atomic)])
-                print("    %-18s median %.3f ms   added %+.3f ms (%+.0f%%)" % (mode, med * 1000, (med - base) * 1000,
-                                                                            100 * (med - base) / base))
+                print("    %-18s median %.3f ms   added %+.3f ms (%+.0f%%)%s" % (
+                    mode, med * 1000, (med - base) * 1000, 100 * (med - base) / base, "   database CPU %.1f us, "
+                    "added %+.1f us" % (_mean_us(cpu[(mode, atomic)]), _mean_us(cpu[(mode, atomic)]) -
+                                        _mean_us(cpu[("no hooks", atomic)])) if cpu else ""))
+
+
+def _backend_clock(connection):
+    """PostgreSQL on this machine: a function returning the CPU seconds the connection's server
+    process has run (/proc/<pid>/schedstat, nanoseconds; the process sleeps between our
+    statements, so the figure is current) -- the database's side of a save, which the machine's
+    load hardly changes, unlike the time. None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        path = "/proc/%d/schedstat" % cur.fetchone()[0]
+    if not os.access(path, os.R_OK):
+        return None  # another machine's server
+
+    def clock():
+        with open(path) as f:
+            return int(f.read().split()[0]) / 1e9
+    return clock
+
+
+def _mean_us(values):
+    """Mean in microseconds, the highest 1 % left out (a save during which the server was interrupted)."""
+    values = sorted(values)[:max(1, len(values) * 99 // 100)]
+    return 1e6 * sum(values) / len(values)
 
 
 def freshness(args):
@@ -183,6 +240,8 @@ def main():
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--saves", type=int, default=2000)
     ap.add_argument("--queue", help="QUEUE_URL for the overhead run (default: a SQLite queue)")
+    ap.add_argument("--before", metavar="REF", help="overhead: also with the triggers REF's code generates (main)")
+    ap.add_argument("--no-seed", action="store_true", help="overhead: leave out the seed's synchronous post")
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=60)
     args = ap.parse_args()

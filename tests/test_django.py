@@ -148,6 +148,53 @@ def test_on_postgresql_the_database_alone_wakes_the_consumers(project):
     project.assert_in_step()
 
 
+def test_on_postgresql_a_trigger_notifies_itself_and_the_change_log_trigger_wakes_for_the_others(project):
+    """Issue 22 (the save path): the row trigger that records a change NOTIFYs its pipeline itself;
+    the change log's own statement trigger (a transition table, a DISTINCT, a second trigger call:
+    ~30 us of every save) runs only for rows written by a statement no trigger ran -- ``enqueue``,
+    the signal path, another program. Each still wakes the listeners at commit, none on rollback."""
+    from django.db import connection
+    from solrsync.contrib.django.signals import enqueue
+    from solrsync.contrib.django.triggers import CHANNEL, NOTIFY
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY: PostgreSQL")
+    use_queue("memory://")
+    raw = connection.get_new_connection(connection.get_connection_params())
+    if not callable(getattr(raw, "notifies", None)):
+        raw.close()
+        pytest.skip("psycopg 3.2+ (the consumers poll with an older driver)")
+
+    def wake_trigger_calls(write):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL track_functions = 'all'")
+            write()
+            cur.execute("SELECT COALESCE(SUM(calls), 0) FROM pg_stat_xact_user_functions WHERE funcname = %s",
+                        [NOTIFY])
+            return cur.fetchone()[0]
+    try:
+        raw.autocommit = True
+        raw.execute("LISTEN %s" % CHANNEL)
+        layer = project.make_layer(name="first")
+        assert [n.payload for n in raw.notifies(timeout=5.0, stop_after=1)] == ["layers"]
+
+        def saves():
+            for title in ("a", "b", "c"):
+                layer.title = title
+                layer.save()
+        assert wake_trigger_calls(saves) == 0  # recorded by the row trigger, which notified
+        assert [n.payload for n in raw.notifies(timeout=5.0, stop_after=1)] == ["layers"]  # one per commit
+        assert wake_trigger_calls(lambda: enqueue("layers", [layer.pk])) == 1  # written from Python
+        assert [n.payload for n in raw.notifies(timeout=5.0, stop_after=1)] == ["layers"]
+        with pytest.raises(RuntimeError), transaction.atomic():
+            layer.title = "rolled back"
+            layer.save()
+            enqueue("layers", [layer.pk])
+            raise RuntimeError("rolled back")
+        assert [n.payload for n in raw.notifies(timeout=0.5)] == []
+    finally:
+        raw.close()
+
+
 def test_broker_down_at_commit_the_save_succeeds_and_the_sweeper_delivers(project):
     from solrsync.contrib.django.models import Change
     from solrsync.contrib.django.runtime import get_syncer

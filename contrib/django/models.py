@@ -28,7 +28,8 @@ class Change(models.Model):
     op = models.CharField(max_length=8, choices=[("save", "save"), ("delete", "delete")])
     created = models.DateTimeField(default=timezone.now)
     leased_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    # not a PositiveIntegerField: its CHECK cost every save's trigger INSERT on PostgreSQL (0010)
+    attempts = models.IntegerField(default=0)
 
     # Indexes: every index is one more page written in every save's transaction. Claims scan in
     # seq (primary key) order and stop at their limit. On PostgreSQL, migration 0002 adds an

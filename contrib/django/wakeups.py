@@ -3,9 +3,10 @@ SQL, another program, a related row renamed -- recorded by the triggers, and pus
 COMMIT_WITHIN_MS + 1 s like a save, instead of waiting for the sweeper.
 
 Each consumer process runs ``watch`` in a thread (solrsync.fleet.start_watch); the saving
-processes do nothing more. PostgreSQL: the change log's statement trigger NOTIFYs ``solrsync``
-with the pipeline's name at commit, and the consumer LISTENs (a notification costs the writer a
-few microseconds, once per statement). Elsewhere (SQLite): the consumer looks at the change
+processes do nothing more. PostgreSQL: every change-log row NOTIFYs ``solrsync`` with the
+pipeline's name at commit -- from the row trigger that wrote it, or the change log's statement
+trigger for a statement no trigger ran (triggers.py) -- and the consumer LISTENs (a notification
+costs the writer a few microseconds). Elsewhere (SQLite): the consumer looks at the change
 log's newest row every POLL_SECONDS -- ``PRAGMA data_version`` first, which tells without
 reading a page whether another connection has committed at all.
 """
