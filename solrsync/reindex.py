@@ -39,7 +39,7 @@ from .chunk import Chunk
 from .fleet import consumer_id
 from .lease import Renewing
 from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
-from .sync import Report
+from .sync import Report, close_poster, posting_thread
 
 log = logging.getLogger("solrsync.reindex")
 
@@ -307,7 +307,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window, hold)
         elif pool is None:
             if posting and POST_IN_THREAD:  # this thread's sink, used by one thread at a time
-                pool = poster = multiprocessing.pool.ThreadPool(1, _named, (threading.current_thread().name,))
+                pool = poster = posting_thread()
                 sink = syncer.sink(name, core=core)
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
@@ -349,14 +349,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         except (SolrUnavailable, SolrRequestError, KeyboardInterrupt):
             pass
     finally:
-        if poster is not None:  # the connection its fence checks opened, closed in the thread that opened it
-            close = getattr(syncer.changelog, "close_thread_connection", None)
-            if close is not None:
-                try:
-                    poster.apply(close)
-                except Exception as exc:
-                    log.warning("%s: the posting thread's connection not closed: %s", name, exc)
-        if pool is not None:
+        if poster is not None:
+            close_poster(poster, syncer.changelog)
+        elif pool is not None:
             pool.terminate()  # every chunk handed out was accounted for, or we are failing anyway
             pool.join()
         if out is not None:
@@ -371,11 +366,6 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 
 
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
-
-
-def _named(parent):
-    """The posting thread is named after the reindex's thread (logs; a test pausing that reindex)."""
-    threading.current_thread().name = parent + "/post"
 
 
 def _work(name, first, last, since, pks, core, keep_ids, version, fence):

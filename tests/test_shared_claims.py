@@ -266,3 +266,92 @@ def test_a_backlog_is_drained_by_streams_side_by_side(quiet, monkeypatch):
     assert len(streams) == 2 and not twice, (streams, twice)
     assert not Change.objects.exists()
     assert quiet.assert_in_step() == 40
+
+
+def test_a_stream_reads_and_builds_its_next_claim_while_the_last_one_posts(quiet, monkeypatch):
+    """Working through a backlog, a stream posts a claim on a thread of its own while it claims,
+    reads and builds the next (as a reindex posts a chunk while it reads the next): the first post
+    is held until the next claim's rows have been read, which one stream doing each step in turn
+    never gets to. One post at a time per stream, each under its lease; the claim is recorded
+    (its rows deleted) only once its post is in; Solr ends equal to the database field by field."""
+    from solrsync import sync as sync_module
+    from solrsync.contrib.django.models import Change
+    from solrsync.sink import SolrSink
+    [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(30)]
+    sync = syncer()
+    monkeypatch.setattr(sync.settings, "BATCH_SIZE", 4)
+    monkeypatch.setattr(sync_module, "DRAIN_STREAMS", 1)
+    source = sync.sources["layers"]
+    log = sync.changelog
+    real_load, real_add, real_done = source.load, SolrSink.add_batch, log.done
+    loads, next_read, events, lock, in_flight = [], threading.Event(), [], threading.Lock(), [0]
+
+    def load(pks, **kw):
+        rows = real_load(pks, **kw)
+        loads.append(len(pks))
+        if len(loads) == 2:
+            next_read.set()
+        return rows
+
+    def add(self, docs, **kw):
+        with lock:
+            in_flight[0] += 1
+            assert in_flight[0] == 1, "two posts of one stream at once"
+        try:
+            if not events:
+                events.append("held")
+                assert next_read.wait(20), "the next claim was not read while the first one's post was held"
+            return real_add(self, docs, **kw)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    def done(changes):
+        events.append("done %d" % len(changes))
+        real_done(changes)
+    monkeypatch.setattr(source, "load", load)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+    monkeypatch.setattr(log, "done", done)
+    assert sync.drain("layers", coalesce=False).indexed == 30
+    assert events[:2] == ["held", "done 4"], events  # the first claim recorded once posted, after the next was read
+    assert not Change.objects.exists()
+    assert quiet.assert_in_step() == 30
+
+
+def test_a_stream_failing_while_a_post_is_in_flight_records_it_and_frees_the_next_claim(quiet, monkeypatch):
+    """The stream's read of its next claim fails while the last claim's post is in flight: the post
+    ends first (no other worker may take those objects before), is recorded, and the claim being
+    read is freed at once for the retry; the error is raised. Nothing is lost: the retry drains
+    the rest and Solr ends equal to the database field by field."""
+    from solrsync import sync as sync_module
+    from solrsync.contrib.django.models import Change
+    from solrsync.sink import SolrSink
+    [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(30)]
+    sync = syncer()
+    monkeypatch.setattr(sync.settings, "BATCH_SIZE", 4)
+    monkeypatch.setattr(sync_module, "DRAIN_STREAMS", 1)
+    source = sync.sources["layers"]
+    real_load, real_add = source.load, SolrSink.add_batch
+    reading, posted = threading.Event(), []
+
+    def load(pks, **kw):
+        if posted:  # the second claim: its read fails while the first one's post is held
+            reading.set()
+            raise RuntimeError("the database went away")
+        return real_load(pks, **kw)
+
+    def add(self, docs, **kw):
+        posted.append(len(docs))
+        assert reading.wait(20), "the next claim was not read while the first one's post was held"
+        return real_add(self, docs, **kw)
+    monkeypatch.setattr(source, "load", load)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+    with pytest.raises(RuntimeError, match="went away"):
+        sync.drain("layers", coalesce=False)
+    assert posted == [4]
+    assert Change.objects.count() == 26  # the first claim recorded
+    assert not Change.objects.filter(leased_until__isnull=False).exists()  # the second one freed, not left to its lease
+    monkeypatch.setattr(source, "load", real_load)
+    monkeypatch.setattr(SolrSink, "add_batch", real_add)
+    assert sync.drain("layers", coalesce=False).indexed == 26
+    assert quiet.assert_in_step() == 30
