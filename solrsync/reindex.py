@@ -39,7 +39,7 @@ from .chunk import Chunk
 from .fleet import consumer_id
 from .lease import Renewing
 from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
-from .sync import Report, close_poster, posting_thread
+from .sync import Report, close_poster, fewer_collections, posting_thread
 
 log = logging.getLogger("solrsync.reindex")
 
@@ -373,19 +373,6 @@ def _work(name, first, last, since, pks, core, keep_ids, version, fence):
     unreadable = {}
     rows = syncer.sources[name].chunk(first, last, since=since, pks=pks, errors=unreadable)
     return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version, fence)
-
-
-@contextlib.contextmanager
-def fewer_collections():
-    """A reindex allocates millions of short-lived dicts and lists, none in a reference cycle:
-    refcounting frees them. CPython's cycle collector, run every 700 allocations by default,
-    took a quarter of the time spent reading rows; here it runs every 50,000."""
-    before = gc.get_threshold()
-    gc.set_threshold(50000, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _forked():
