@@ -286,7 +286,7 @@ def parts(args, var):
     setup_django(var, make_db(var, args.rows))
     logging.disable(logging.WARNING)  # the demo's broken bboxes
     from solrsync.contrib.django.runtime import get_syncer
-    from solrsync.reindex import fewer_collections
+    from solrsync.streaming import fewer_collections
     from solrsync.sink import to_json
     source = get_syncer().sources["layers"]
     document = source.pipeline.document

@@ -40,6 +40,7 @@ from .chunk import Chunk
 from .fleet import consumer_id
 from .lease import Renewing
 from .sink import VERSION_FIELD, SolrRequestError, SolrUnavailable, to_json
+from .streaming import close_posters, fewer_collections, posting_threads
 from .sync import Report
 
 log = logging.getLogger("solrsync.reindex")
@@ -315,8 +316,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
                 lambda run: via_queue.enqueue_range(name, run, core, since, versioned), window, hold)
         elif pool is None:
             if posting and POST_IN_THREAD:
-                pool = poster = multiprocessing.pool.ThreadPool(POSTS_IN_FLIGHT, _poster_started, (
-                    threading.current_thread().name, syncer, name, core))
+                pool = poster = posting_threads(POSTS_IN_FLIGHT, lambda: syncer.sink(name, core=core).versioned)
             begun = None  # set once the last chunk handed to the posting threads began its post
             unreadable = {}
             chunks = source.iter_chunks(batch_size, since=since, pks=pks, after=after, errors=unreadable)
@@ -364,14 +364,8 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         if poster is not None:
             for pending, _ in in_flight:  # after an error: nothing of ours lands once we return
                 pending.wait()
-            # the connection each posting thread's fence checks opened, closed in the thread that opened it
-            close = getattr(syncer.changelog, "close_thread_connection", None)
-            if close is not None:
-                try:
-                    _in_each(poster, POSTS_IN_FLIGHT, close)
-                except Exception as exc:
-                    log.warning("%s: a posting thread's connection not closed: %s", name, exc)
-        if pool is not None:
+            close_posters(poster, syncer.changelog, POSTS_IN_FLIGHT)
+        elif pool is not None:
             pool.terminate()  # every chunk handed out was accounted for, or we are failing anyway
             pool.join()
         if out is not None:
@@ -388,18 +382,6 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
 _worker = {}  # in a worker: the syncer (inherited through fork, or shared by threads)
 
 
-def _poster_started(parent, syncer, name, core):
-    """A posting thread is named after the reindex's thread (logs; a test pausing that reindex),
-    and its sink asks the core's schema now, as the reindex's own did: a post's first step is
-    its fence then, not a request (a reindex paused past its lease meets LeaseLost, not a core
-    its successor removed)."""
-    threading.current_thread().name = parent + "/post"
-    try:
-        syncer.sink(name, core=core).versioned
-    except Exception as exc:  # asked again at its first post, which fails as a post does
-        log.debug("%s: a posting thread could not ask the core's schema yet: %s", name, exc)
-
-
 def _post_after(syncer, name, core, chunk, version, fence, after, begun):
     """In a posting thread: ``chunk`` posted with this thread's sink, once the chunk before it
     began its post (``after``): posts begin in pk order."""
@@ -409,37 +391,11 @@ def _post_after(syncer, name, core, chunk, version, fence, after, begun):
     return chunk.post(syncer.sink(name, core=core), version, fence)
 
 
-def _in_each(pool, threads, fn):
-    """``fn()`` once in each of a thread pool's ``threads`` threads: each waits for the others
-    to take theirs, so no thread takes two."""
-    barrier = threading.Barrier(threads)
-
-    def run(_):
-        try:
-            fn()
-        finally:
-            barrier.wait(60)
-    pool.map(run, range(threads), chunksize=1)
-
-
 def _work(name, first, last, since, pks, core, keep_ids, version, fence):
     syncer = _worker["syncer"]
     unreadable = {}
     rows = syncer.sources[name].chunk(first, last, since=since, pks=pks, errors=unreadable)
     return Chunk(syncer, name, rows, keep_ids, unreadable).post(syncer.sink(name, core=core), version, fence)
-
-
-@contextlib.contextmanager
-def fewer_collections():
-    """A reindex allocates millions of short-lived dicts and lists, none in a reference cycle:
-    refcounting frees them. CPython's cycle collector, run every 700 allocations by default,
-    took a quarter of the time spent reading rows; here it runs every 50,000."""
-    before = gc.get_threshold()
-    gc.set_threshold(50000, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _forked():

@@ -16,6 +16,7 @@ from .documents import clean_text
 from .lease import Lease, LeaseLost, Renewing
 from .pipeline import RELATED
 from .sink import OWNER_FIELD, SolrSink, SolrUnavailable, local_version
+from .streaming import close_posters, fewer_collections, posting_threads
 
 log = logging.getLogger("solrsync.sync")
 RELATED_CHUNK = 1000  # rows per page of a related change's set (its requests: BATCH_SIZE documents)
@@ -134,6 +135,39 @@ class Beside:
         return report
 
 
+class _Claim:
+    """Changes a drain stream claimed: their lease (the fence of their posts), renewed until they
+    are recorded or released."""
+
+    def __init__(self, syncer, pipeline_name, changes):
+        self.syncer, self.pipeline_name, self.changes = syncer, pipeline_name, changes
+        self.fence = syncer.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
+            pipeline_name, len(changes)))
+        self.renewing = syncer._renewing(self.fence, changes)
+        self.renewing.__enter__()
+
+    def record(self, total, report):
+        """The post is in: failures and the changes' rows recorded, by the lease's holder only
+        (LeaseLost otherwise: nothing recorded)."""
+        log_ = self.syncer.changelog
+        try:
+            if (report.rejected or report.done) and self.fence is not None:
+                self.fence.check()
+        finally:
+            self.renewing.__exit__(None, None, None)
+        if report.rejected:
+            log_.record_failures(self.pipeline_name, [(pk, doc_id, msg) for doc_id, pk, msg in report.rejected])
+        if report.done:
+            log_.clear_failures(self.pipeline_name, report.done)
+        log_.done(self.changes)
+        total.merge(report)
+
+    def release(self):
+        """Not pushed (an error): the changes stay pending for the retry."""
+        self.renewing.__exit__(None, None, None)
+        self.syncer.changelog.release(self.changes)
+
+
 class Syncer:
     """The engine assembled: settings, pipelines, their sources, the change log, Solr sinks.
     ``metrics(pipeline)``: where a pipeline's sinks count their requests (metrics.for_pipeline),
@@ -227,6 +261,12 @@ class Syncer:
     def apply(self, pipeline_name, changes, fence=None):
         """Make Solr match the DB for these changes ([Change] or [(pk, doc_id)]); ``fence``: the
         lease they were claimed under (else the first claimed change's)."""
+        return self._prepare(pipeline_name, changes, fence)()
+
+    def _prepare(self, pipeline_name, changes, fence=None):
+        """``apply`` up to its posts: the version taken, the rows read and built, the deletes
+        recorded -> ``send()``, which posts them (the fence checked before each) -> Report. A
+        drain posts one claim while it reads and builds the next (``_drain``)."""
         pipeline = self.pipeline(pipeline_name)
         source = self.sources[pipeline_name]
         report = Report()
@@ -235,7 +275,7 @@ class Syncer:
             pk, doc_id = (change.pk, change.doc_id) if hasattr(change, "pk") else change
             ids.setdefault(str(pk), set()).add(doc_id or "")
         if not ids:
-            return report
+            return lambda: report
         claimed = [c for c in changes if getattr(c, "lease", None) is not None]
         if fence is None and claimed:
             fence = self.lease("changes", claimed[0].seq, claimed[0].lease, "%s: a push of %d change(s)" % (
@@ -270,31 +310,35 @@ class Syncer:
             if fence is not None:
                 fence(version)
             self.changelog.record_deletes(pipeline_name, deletes, version)
-        for core in self.cores(pipeline_name):
-            live = core == pipeline.core
-            sink = self.sink(pipeline_name, core)
-            try:
-                size = self.settings.BATCH_SIZE
-                rejected = [r for i in range(0, len(docs), size)
-                            for r in sink.add_batch(docs[i:i + size], version=version, fence=fence)]
-                sink.delete_ids(deletes, version=version, fence=fence)
-            except SolrUnavailable as exc:
-                if not live and exc.status == 404:  # swapped and unloaded: the live name has it now
-                    log.warning("%s: core %s being rebuilt is gone (%s); skipped", pipeline.name, core, exc)
-                    continue
-                raise
-            if not live:
-                continue  # a core being rebuilt refuses what the live core refuses; report it once
-            for r in rejected:
-                report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
-            refused = {ids_to_pk.get(r.doc_id) for r in rejected}
-            report.indexed += len(docs) - len(rejected)
-            report.deleted += len(deletes)
-            report.done = [pk for pk in ids if pk not in refused and pk not in unreadable
-                           and (pk in by_pk or pk not in rows)]
-        log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
-                 report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
-        return report
+        cores = self.cores(pipeline_name)
+
+        def send():
+            for core in cores:
+                live = core == pipeline.core
+                sink = self.sink(pipeline_name, core)
+                try:
+                    size = self.settings.BATCH_SIZE
+                    rejected = [r for i in range(0, len(docs), size)
+                                for r in sink.add_batch(docs[i:i + size], version=version, fence=fence)]
+                    sink.delete_ids(deletes, version=version, fence=fence)
+                except SolrUnavailable as exc:
+                    if not live and exc.status == 404:  # swapped and unloaded: the live name has it now
+                        log.warning("%s: core %s being rebuilt is gone (%s); skipped", pipeline.name, core, exc)
+                        continue
+                    raise
+                if not live:
+                    continue  # a core being rebuilt refuses what the live core refuses; report it once
+                for r in rejected:
+                    report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
+                refused = {ids_to_pk.get(r.doc_id) for r in rejected}
+                report.indexed += len(docs) - len(rejected)
+                report.deleted += len(deletes)
+                report.done = [pk for pk in ids if pk not in refused and pk not in unreadable
+                               and (pk in by_pk or pk not in rows)]
+            log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
+                     report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
+            return report
+        return send
 
     def apply_related(self, pipeline_name, lookup, value, exclusive=False, fence=None):
         """A related row that many documents read changed (a keyword on 100,000 layers renamed),
@@ -361,51 +405,88 @@ class Syncer:
         def backlog():
             if max_batches is None and not beside.threads:
                 beside.start(DRAIN_STREAMS - 1, lambda: self._drain(pipeline_name, False, None))
-        return beside.join(lambda: self._drain(pipeline_name, coalesce, max_batches, backlog))
+        with fewer_collections():
+            return beside.join(lambda: self._drain(pipeline_name, coalesce, max_batches, backlog))
 
     def _drain(self, pipeline_name, coalesce, max_batches, on_backlog=None):
-        """One stream of ``drain``; ``on_backlog()`` once a claim came back full."""
+        """One stream of ``drain``; ``on_backlog()`` once a claim came back full. Working through a
+        backlog, a claim is posted on a thread of this stream's (``posting_threads``) while the next
+        one is claimed, read and built, as a reindex posts a chunk while it reads the next: one
+        post at a time, each claim recorded once its post is in, and the next one posted only
+        then. Otherwise (the live path's few changes, a related set) the claim is posted here."""
         log_ = self.changelog
         s = self.settings
         total = Report()
         batches, backlog, size = 0, False, s.BATCH_SIZE
-        while max_batches is None or batches < max_batches:
-            if coalesce and not backlog:
-                self._settle(pipeline_name)
-            exclusive = self.exclusive(pipeline_name)
-            changes = log_.claim(pipeline_name, size, s.LEASE_SECONDS, exclusive=exclusive)
-            if not changes:
-                break
-            backlog = len(changes) >= size  # working through a backlog: no pause between batches
-            size = min(2 * size, CLAIM_GROWTH * s.BATCH_SIZE) if backlog else s.BATCH_SIZE
-            if backlog and on_backlog is not None:
-                on_backlog()
-            batches += 1
-            try:
-                fence = self.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
-                    pipeline_name, len(changes)))
-                with self._renewing(fence, changes):
-                    report = self.apply(pipeline_name, [c for c in changes if c.op != RELATED], fence=fence)
-                    for c in changes:
-                        if c.op == RELATED:
-                            report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive, fence))
-                    if (report.rejected or report.done) and fence is not None:  # recorded only by the lease's holder
-                        fence.check()
-            except LeaseLost as exc:
-                # another worker holds these changes now (this one was paused past its lease): its
-                # push stands, nothing of this one is recorded
-                log.warning("%s", exc)
-                return total
-            except BaseException:
-                log_.release(changes)
-                raise
-            if report.rejected:
-                log_.record_failures(pipeline_name, [(pk, doc_id, msg) for doc_id, pk, msg in report.rejected])
-            if report.done:
-                log_.clear_failures(pipeline_name, report.done)
-            log_.done(changes)
-            total.merge(report)
+        poster, posting = None, None  # posting: (claim, its post in flight on the poster)
+        claim = None
+        try:
+            while max_batches is None or batches < max_batches:
+                if coalesce and not backlog:
+                    self._settle(pipeline_name)
+                exclusive = self.exclusive(pipeline_name)
+                changes = log_.claim(pipeline_name, size, s.LEASE_SECONDS, exclusive=exclusive)
+                if not changes:
+                    break
+                backlog = len(changes) >= size  # working through a backlog: no pause between batches
+                size = min(2 * size, CLAIM_GROWTH * s.BATCH_SIZE) if backlog else s.BATCH_SIZE
+                if backlog and on_backlog is not None:
+                    on_backlog()
+                batches += 1
+                claim = _Claim(self, pipeline_name, changes)
+                related = [c for c in changes if c.op == RELATED]
+                send = self._prepare(pipeline_name, [c for c in changes if c.op != RELATED], fence=claim.fence)
+                if posting is not None:  # the previous claim's post first: one at a time, in order
+                    done, posting = posting, None
+                    self._finish(done, total)
+                if backlog and not related:
+                    if poster is None:
+                        poster = posting_threads()
+                    posting, claim = (claim, poster.apply_async(send)), None
+                    continue
+                report = send()
+                for c in related:
+                    report.merge(self.apply_related(pipeline_name, c.pk, c.doc_id, exclusive, claim.fence))
+                claim.record(total, report)
+                claim = None
+            if posting is not None:
+                done, posting = posting, None
+                self._finish(done, total)
+        except LeaseLost as exc:
+            # another worker holds these changes now (this one was paused past its lease): its push
+            # stands, nothing of this one is recorded; a claim of this stream still held is freed
+            log.warning("%s", exc)
+            self._unwind(posting, claim, total)
+        except BaseException:
+            self._unwind(posting, claim, total)
+            raise
+        finally:
+            if poster is not None:
+                close_posters(poster, self.changelog)
         return total
+
+    @staticmethod
+    def _finish(posting, total):
+        """Wait for a claim's post on the poster, then record it (freed if the post failed)."""
+        claim, post = posting
+        try:
+            report = post.get()
+        except BaseException:
+            claim.release()
+            raise
+        claim.record(total, report)
+
+    def _unwind(self, posting, claim, total):
+        """A stream stops on an error: its post in flight ends first (another worker may take
+        those objects only then) and is recorded if it went through; the claim it was building
+        is freed. The error raised is the first one."""
+        if posting is not None:
+            try:
+                self._finish(posting, total)
+            except BaseException as exc:
+                log.warning("%s: a push stopped with its stream: %s", posting[0].pipeline_name, exc)
+        if claim is not None:
+            claim.release()
 
     def _renewing(self, fence, changes):
         """The claim's lease renewed while its push runs (a slow Solr, a large related set): the
