@@ -406,8 +406,7 @@ class DjangoChangeLog:
     # claim skips objects another is claiming; what another has claimed, the second statement
     # sees), on SQLite by its one writer at a time. No index holds leased_until: on PostgreSQL the
     # lease is written in place (a HOT update, room kept by the table's fillfactor, migration
-    # 0006, 0010), with no index entry to add; the rows to lease are joined within their keys' range
-    # (else the planner hashed every row of the backlog, for every claim). {t}: the table.
+    # 0006), with no index entry to add. {t}: the table.
     _SHARED = {
         "postgresql": (
             "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), "
@@ -418,7 +417,6 @@ class DjangoChangeLog:
             "WITH r AS (SELECT seq, object_pk, leased_until > clock_timestamp() AS held FROM {t} "
             "WHERE pipeline = %(p)s AND object_pk = ANY(%(objects)s::text[])) "
             "UPDATE {t} c SET leased_until = %(lease)s, attempts = c.attempts + 1 FROM r WHERE c.seq = r.seq AND "
-            "c.seq >= (SELECT min(seq) FROM r) AND c.seq <= (SELECT max(seq) FROM r) AND "
             "NOT EXISTS (SELECT 1 FROM r b WHERE b.object_pk = r.object_pk AND b.held) "
             "RETURNING c.seq, c.object_pk, c.doc_id, c.op",
             None),
