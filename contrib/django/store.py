@@ -406,7 +406,7 @@ class DjangoChangeLog:
     # claim skips objects another is claiming; what another has claimed, the second statement
     # sees), on SQLite by its one writer at a time. No index holds leased_until: on PostgreSQL the
     # lease is written in place (a HOT update, room kept by the table's fillfactor, migration
-    # 0006), with no index entry to add. {t}: the table.
+    # 0011), with no index entry to add. {t}: the table.
     _SHARED = {
         "postgresql": (
             "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), "
