@@ -364,7 +364,7 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         if poster is not None:
             for pending, _ in in_flight:  # after an error: nothing of ours lands once we return
                 pending.wait()
-            close_posters(poster, syncer.changelog, POSTS_IN_FLIGHT)
+            close_posters(poster, syncer.changelog)
         elif pool is not None:
             pool.terminate()  # every chunk handed out was accounted for, or we are failing anyway
             pool.join()

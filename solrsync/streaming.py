@@ -43,20 +43,28 @@ def _started(parent, warm):
             log.debug("a posting thread's first step failed: %s", exc)
 
 
+class Posters(multiprocessing.pool.ThreadPool):
+    """A thread pool that knows how many threads it has (``close_posters`` visits each)."""
+
+    def __init__(self, count, warm):
+        self.count = count
+        super().__init__(count, _started, (threading.current_thread().name, warm))
+
+
 def posting_threads(count=1, warm=None):
     """Threads posting in order for the calling one (a reindex's, a drain stream's) while that one
     reads and builds the next: ``count`` posts under way at once. ``warm()`` runs in each as it
     starts (a reindex's sink asks its core's schema then, so a post's first step is its fence)."""
-    return multiprocessing.pool.ThreadPool(count, _started, (threading.current_thread().name, warm))
+    return Posters(count, warm)
 
 
-def close_posters(poster, changelog, count=1):
-    """The database connection each of ``poster``'s ``count`` threads opened for its fence checks,
-    closed in the thread that opened it; then the threads end."""
+def close_posters(poster, changelog):
+    """The database connection each of ``poster``'s threads opened for its fence checks, closed in
+    the thread that opened it; then the threads end."""
     close = getattr(changelog, "close_thread_connection", None)
     try:
         if close is not None:
-            _in_each(poster, count, close)
+            _in_each(poster, poster.count, close)
     except Exception as exc:
         log.warning("a posting thread's connection not closed: %s", exc)
     finally:
