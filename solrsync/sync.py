@@ -358,29 +358,49 @@ class Syncer:
         """Push ``pages`` of [(pk, doc id)] in RELATED_STREAMS streams side by side, as a reindex
         with workers does: while one stream waits on the database or Solr, the next reads and
         builds (each page pushed whole with its own version, so their order does not matter; each
-        post under the claim's lease). This thread is one stream; the first error stops them all
-        and is raised here. A set of more than one page is committed at its end, as a reindex is:
+        post under the claim's lease). Each stream posts a page on its posting thread while it
+        reads and builds the next, one post at a time. This thread is one stream; the first error
+        stops them all (their posts in flight ended first) and is raised here. A set of more than one page is committed at its end, as a reindex is:
         visible at once rather than commitWithin after its last page (a page alone waits for
         commitWithin, as any change)."""
         lock, stopped, pushed = threading.Lock(), [], [0]
 
         def stream():
-            report = Report()
+            report, poster, post = Report(), None, None
             try:
                 while True:
                     with lock:  # the pages are read by whichever stream asks next, one at a time
                         page = None if stopped else next(pages, None)
                     if page is None:
-                        return report
-                    report.merge(self.apply(pipeline_name, page, fence=fence))
+                        break
+                    send = self._prepare(pipeline_name, page, fence=fence)
+                    if post is not None:  # the page before's post first: one at a time per stream
+                        done, post = post, None
+                        report.merge(done.get())
+                    if poster is None:
+                        poster = posting_threads()
+                    post = poster.apply_async(send)
                     with lock:
                         pushed[0] += 1
+                if post is not None:
+                    done, post = post, None
+                    report.merge(done.get())
+                return report
             except BaseException:
                 stopped.append(True)  # the other streams take no further page
+                if post is not None:  # the post in flight ends before the error is raised
+                    try:
+                        post.get()
+                    except BaseException as exc:
+                        log.warning("%s: a page's post stopped with its stream: %s", pipeline_name, exc)
                 raise
+            finally:
+                if poster is not None:
+                    close_posters(poster, self.changelog)
         beside = Beside(self.changelog, "solrsync-related")
         beside.start(RELATED_STREAMS - 1, stream)
-        report = beside.join(stream)
+        with fewer_collections():
+            report = beside.join(stream)
         if pushed[0] > 1:
             for core in self.cores(pipeline_name):
                 self.sink(pipeline_name, core).commit()
