@@ -118,7 +118,7 @@ def main():
             during_reindex += saver.stop()
             print("  round %d: reindex of the %d layers (committed, visible): %.1fs" % (r + 1, n + 200, yardstick[-1]))
             for label, demo, env in (codes if r % 2 == 0 else codes[::-1]):
-                name = "firn-%d-%s" % (r, label)
+                name = "firn-%d-%s-%d" % (r, label, os.getpid())  # a core kept from an earlier run holds the earlier names
                 out = rename(url, kw, name, n, others, args.save_rate, demo, env)
                 results[label].append(out)
                 print("  round %d, %s: recorded in %.2fs (%d change-log rows); all %d show %r %.1fs after the "
