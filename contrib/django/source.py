@@ -3,6 +3,7 @@ dotted paths of a document's fields checked and compiled into ``values()`` looku
 import difflib
 import json
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import F, Lookup
 
@@ -93,6 +94,27 @@ def among(qs, name, keys):
     if keys and connections[qs.db].vendor in ("postgresql", "sqlite"):
         return qs.filter(_AnyOf(F(name), (keys, ints)))
     return qs.filter(**{name + "__in": keys})
+
+
+def fetch_values(qs, *lookups):
+    """``qs.values_list(*lookups)`` as a list of rows, fetched whole: Django's iterator fetches a
+    hundred rows at a time and passes each row through a chain of generators, 2 µs of the 5.5 a
+    reindexed row took to read (profiled). Django's converters still apply (SQLite's dates)."""
+    compiler = qs.values_list(*lookups).query.get_compiler(using=qs.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return []
+    fields = [s[0] for s in compiler.select[:compiler.col_count]]
+    if getattr(compiler, "has_composite_fields", None) and compiler.has_composite_fields(fields):
+        return list(qs.values_list(*lookups))  # a composite key's columns are put together by Django
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if compiler.has_extra_select:
+        rows = [row[:compiler.col_count] for row in rows]
+    converters = compiler.get_converters(fields)
+    return list(compiler.apply_converters(rows, converters)) if converters else rows
 
 
 def _isolatable(exc, errors):
@@ -196,7 +218,7 @@ class DjangoSource:
     def _dict_rows(self, qs, contiguous=False):
         flat, many = self.plan
         lookups = [p.replace(".", "__") for p in flat]
-        rows = [dict(zip(flat, values)) for values in qs.values_list(*lookups)]
+        rows = [dict(zip(flat, values)) for values in fetch_values(qs, *lookups)]
         if rows and many:
             by_pk = {row["pk"]: row for row in rows}
             for source, field, attr in many:
@@ -211,7 +233,7 @@ class DjangoSource:
                     related = related.filter(**{src + "__gte": rows[0]["pk"], src + "__lte": rows[-1]["pk"]})
                 else:
                     related = among(related, src, by_pk)
-                for pk, value in related.order_by("pk").values_list(src, target):
+                for pk, value in fetch_values(related.order_by("pk"), src, target):
                     row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
                     if row is not None:
                         row[key].append(value)
