@@ -199,6 +199,39 @@ def normalized(doc):
     return out
 
 
+def first_post_held_until_next_read(monkeypatch, source, events):
+    """A stream's first post to Solr is held until the source has read its next set of rows (as it
+    can only while that post is in flight on a posting thread); every post asserts it is its
+    stream's only one in flight. ``events`` gets "held", then "posted N" for each post."""
+    import threading
+    from solrsync.sink import SolrSink
+    real_load, real_add = source.load, SolrSink.add_batch
+    loads, next_read, lock, in_flight = [], threading.Event(), threading.Lock(), [0]
+
+    def load(pks, **kw):
+        rows = real_load(pks, **kw)
+        loads.append(len(pks))
+        if len(loads) == 2:
+            next_read.set()
+        return rows
+
+    def add(self, docs, **kw):
+        with lock:
+            in_flight[0] += 1
+            assert in_flight[0] == 1, "two posts of one stream at once"
+        try:
+            if not events:
+                events.append("held")
+                assert next_read.wait(20), "the next rows were not read while the first post was held"
+            events.append("posted %d" % len(docs))
+            return real_add(self, docs, **kw)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+    monkeypatch.setattr(source, "load", load)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+
+
 def wait_until(fn, timeout=10.0, interval=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

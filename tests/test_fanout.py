@@ -4,7 +4,7 @@ an interleaving and ends comparing every document, field by field, with what the
 build now (Project.assert_in_step). Run on SQLite and, with SOLRSYNC_DEMO_DB=postgres, PostgreSQL."""
 import pytest
 
-from conftest import use_queue
+from conftest import first_post_held_until_next_read, use_queue
 
 pytestmark = pytest.mark.django
 
@@ -165,45 +165,19 @@ def test_a_stream_reads_and_builds_its_next_page_while_the_last_one_posts(world,
     page's rows have been read, which one stream doing each step in turn never gets to. One post
     at a time per stream; the set's change is recorded only once every post is in; Solr ends equal
     to the database field by field."""
-    import threading
     from solrsync import sync as sync_module
-    from solrsync.sink import SolrSink
     project, kw, layers = world
     if not captured_by_triggers():
         pytest.skip("the layers pipeline is not captured by triggers here")
     monkeypatch.setattr(sync_module, "RELATED_CHUNK", 7)
     monkeypatch.setattr(sync_module, "RELATED_STREAMS", 1)
     sync = syncer()
-    source = sync.sources["layers"]
-    real_load, real_add, real_done = source.load, SolrSink.add_batch, sync.changelog.done
-    loads, next_read, events, lock, in_flight = [], threading.Event(), [], threading.Lock(), [0]
-
-    def load(pks, **kw):
-        rows = real_load(pks, **kw)
-        loads.append(len(pks))
-        if len(loads) == 2:
-            next_read.set()
-        return rows
-
-    def add(self, docs, **kw):
-        with lock:
-            in_flight[0] += 1
-            assert in_flight[0] == 1, "two posts of one stream at once"
-        try:
-            if not events:
-                events.append("held")
-                assert next_read.wait(20), "the next page was not read while the first one's post was held"
-            events.append("posted %d" % len(docs))
-            return real_add(self, docs, **kw)
-        finally:
-            with lock:
-                in_flight[0] -= 1
+    real_done, events = sync.changelog.done, []
+    first_post_held_until_next_read(monkeypatch, sync.sources["layers"], events)
 
     def done(changes):
         events.append("done")
         real_done(changes)
-    monkeypatch.setattr(source, "load", load)
-    monkeypatch.setattr(SolrSink, "add_batch", add)
     monkeypatch.setattr(sync.changelog, "done", done)
     kw.name = "firn"
     kw.save()

@@ -7,6 +7,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from conftest import first_post_held_until_next_read
+
 pytestmark = pytest.mark.django
 
 
@@ -276,44 +278,20 @@ def test_a_stream_reads_and_builds_its_next_claim_while_the_last_one_posts(quiet
     (its rows deleted) only once its post is in; Solr ends equal to the database field by field."""
     from solrsync import sync as sync_module
     from solrsync.contrib.django.models import Change
-    from solrsync.sink import SolrSink
     [quiet.make_layer(name="l%d" % i, title="first %d" % i) for i in range(30)]
     sync = syncer()
     monkeypatch.setattr(sync.settings, "BATCH_SIZE", 4)
     monkeypatch.setattr(sync_module, "DRAIN_STREAMS", 1)
-    source = sync.sources["layers"]
     log = sync.changelog
-    real_load, real_add, real_done = source.load, SolrSink.add_batch, log.done
-    loads, next_read, events, lock, in_flight = [], threading.Event(), [], threading.Lock(), [0]
-
-    def load(pks, **kw):
-        rows = real_load(pks, **kw)
-        loads.append(len(pks))
-        if len(loads) == 2:
-            next_read.set()
-        return rows
-
-    def add(self, docs, **kw):
-        with lock:
-            in_flight[0] += 1
-            assert in_flight[0] == 1, "two posts of one stream at once"
-        try:
-            if not events:
-                events.append("held")
-                assert next_read.wait(20), "the next claim was not read while the first one's post was held"
-            return real_add(self, docs, **kw)
-        finally:
-            with lock:
-                in_flight[0] -= 1
+    real_done, events = log.done, []
+    first_post_held_until_next_read(monkeypatch, sync.sources["layers"], events)
 
     def done(changes):
         events.append("done %d" % len(changes))
         real_done(changes)
-    monkeypatch.setattr(source, "load", load)
-    monkeypatch.setattr(SolrSink, "add_batch", add)
     monkeypatch.setattr(log, "done", done)
     assert sync.drain("layers", coalesce=False).indexed == 30
-    assert events[:2] == ["held", "done 4"], events  # the first claim recorded once posted, after the next was read
+    assert events[:3] == ["held", "posted 4", "done 4"], events  # the first claim recorded once posted, after the next was read
     assert not Change.objects.exists()
     assert quiet.assert_in_step() == 30
 
