@@ -1,7 +1,7 @@
 """A keyword shared by 100,000 layers is renamed: how long recording takes, and how long until
 Solr shows the new name on every one of them.
 
-    .venv/bin/python benchmarks/fanout.py [--db sqlite|postgres] [--layers 100000] [--capture triggers|signals]
+    .venv/bin/python benchmarks/fanout.py [--db sqlite|postgres] [--layers 100000] [--capture triggers|signals] [--wal]
     .venv/bin/python benchmarks/fanout.py --layers 20000 --drain-rounds 10    # metrics on / off
     .venv/bin/python benchmarks/fanout.py --db postgres --rounds 2 --before main   # main's consumer too
 
@@ -46,6 +46,7 @@ def main():
     ap.add_argument("--save-rate", type=int, default=50, help="other users' saves per second during the fan-out")
     ap.add_argument("--rounds", type=int, default=1, help="rounds: a reindex, then the rename by each code")
     ap.add_argument("--before", metavar="REF", help="also the rename drained by a consumer running REF's code (main)")
+    ap.add_argument("--wal", action="store_true", help="SQLite: the database in WAL mode (default: rollback journal)")
     ap.add_argument("--drain-rounds", type=int, default=0, metavar="N",
                     help="instead: drain a backlog of every layer N times, with and without metrics")
     args = ap.parse_args()
@@ -58,7 +59,6 @@ def main():
     url, solr = start_solr()
     try:
         if args.db == "postgres":  # our own database, not the other benchmarks'
-            import save_path
             save_path_setup_db = os.environ.get("SOLRSYNC_BENCH_DBNAME", "solrsync_fanout")
             import psycopg
             with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
@@ -73,13 +73,15 @@ def main():
             django.setup()
             from django.core.management import call_command
             call_command("migrate", verbosity=0)
-            del save_path
         else:
             setup(args.db, var, url)
+            if args.wal:  # readers no longer hold a writer's commit back (persists in the file)
+                from django.db import connections
+                with connections["default"].cursor() as cur:
+                    cur.execute("PRAGMA journal_mode=WAL")
         from django.db import transaction
         from django.utils import timezone
         from layers.models import Keyword, Layer
-        from solrsync.contrib.django.models import Change
         from solrsync.contrib.django.runtime import get_syncer
         from solrsync.contrib.django.signals import hooks_disabled
         from solrsync.reindex import reindex
@@ -127,7 +129,8 @@ def main():
                                                                  out["visible"] / yardstick[-1]), flush=True)
         print("machine: %s, %s cores, Python %s; database: %s; capture: %s; queue: SQLite, one huey_consumer -w 2; "
               "Solr: %s in its own process; %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(),
-                                                 platform.python_version(), args.db, args.capture,
+                                                 platform.python_version(),
+                                                 args.db + (" (WAL)" if args.wal and args.db == "sqlite" else ""), args.capture,
                                                  "the emulator" if solr else url, args.rounds))
         import statistics
         print("  reindex of the same layers (committed, visible): median %.1fs (%s)" % (
