@@ -359,33 +359,36 @@ class Syncer:
         with workers does: while one stream waits on the database or Solr, the next reads and
         builds (each page pushed whole with its own version, so their order does not matter; each
         post under the claim's lease). Each stream posts a page on its posting thread while it
-        reads and builds the next, one post at a time. This thread is one stream; the first error
-        stops them all (their posts in flight ended first) and is raised here. A set of more than one page is committed at its end, as a reindex is:
-        visible at once rather than commitWithin after its last page (a page alone waits for
-        commitWithin, as any change)."""
+        reads and builds the next, one post at a time, and its last page here (a set of one page
+        starts no thread). This thread is one stream; the first error stops them all (their posts
+        in flight ended first) and is raised here. A set of more than one page is committed at its
+        end, as a reindex is: visible at once rather than commitWithin after its last page (a page
+        alone waits for commitWithin, as any change)."""
         lock, stopped, pushed = threading.Lock(), [], [0]
 
         def stream():
-            report, poster, post = Report(), None, None
+            report, poster, post, send = Report(), None, None, None
             try:
                 while True:
                     with lock:  # the pages are read by whichever stream asks next, one at a time
                         page = None if stopped else next(pages, None)
+                    if send is not None:  # the page before, built
+                        if post is not None:  # the post before it first: one at a time, in order
+                            done, post = post, None
+                            report.merge(done.get())
+                        if page is None:
+                            send, last = None, send
+                            if not stopped:  # another stream failed: nothing more of this set
+                                report.merge(last())
+                        else:  # posted while this page is read and built
+                            if poster is None:
+                                poster = posting_threads()
+                            post, send = poster.apply_async(send), None
                     if page is None:
-                        break
+                        return report
                     send = self._prepare(pipeline_name, page, fence=fence)
-                    if post is not None:  # the page before's post first: one at a time per stream
-                        done, post = post, None
-                        report.merge(done.get())
-                    if poster is None:
-                        poster = posting_threads()
-                    post = poster.apply_async(send)
                     with lock:
                         pushed[0] += 1
-                if post is not None:
-                    done, post = post, None
-                    report.merge(done.get())
-                return report
             except BaseException:
                 stopped.append(True)  # the other streams take no further page
                 if post is not None:  # the post in flight ends before the error is raised

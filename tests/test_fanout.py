@@ -187,6 +187,28 @@ def test_a_stream_reads_and_builds_its_next_page_while_the_last_one_posts(world,
     assert project.assert_in_step() == 29 and project.doc(layers[1])["keywords"] == ["firn"]
 
 
+def test_a_set_of_one_page_is_posted_by_its_stream_without_a_posting_thread(world, monkeypatch):
+    """A rename touching a few layers (one page) is the live path's common case: its stream posts
+    the page itself, starting no posting thread for it."""
+    import threading
+    from solrsync.sink import SolrSink
+    project, kw, layers = world
+    if not captured_by_triggers():
+        pytest.skip("the layers pipeline is not captured by triggers here")
+    real_add, posters = SolrSink.add_batch, []
+
+    def add(self, docs, **kw):
+        posters.append(threading.current_thread().name)
+        return real_add(self, docs, **kw)
+    monkeypatch.setattr(SolrSink, "add_batch", add)
+    kw.name = "firn"
+    kw.save()
+    assert syncer().drain("layers", coalesce=False).indexed == 29
+    assert posters and not [name for name in posters if name.endswith("/post")], posters
+    assert pending() == []
+    assert project.assert_in_step() == 29
+
+
 def test_a_set_of_several_pages_is_committed_at_its_end(world, monkeypatch):
     """A related set streamed in several pages is a small reindex: committed at its end, so every
     document shows the new name at once, not commitWithin after the last page (here a minute:
