@@ -141,8 +141,7 @@ class _Claim:
 
     def __init__(self, syncer, pipeline_name, changes):
         self.syncer, self.pipeline_name, self.changes = syncer, pipeline_name, changes
-        self.fence = syncer.lease("changes", changes[0].seq, changes[0].lease, "%s: a push of %d change(s)" % (
-            pipeline_name, len(changes)))
+        self.fence = syncer.claim_fence(pipeline_name, changes[0], len(changes))
         self.renewing = syncer._renewing(self.fence, changes)
         self.renewing.__enter__()
 
@@ -234,6 +233,10 @@ class Syncer:
             return None
         return Lease(self.changelog, kind, key, token, self.settings.LEASE_SECONDS, what)
 
+    def claim_fence(self, pipeline_name, change, count):
+        """The lease a claimed ``change`` carries, as the fence of a push of ``count`` changes."""
+        return self.lease("changes", change.seq, change.lease, "%s: a push of %d change(s)" % (pipeline_name, count))
+
     def delete_ids(self, pipeline_name, sink, ids, version, fence=None):
         """Delete ``ids`` from ``sink``'s core at ``version``, the delete recorded first (kept as long
         as its tombstone: a rebuilt core starts with it, see rebuild.begin)."""
@@ -278,8 +281,7 @@ class Syncer:
             return lambda: report
         claimed = [c for c in changes if getattr(c, "lease", None) is not None]
         if fence is None and claimed:
-            fence = self.lease("changes", claimed[0].seq, claimed[0].lease, "%s: a push of %d change(s)" % (
-                pipeline_name, len(changes)))
+            fence = self.claim_fence(pipeline_name, claimed[0], len(changes))
         version = self.version()  # before the read: see version()
         unreadable = {}
         # an empty pk names no row, only a document to delete (an orphan ``--verify --fix`` found)
