@@ -138,9 +138,10 @@ def test_geonode_every_write_path_keeps_solr_equal_to_the_database(geonode, capt
 
 def test_a_save_of_a_child_runs_no_trigger_insert_of_no_rows(geonode):
     """PostgreSQL: a statement trigger on the change log fires for every INSERT, rows or none (the
-    wake-up trigger did, for every INSERT a row trigger ran, until issue 22). An INSERT of no rows -- a sibling pipeline's on the parent's row (zoo_maps
-    on a Layer's), a key that did not move, an id that was not edited -- was most of what the
-    triggers added to a save of a child (7 INSERTs for 2 rows). Now one INSERT per change row."""
+    wake-up trigger did, for every INSERT a row trigger ran, until issue 22). An INSERT of no rows
+    -- a sibling pipeline's on the parent's row (zoo_maps on a Layer's), a key that did not move,
+    an id that was not edited -- was most of what the triggers added to a save of a child (7
+    INSERTs for 2 rows). Now one INSERT per change row."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no statement triggers: an INSERT of no rows costs nothing more there")
     use_capture("triggers")
