@@ -158,17 +158,10 @@ class Cloud:
             return {"core": name}
         return None
 
-    def search_shard(self, core, shard, params):
+    def shard_searcher(self, core, shard):
         """A /select on one shard's replica with distrib=false: only the documents of that shard."""
         index, count = shard
-        saved = core.visible
-        core.visible = {k: v for k, v in saved.items() if shard_of(k, count) == index}
-        core._sorted.clear()
-        try:
-            return core.search(params)
-        finally:
-            core.visible = saved
-            core._sorted.clear()
+        return core.searcher({k: v for k, v in core.visible.items() if shard_of(k, count) == index})
 
     def replica(self, collection, index):
         return "%s_shard%d_replica1" % (collection, index + 1)

@@ -64,7 +64,7 @@ class Core:
         self.visible = dict(self.latest)
         self.generation += 1
         self.commit_due = None
-        self._sorted.clear()
+        self._sorted = {}  # a new searcher's caches: a search still on the old one keeps its own
         if self.on_searcher is not None:
             self.on_searcher(self)
 
@@ -258,8 +258,16 @@ class Core:
     # ------------------------------------------------------------ search
     def search(self, params):
         """/select on the searcher's snapshot -> (response, extra: nextCursorMark)."""
-        return search(self, params)
+        return self.searcher().search(params)
 
+    def searcher(self, visible=None):
+        """The searcher open now, for one search (taken under the core's lock; ``visible``: only
+        these of its documents, one shard's)."""
+        return Searcher(self, visible)
+
+    def drop_caches(self):
+        """The schema or config changed under the open searcher: what it cached was built with the old."""
+        self._sorted = {}
 
     def status(self):
         instance = self.instance_dir or self.conf_dir.rsplit("/conf", 1)[0]
@@ -269,6 +277,24 @@ class Core:
                 "uptime": int((time.time() - self.started) * 1000),
                 "index": {"numDocs": len(self.visible), "maxDoc": len(self.visible),
                           "version": self.generation, "current": self.visible.keys() == self.latest.keys()}}
+
+
+class Searcher:
+    """What one /select reads, fixed when it starts: the open searcher's documents, its caches and
+    the schema. As in Solr, a search runs on its searcher while updates go on; only taking this
+    snapshot holds the core's lock (a search of 100,000 documents computing its scoring statistics
+    held every post for a second, where Solr's indexing goes on beside its queries)."""
+
+    def __init__(self, core, visible=None):
+        self.name, self.schema, self.solr_version = core.name, core.schema, core.solr_version
+        self.lucene_major, self.roots_everywhere = core.lucene_major, core.roots_everywhere
+        self.generation = core.generation
+        self.visible = core.visible if visible is None else visible
+        self._sorted = core._sorted if visible is None else {}  # a shard's subset caches its own
+        self._blocks = dict(core._blocks)  # updates change it in place
+
+    def search(self, params):
+        return search(self, params)
 
 
 class _VersionRule:

@@ -54,7 +54,7 @@ def core_admin(emu, params):
         elif action == "RELOAD":
             core = emu.cores[name]
             core.load_config()
-            core._sorted.clear()
+            core.drop_caches()
         elif action == "SWAP":
             other = params.get("other", [None])[0]
             if other not in emu.cores:

@@ -22,7 +22,7 @@ def schema_api(emu, core, handler, body, params):
         if not isinstance(data, dict):
             raise bad_request("Error reading input String: not a JSON object of commands")
         core.schema = _schema_commands(schema, data)
-        core._sorted.clear()
+        core.drop_caches()
         if emu.cloud is not None:
             emu.cloud.schema_changed(core, schema, params)
         return {}

@@ -214,18 +214,21 @@ class Handler(BaseHTTPRequestHandler):
                     if name not in DEFAULT_COMPONENTS and cls not in PARAM_COMPONENTS:
                         raise not_emulated("the search component %s of /%s" % (name, handler))
                 emu.count("select_requests")
-                search = core.search if shard is None or params.get("distrib", ["true"])[0] != "false" else \
-                    lambda p: emu.cloud.search_shard(core, shard, p)
+                searcher = core.searcher() if shard is None or params.get("distrib", ["true"])[0] != "false" \
+                    else emu.cloud.shard_searcher(core, shard)
                 effective = core.config.handler_params("/" + handler, params)
                 self.echo, self.effective = effective.get("echoParams", [None])[0], effective
-                response, extra = search(effective)
-                return dict({"response": response}, **extra) if response is not None else extra
-            if handler == "get":
+            elif handler == "get":
                 return realtime_get(core, params)
-            if handler == "admin/ping":
+            elif handler == "admin/ping":
                 return {"status": "OK"}
-            if handler.startswith("schema"):
+            elif handler.startswith("schema"):
                 return schema_api(emu, core, handler, body, params)
+            else:
+                searcher = None
+        if searcher is not None:  # on its snapshot, the core's lock released: updates go on meanwhile
+            response, extra = searcher.search(effective)
+            return dict({"response": response}, **extra) if response is not None else extra
         if handler in IMPLICIT_HANDLERS or "/" + handler in core.config.handlers:
             raise not_emulated("the /%s request handler" % handler)
         raise SolrHTTPError(404, "Not Found: /solr/%s/%s" % (core.name, handler))
