@@ -137,3 +137,19 @@ def test_a_row_saved_later_reaches_solr_typed_through_the_change_log(typed, mode
     held = solr_docs(typed)
     assert held[str(row.key)]["created"] == "2024-05-06T07:08:09.987Z" and held[str(row.key)]["price"] == 0.1
     assert held == expected_docs()
+
+
+@pytest.mark.parametrize("use_tz", [True, False], ids=["USE_TZ", "naive"])
+def test_rows_are_fetched_as_django_reads_them(typed, use_tz):
+    """``fetch_values`` reads SQLite's dates with the settings looked up once a read (Django's
+    converter looks them up for every value): every value as Django's own iterator gives it."""
+    from django.test.utils import override_settings
+    from fieldtypes.models import Typed
+    from solrsync.contrib.django.source import fetch_values
+    rows()
+    names = [f.name for f in Typed._meta.concrete_fields]
+    with override_settings(USE_TZ=use_tz):
+        qs = Typed.objects.order_by("pk")
+        # by repr: a NaN is not equal to itself
+        assert [repr(tuple(row)) for row in fetch_values(qs, *names)] == [repr(row) for row in qs.values_list(*names)]
+        assert any(isinstance(v, dt.datetime) for row in qs.values_list(*names) for v in row)
