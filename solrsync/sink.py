@@ -42,13 +42,14 @@ OWNER_FIELD = "solrsync_pipeline"  # which pipeline wrote the document: pipeline
 _local_clock = {"last": 0, "lock": threading.Lock()}
 
 
-def local_version():
+def local_version(count=1):
     """A version from this process's clock, in microseconds, kept increasing: for writes with no
     version from the shared clock (a database other than PostgreSQL and SQLite, no change log,
-    the sink used on its own) -- it orders the writes of one host only."""
+    the sink used on its own) -- it orders the writes of one host only. ``count``: that many
+    taken, the first returned."""
     with _local_clock["lock"]:
-        _local_clock["last"] = max(_local_clock["last"] + 1, time.time_ns() // 1000)
-        return _local_clock["last"]
+        _local_clock["last"] = max(_local_clock["last"] + count, time.time_ns() // 1000 + count - 1)
+        return _local_clock["last"] - count + 1
 
 
 def to_json(value):

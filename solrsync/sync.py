@@ -247,9 +247,10 @@ class Syncer:
             self.changelog.record_deletes(pipeline_name, ids, version)
         return sink.delete_ids(ids, version=version, fence=fence)
 
-    def version(self):
-        """A version for a batch about to be read (see ``DjangoChangeLog.next_version``)."""
-        return self.changelog.next_version() if self.changelog is not None else local_version()
+    def version(self, count=1):
+        """A version for a batch about to be read (see ``DjangoChangeLog.next_version``); ``count``:
+        the first of that many, for as many batches."""
+        return self.changelog.next_version(count) if self.changelog is not None else local_version(count)
 
     def cores(self, pipeline_name):
         """Where a pipeline's writes go: any core being rebuilt for it, then its live core. Read

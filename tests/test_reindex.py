@@ -232,6 +232,43 @@ def test_one_process_builds_the_next_chunk_while_it_posts_one(loaded, monkeypatc
     assert loaded.solr.ids(rows=5000) == published_ids()
 
 
+def test_chunks_take_their_versions_ahead_but_not_from_before_a_pause(loaded, monkeypatch):
+    """The chunks' versions are taken VERSIONS_AHEAD at a time (one write of the clock for several
+    chunks), each before its chunk is read. A reindex paused past VERSIONS_AHEAD_SECONDS (here in
+    the third chunk's post) takes fresh ones: the fourth chunk's version is newer than one another
+    worker took during the pause, not one left from before it."""
+    import time
+    from solrsync import reindex as reindex_module
+    from solrsync.chunk import Chunk
+    from solrsync.contrib.django.runtime import get_syncer
+    syncer = get_syncer()
+    monkeypatch.setattr(reindex_module, "POST_IN_THREAD", False)  # read, build and post in turn
+    monkeypatch.setattr(reindex_module, "VERSIONS_AHEAD_SECONDS", 0.5)
+    clock_writes, posted, during_pause = [], [], []
+    real_version, real_post = syncer.version, Chunk.post
+
+    def version(count=1):
+        clock_writes.append(count)
+        return real_version(count)
+
+    def post(self, sink, version=None, fence=None):
+        posted.append(version)
+        if len(posted) == 3:
+            time.sleep(0.6)
+            during_pause.append(real_version())  # another worker's, taken while this one is paused
+        return real_post(self, sink, version, fence)
+    monkeypatch.setattr(syncer, "version", version)
+    monkeypatch.setattr(Chunk, "post", post)
+    result = reindex_module.reindex(syncer, "layers", batch_size=100)
+    assert result.indexed == loaded.published
+    assert posted == sorted(set(posted)) and len(posted) > reindex_module.VERSIONS_AHEAD
+    assert posted[1:3] == [posted[0] + 1, posted[0] + 2]  # taken together, ahead
+    assert posted[3] > during_pause[0]  # after the pause: taken anew
+    # the run's start version, then one write for each VERSIONS_AHEAD chunks but for the pause
+    assert clock_writes[:3] == [1] + [reindex_module.VERSIONS_AHEAD] * 2 and len(clock_writes) < len(posted) / 2
+    assert loaded.solr.ids(rows=5000) == published_ids()
+
+
 def test_one_process_posts_a_chunk_while_the_one_before_is_under_way(loaded, monkeypatch):
     """Two posts under way at once: the first chunk's post is held until the second's is answered
     (a reindex posting one at a time never sends the second: the wait gives up and the test

@@ -40,6 +40,8 @@ def test_versions_come_from_one_increasing_database_clock(project):
     versions = [log.next_version() for _ in range(200)]
     assert versions == sorted(set(versions))  # strictly increasing
     assert abs(versions[-1] / 1e6 - time.time()) < 120  # microseconds of the (database's) clock
+    first = log.next_version(5)  # five at once: first .. first + 4, all older than any taken after
+    assert first > versions[-1] and log.next_version() > first + 4
     from solrsync.contrib.django.models import Clock
     Clock.objects.all().delete()  # a flush: the row comes back, versions still increase
     assert log.next_version() > versions[-1]

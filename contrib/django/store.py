@@ -35,27 +35,28 @@ class DjangoChangeLog:
         retries after a backoff (tasks.outage); the changes stay pending meanwhile."""
         return isinstance(exc, (OperationalError, InterfaceError))
 
-    _VERSION_SQL = {
-        "postgresql": "UPDATE {t} SET version = GREATEST(version + 1, "
-                      "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint) WHERE id = 1 RETURNING version",
-        "sqlite": "UPDATE {t} SET version = MAX(version + 1, "
-                  "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) WHERE id = 1 RETURNING version",
+    _VERSION_SQL = {  # %s: how many versions are taken
+        "postgresql": "UPDATE {t} SET version = GREATEST(version + %s, (EXTRACT(EPOCH FROM clock_timestamp()) "
+                      "* 1000000)::bigint + %s - 1) WHERE id = 1 RETURNING version",
+        "sqlite": "UPDATE {t} SET version = MAX(version + %s, "
+                  "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER) + %s - 1) WHERE id = 1 RETURNING version",
     }
-    def next_version(self):
+    def next_version(self, count=1):
         """A version for one batch of writes, taken *before* its rows are read: every worker on
         every host takes them from this one counter, so a read made later never carries a smaller
         version than an earlier one's data. Microseconds of the database's clock, kept strictly
-        increasing (tombstones are purged by age). On other databases: this host's clock."""
+        increasing (tombstones are purged by age). On other databases: this host's clock.
+        ``count``: that many taken now, the first returned (the batches' versions: it, it + 1, ...)."""
         conn = connections[self.using]
         sql = self._VERSION_SQL.get(conn.vendor)
         if sql is None:
-            return local_version()
+            return local_version(count)
         for _ in range(2):
             with conn.cursor() as cur:
-                cur.execute(sql.format(t=conn.ops.quote_name(Clock._meta.db_table)))
+                cur.execute(sql.format(t=conn.ops.quote_name(Clock._meta.db_table)), [count, count])
                 row = cur.fetchall()
             if row:
-                return row[0][0]
+                return row[0][0] - count + 1
             Clock.objects.using(self.using).get_or_create(id=1)  # the row went (a flush): put it back
         raise RuntimeError("the solrsync clock row cannot be written")
 
