@@ -269,6 +269,28 @@ def test_chunks_take_their_versions_ahead_but_not_from_before_a_pause(loaded, mo
     assert loaded.solr.ids(rows=5000) == published_ids()
 
 
+def test_chunks_after_the_first_are_read_with_queries_compiled_once(loaded, monkeypatch):
+    """A reindex's pages differ only in their keys: Django compiles each of the queries once (a
+    process and thread), each page runs them with its own keys, and the rows are those of queries
+    compiled anew (three a chunk before)."""
+    from django.db.models.sql.compiler import SQLCompiler
+    from solrsync.contrib.django import source as source_module
+    from solrsync.contrib.django.runtime import get_syncer
+    source = get_syncer().sources["layers"]
+    compiled, real_as_sql = [], SQLCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        compiled.append(self.query.model.__name__)
+        return real_as_sql(self, *args, **kwargs)
+    monkeypatch.setattr(SQLCompiler, "as_sql", as_sql)
+    chunks = list(source.iter_chunks(100))
+    assert len(chunks) >= 10 and len(compiled) <= 4, compiled  # the first page's three, the next page's
+    monkeypatch.setattr(SQLCompiler, "as_sql", real_as_sql)
+    monkeypatch.setattr(source_module.Reused, "__call__",
+                        lambda self, *keys: source_module.fetch_values(self.make(*keys), *self.lookups))
+    assert list(source.iter_chunks(100)) == chunks
+
+
 def test_one_process_posts_a_chunk_while_the_one_before_is_under_way(loaded, monkeypatch):
     """Two posts under way at once: the first chunk's post is held until the second's is answered
     (a reindex posting one at a time never sends the second: the wait gives up and the test
