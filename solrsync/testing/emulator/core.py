@@ -34,6 +34,7 @@ class Core:
         self.lock = threading.RLock()
         self.started = time.time()
         self._sorted = {}
+        self.stats_base = ({}, {})  # (documents, {field: FieldStats over them}): see search.similarity
         self._dups = {}  # id -> how many extra documents overwrite=false added with it
         self._blocks = {}  # parent id -> its nested documents' ids (nested.py)
         self._clock = itertools.count(int(time.time() * 1000) << 20)
@@ -61,6 +62,9 @@ class Core:
 
     # ------------------------------------------------------------ commits
     def open_searcher(self):
+        counted = {key[1]: got for key, got in list(self._sorted.items()) if key[0] == "\0stats"}
+        if counted:  # the next searcher's statistics: these, with only the documents changed since counted again
+            self.stats_base = (self.visible, counted)
         self.visible = dict(self.latest)
         self.generation += 1
         self.commit_due = None
@@ -268,6 +272,7 @@ class Core:
     def drop_caches(self):
         """The schema or config changed under the open searcher: what it cached was built with the old."""
         self._sorted = {}
+        self.stats_base = ({}, {})
 
     def status(self):
         instance = self.instance_dir or self.conf_dir.rsplit("/conf", 1)[0]
@@ -291,7 +296,9 @@ class Searcher:
         self.generation = core.generation
         self.visible = core.visible if visible is None else visible
         self._sorted = core._sorted if visible is None else {}  # a shard's subset caches its own
+        self.stats_base = core.stats_base if visible is None else ({}, {})
         self._blocks = dict(core._blocks)  # updates change it in place
+        self.duplicates = bool(core._dups)  # overwrite=false: documents sharing a key (search._by_key)
 
     def search(self, params):
         return search(self, params)

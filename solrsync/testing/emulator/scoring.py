@@ -121,17 +121,35 @@ class FieldStats:
     """One field over the searcher's documents: document frequencies and lengths."""
 
     def __init__(self, docs, field, schema):
-        self.max_doc = len(docs)
+        self.field, self.max_doc = field, len(docs)
         self.df = Counter()
-        self.doc_count = 0
-        total = 0
+        self.doc_count = self.total = 0  # total: sumTotalTermFreq (stacked tokens count here, not in lengths)
         for doc in docs:
-            tf, length = doc.term_freqs(field, schema)
-            if tf:
-                self.doc_count += 1
-                self.df.update(tf.keys())
-                total += sum(tf.values())  # sumTotalTermFreq: stacked tokens count here, not in lengths
-        self.avgdl = total / self.doc_count if self.doc_count else 1.0
+            self._count(doc, schema, 1)
+        self.avgdl = self.total / self.doc_count if self.doc_count else 1.0
+
+    def _count(self, doc, schema, sign):
+        tf, length = doc.term_freqs(self.field, schema)
+        if tf:
+            self.doc_count += sign
+            (self.df.update if sign > 0 else self.df.subtract)(tf.keys())
+            self.total += sign * sum(tf.values())
+
+    def moved(self, before, after, schema):
+        """These statistics for the documents ``after`` (id -> Doc, a newer searcher's), from those
+        of ``before``, the documents they were counted over: only the documents that differ are
+        counted again. Counting all of them for each new searcher took 0.1-1 s at 100,000, in the
+        process that indexes too."""
+        new = FieldStats((), self.field, schema)
+        new.df, new.doc_count, new.total, new.max_doc = Counter(self.df), self.doc_count, self.total, len(after)
+        for key, doc in before.items():
+            if after.get(key) is not doc:
+                new._count(doc, schema, -1)
+        for key, doc in after.items():
+            if before.get(key) is not doc:
+                new._count(doc, schema, 1)
+        new.avgdl = new.total / new.doc_count if new.doc_count else 1.0
+        return new
 
 
 # ---------------------------------------------------------------- nodes

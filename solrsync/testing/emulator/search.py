@@ -8,7 +8,7 @@ import struct
 from .errors import bad_request, not_emulated
 from .parsers import Context, parse, split_local
 from .schema import parse_date
-from .scoring import FieldStats, Similarity, as_float32
+from .scoring import FieldStats, Similarity, Terms, as_float32
 from .facets import facets
 from .fields import attach_children, project, wanted_fields
 from .group import grouped
@@ -42,7 +42,12 @@ def similarity(core):
         key = ("\0stats", field)
         got = cache.get(key)
         if got is None:
-            got = cache[key] = FieldStats(list(core.visible.values()), field, core.schema)
+            before, counted = core.stats_base  # an earlier searcher's documents, and what was counted over them
+            if field in counted:
+                got = counted[field].moved(before, core.visible, core.schema)
+            else:
+                got = FieldStats(list(core.visible.values()), field, core.schema)
+            cache[key] = got
         return got
     return Similarity(kind, core.lucene_major, stats, **{k: v for k, v in args.items() if k in ("k1", "b")})
 
@@ -170,12 +175,24 @@ def _run(core, params, q, def_type, df, fqs, keys):
     main = parse(q or "", schema, df, ctx, def_type)
     filters = [parse(fq, schema, df, Context(params, None, docs)) for fq in fqs]
     hits = []
-    for doc in docs:
+    found = _by_key(main, core)
+    for doc in docs if found is None else found:
         score = main.score(doc)
         if score is None or not all(f.score(doc) is not None for f in filters):
             continue
         hits.append((doc, _f32(score)))  # Lucene's scores are floats: ties where it ties
     return _order(hits, keys, schema)
+
+
+def _by_key(query, core):
+    """The one document a query for one uniqueKey value can match, found by its key as Lucene's
+    terms index finds it; None (scan them all) for any other query, or where overwrite=false
+    left several documents under one key. A scan of 100,000 documents took 25 ms a lookup."""
+    if type(query) is not Terms or query.field != core.schema.unique_key or not query.plain \
+            or len(query.terms) != 1 or core.duplicates:
+        return None
+    doc = core.visible.get(query.terms[0])
+    return [doc] if doc is not None else ()
 
 
 def _order(hits, keys, schema):
