@@ -2,8 +2,12 @@
 the bottleneck of our own benchmarks; target >= 10,000 docs/s with batches of 1,000).
 
     .venv/bin/python benchmarks/emulator_ingest.py [--docs 50000] [--batch 1000] [--rounds 5]
+    .venv/bin/python benchmarks/emulator_ingest.py --docs 100000 --searches 10
 
-Prints the median docs/s over the rounds and each round's figure.
+Prints the median docs/s over the rounds and each round's figure. With ``--searches N``, then N
+rounds of: one document changed and committed (a new searcher), and a document looked up by its id
+twice -- the new searcher's first scored query (its statistics) and the next one -- as a
+visibility probe does; medians of each. Run from another revision's tree for its figures.
 """
 import argparse
 import json
@@ -39,6 +43,7 @@ def main():
     ap.add_argument("--docs", type=int, default=50000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--searches", type=int, default=0, metavar="N", help="then N rounds of lookups by id")
     args = ap.parse_args()
     docs = layer_docs(args.docs)
     bodies = [json.dumps(docs[i:i + args.batch]) for i in range(0, len(docs), args.batch)]
@@ -53,9 +58,22 @@ def main():
                 r = session.post(url, data=body, headers={"Content-Type": "application/json"})
                 assert r.status_code == 200, r.text
             rates.append(len(docs) / (time.perf_counter() - started))
+        first, next_ = [], []
+        select = emu.core_url("layers") + "/select"
+        for i in range(args.searches):
+            changed = dict(docs[i], title="Changed %d" % i, solrsync_version=2 + i)
+            assert session.post(url.replace("commitWithin=1500", "commit=true"), json=[changed]).status_code == 200
+            for times in (first, next_):
+                started = time.perf_counter()
+                found = session.get(select, params={"q": "{!term f=id}%s" % docs[-1 - i]["id"], "wt": "json"}).json()
+                times.append(time.perf_counter() - started)
+                assert found["response"]["numFound"] == 1, found
     print("machine: %s, %s cores, Python %s" % (platform.machine(), os.cpu_count(), platform.python_version()))
     print("emulator ingest, %d docs in batches of %d: median %.0f docs/s (rounds: %s)"
           % (len(docs), args.batch, statistics.median(rates), ", ".join("%.0f" % r for r in rates)))
+    if args.searches:
+        print("a lookup by id on %d docs, median of %d: the new searcher's first %.1f ms, the next %.1f ms"
+              % (len(docs), args.searches, statistics.median(first) * 1e3, statistics.median(next_) * 1e3))
 
 
 if __name__ == "__main__":
