@@ -27,6 +27,8 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 demo: $(STAMP)
+	cd $(DEMO) && ../../../$(BIN)/python manage.py shell -v0 -c "from django.db import connection; \
+	connection.vendor == 'sqlite' and connection.cursor().execute('PRAGMA journal_mode=WAL')"
 	cd $(DEMO) && ../../../$(BIN)/python manage.py migrate -v0
 	cd $(DEMO) && ../../../$(BIN)/python manage.py demo
 

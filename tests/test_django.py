@@ -334,6 +334,22 @@ def test_typos_in_a_pipeline_stop_the_commands_with_one_line(project):
     assert not os.path.exists(os.path.join(str(DEMO), "out.jsonl"))
 
 
+def test_a_sqlite_database_out_of_wal_mode_is_a_database_check_warning(tmp_path):
+    """``check --database default`` (and migrate) warns while the change log's SQLite database is in
+    its rollback journal; once it is in WAL mode, as the hint says, it does not."""
+    if os.environ.get("SOLRSYNC_DEMO_DB") == "postgres":
+        pytest.skip("a SQLite database's journal")
+    env = {"SOLRSYNC_DEMO_DBNAME": str(tmp_path / "fresh.sqlite3")}
+    proc = run_manage("check", "--database", "default", env=env)
+    assert proc.returncode == 0 and "(solrsync.W002) database 'default' (SQLite) is in journal mode 'delete'" \
+        in proc.stderr, proc.stderr
+    hint = proc.stderr.split('python manage.py shell -c "', 1)[1].split('"\n', 1)[0]  # the command it gives
+    assert run_manage("shell", "-v0", "-c", hint, env=env).returncode == 0
+    proc = run_manage("check", "--database", "default", env=env)
+    assert proc.returncode == 0 and "W002" not in proc.stderr + proc.stdout, proc.stderr
+    assert "W002" not in run_manage("check", env=dict(env, SOLRSYNC_DEMO_DBNAME=str(tmp_path / "other.sqlite3"))).stderr
+
+
 def test_typos_are_system_check_errors_and_improperly_configured(project, monkeypatch):
     from django.core.exceptions import ImproperlyConfigured
     from solrsync.contrib.django import runtime

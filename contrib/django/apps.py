@@ -20,6 +20,7 @@ class SolrsyncConfig(AppConfig):
         # and the consumer refuse to run. Meanwhile the database's triggers keep recording changes.
         from . import runtime, signals  # Django app loading: they import the models, ready only now
         checks.register(runtime.check, "solrsync")
+        checks.register(runtime.check_journal, "solrsync", checks.Tags.database)
         try:
             runtime.get_pipelines()
         except ImproperlyConfigured:
