@@ -146,7 +146,9 @@ class Reused:
     chunk, only their keys differ, and compiling them was a tenth of reading a row (profiled).
     Where a key does not reach the parameters as it was given (a key that is not an integer),
     compiled anew each time. One per thread: a compiled query keeps its thread's connection."""
-    _MARKERS = (-(2 ** 62) + 11, -(2 ** 62) + 13)  # keys no row has, each to be found once among the parameters
+    # keys to find, each once, among the parameters: within a 32-bit key's range (Django drops a
+    # condition on a key beyond its field's range from the SQL) and unlike any other parameter
+    _MARKERS = (-2147483000, -2147482999)
 
     def __init__(self, make, lookups, count):
         self.make, self.lookups, self.read, self.slots = make, lookups, None, None
