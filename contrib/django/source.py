@@ -513,9 +513,10 @@ class DjangoSource:
     def chunk(self, first, last, since=None, pks=None, errors=None):
         """The rows of one ``iter_ranges`` chunk; with ``errors``, unreadable rows are isolated
         into it (as ``load`` does) and the others returned."""
-        qs = self._ordered(since, pks).filter(pk__gte=first, pk__lte=last)
-        page = None if pks is not None else (
-            ("range", since, qs.db), lambda low, high: self._ordered(since).filter(pk__gte=low, pk__lte=high), (first, last))
+        def make(low, high):
+            return self._ordered(since, pks).filter(pk__gte=low, pk__lte=high)
+        qs = make(first, last)
+        page = None if pks is not None else (("range", since, qs.db), make, (first, last))
         return self._read_range(qs, errors, page=page)[0]
 
     def solr_type(self, path):

@@ -260,10 +260,6 @@ class Core:
         return len(doomed)
 
     # ------------------------------------------------------------ search
-    def search(self, params):
-        """/select on the searcher's snapshot -> (response, extra: nextCursorMark)."""
-        return self.searcher().search(params)
-
     def searcher(self, visible=None):
         """The searcher open now, for one search (taken under the core's lock; ``visible``: only
         these of its documents, one shard's)."""
@@ -291,7 +287,7 @@ class Searcher:
     held every post for a second, where Solr's indexing goes on beside its queries)."""
 
     def __init__(self, core, visible=None):
-        self.name, self.schema, self.solr_version = core.name, core.schema, core.solr_version
+        self.schema, self.solr_version = core.schema, core.solr_version
         self.lucene_major, self.roots_everywhere = core.lucene_major, core.roots_everywhere
         self.generation = core.generation
         self.visible = core.visible if visible is None else visible
@@ -301,6 +297,7 @@ class Searcher:
         self.duplicates = bool(core._dups)  # overwrite=false: documents sharing a key (search._by_key)
 
     def search(self, params):
+        """/select on this snapshot -> (response, extra: nextCursorMark, facets, highlighting)."""
         return search(self, params)
 
 
