@@ -96,7 +96,7 @@ def test_a_batch_of_keys_reads_exactly_its_rows(world):
     read by the range alone) reads exactly the rows asked for: keys filling their range, keys with
     gaps, one key, unknown keys, text keys -- rows, many-to-many values and document ids alike."""
     from layers.models import Layer
-    from solrsync.contrib.django.source import among
+    from solrsync.contrib.django.reads import among
     project, kw, layers = world
     source = syncer().sources["layers"]
     pks = sorted(layer.pk for layer in layers)

@@ -145,7 +145,7 @@ def test_rows_are_fetched_as_django_reads_them(typed, use_tz):
     converter looks them up for every value): every value as Django's own iterator gives it."""
     from django.test.utils import override_settings
     from fieldtypes.models import Typed
-    from solrsync.contrib.django.source import fetch_values
+    from solrsync.contrib.django.reads import fetch_values
     rows()
     names = [f.name for f in Typed._meta.concrete_fields]
     with override_settings(USE_TZ=use_tz):

@@ -274,7 +274,7 @@ def test_chunks_after_the_first_are_read_with_queries_compiled_once(loaded, monk
     process and thread), each page runs them with its own keys, and the rows are those of queries
     compiled anew (three a chunk before)."""
     from django.db.models.sql.compiler import SQLCompiler
-    from solrsync.contrib.django import source as source_module
+    from solrsync.contrib.django import reads
     from solrsync.contrib.django.runtime import get_syncer
     source = get_syncer().sources["layers"]
     compiled, real_as_sql = [], SQLCompiler.as_sql
@@ -286,9 +286,41 @@ def test_chunks_after_the_first_are_read_with_queries_compiled_once(loaded, monk
     chunks = list(source.iter_chunks(100))
     assert len(chunks) >= 10 and len(compiled) <= 4, compiled  # the first page's three, the next page's
     monkeypatch.setattr(SQLCompiler, "as_sql", real_as_sql)
-    monkeypatch.setattr(source_module.Reused, "__call__",
-                        lambda self, *keys: source_module.fetch_values(self.make(*keys), *self.lookups))
+    monkeypatch.setattr(reads.Reused, "__call__",
+                        lambda self, *keys: reads.fetch_values(self.make(*keys), *self.lookups))
     assert list(source.iter_chunks(100)) == chunks
+
+
+def test_claims_are_read_with_queries_compiled_once_a_shape(loaded, monkeypatch):
+    """A drain loads each claim's objects by their keys: keys filling their range, or scattered in
+    it (one array parameter). Each shape's queries (the rows, each many-to-many) are compiled once
+    a process and thread, whatever the keys, and give the rows of queries compiled anew; keys that
+    are no integers are compiled each time."""
+    from django.db.models.sql.compiler import SQLCompiler
+    from solrsync.contrib.django import reads
+    from solrsync.contrib.django.runtime import get_syncer
+    from layers.models import Layer
+    source = get_syncer().sources["layers"]
+    pks = sorted(Layer.objects.values_list("pk", flat=True))
+    claims = [[str(pk) for pk in pks[i:i + 40]] for i in range(0, 400, 40)]  # whole ranges
+    claims += [[str(pk) for pk in pks[i:i + 120:3]] for i in range(0, 600, 120)]  # scattered
+    claims += [[str(pks[5]), "x", str(pks[9])]]  # a key that is no integer: filed, the rest read
+    compiled, real_as_sql = [], SQLCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        compiled.append(self.query.model.__name__)
+        return real_as_sql(self, *args, **kwargs)
+    monkeypatch.setattr(SQLCompiler, "as_sql", as_sql)
+    loads = [(source.load(keys, errors=errors), errors) for keys, errors in ((k, {}) for k in claims)]
+    assert all(len(rows) > 10 for rows, _ in loads[:-1]) and loads[-1][1] == {"x": loads[-1][1]["x"]}
+    many = len(source.plan[1])
+    # each shape: its rows' query and one per many-to-many field; then the last claim's two keys
+    # (scattered, their shape's already compiled) -- nothing compiled anew for any later claim
+    assert len(compiled) <= 2 * (1 + many), compiled
+    monkeypatch.setattr(SQLCompiler, "as_sql", real_as_sql)
+    monkeypatch.setattr(reads.Reused, "__call__",
+                        lambda self, *keys: reads.fetch_values(self.make(*keys), *self.lookups))
+    assert [(source.load(keys, errors=errors), errors) for keys, errors in ((k, {}) for k in claims)] == loads
 
 
 def test_one_process_posts_a_chunk_while_the_one_before_is_under_way(loaded, monkeypatch):

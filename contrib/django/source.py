@@ -1,20 +1,16 @@
 """A pipeline's rows read through the ORM (``DjangoSource``): the engine's source interface, with the
 dotted paths of a document's fields checked and compiled into ``values()`` lookups."""
-import datetime as dt
 import difflib
-import json
 import os
 import threading
 
-from django.conf import settings
-from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, Lookup
-from django.utils.dateparse import parse_datetime
+from django.db.models import IntegerField
 
 from solrsync.documents import BBox, Document, InvalidBBox, Multi
 
 from .graph import generic_hop, id_path, is_generic_fk, model_field
+from .reads import Reused, among, fetch_values, integer_shape
 
 # Read errors that mean "the database is not answering", not "this row cannot be read": a batch
 # meeting one is retried whole rather than its rows filed as failures.
@@ -29,164 +25,6 @@ _SOLR_TYPES = dict(
     FloatField="pdouble", DecimalField="pdouble", DurationField="pdouble",  # a duration in seconds
     BooleanField="boolean", NullBooleanField="boolean",
     DateTimeField="pdate", DateField="pdate", TextField="text_general")
-
-
-def array_literal(keys):
-    """Keys (integers or text) as one PostgreSQL array literal: one string for psycopg to quote, where
-    a list is dumped by psycopg's client-side binding element by element, in Python (profiled: most
-    of a claim's CPU in the worker, and again for its failures' DELETE)."""
-    if all(type(k) is int for k in keys):
-        return "{%s}" % ",".join(map(str, keys))
-    keys = [str(k) for k in keys]
-    if not keys:
-        return "{}"
-    probe = "".join(keys)
-    if '"' in probe or "\\" in probe:  # rare: each key escaped
-        keys = [k.replace("\\", "\\\\").replace('"', '\\"') for k in keys]
-    return '{"%s"}' % '","'.join(keys)
-
-
-# a column among a list of keys, as one parameter, per database: (the condition, %s the column;
-# the keys as that parameter)
-AMONG = {"postgresql": ("%s = ANY(%%s)", array_literal),
-         "sqlite": ("%s IN (SELECT value FROM json_each(%%s))", lambda keys: json.dumps(keys, default=str))}
-
-
-class _AnyOf(Lookup):
-    """``column = ANY(%s)``: a list of keys as one array parameter. Django's ``__in`` writes a
-    placeholder per key, which Django and psycopg each process again for every query (a third of
-    a related set's streaming time, profiled). ``rhs``: (keys, filter only); filter only writes
-    ``(column + 0)``, which no index serves, so the planner scans the keys' range by the index
-    and checks the list as a hashed filter (an index condition of a thousand keys is costed as
-    a thousand descents, and the planner then prefers to scan the whole table)."""
-    lookup_name = "solrsync_any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, params = self.process_lhs(compiler, connection)
-        keys, filter_only = self.rhs
-        field = self.lhs.output_field
-        # integers as one array literal: psycopg's client-side binding quotes a list element by element
-        values = array_literal(keys) if filter_only else [field.get_db_prep_value(v, connection) for v in keys]
-        return "%s = ANY(%%s::%s[])" % ("(%s + 0)" % lhs if filter_only else lhs, field.rel_db_type(connection)), \
-            list(params) + [values]
-
-    def as_sqlite(self, compiler, connection):
-        """On SQLite the keys as one JSON array (a placeholder per key cost Django more than the
-        read itself: profiled, a quarter of a drain's CPU)."""
-        lhs, params = self.process_lhs(compiler, connection)
-        keys, filter_only = self.rhs
-        field = self.lhs.output_field
-        values = keys if filter_only else [field.get_db_prep_value(v, connection) for v in keys]
-        condition, listed = AMONG["sqlite"]
-        return condition % lhs, list(params) + [listed(values)]
-
-
-def among(qs, name, keys):
-    """``qs`` filtered to the rows whose ``name`` is one of ``keys``. Integer keys are also
-    bounded by their lowest and highest, read through the index: PostgreSQL otherwise plans a
-    list of a thousand keys as a scan of the whole table for each page of a related set or batch
-    of changes (its cost grows with the table, not with the keys); within the range, pages read
-    in key order pass over the table once in all; keys that fill their range are read by it
-    alone. Only for integers: text keys sort by the database's collation, not Python's."""
-    keys = list(keys)
-    ints = bool(keys) and all(type(k) is int for k in keys)
-    if ints:
-        low, high = min(keys), max(keys)
-        qs = qs.filter(**{name + "__gte": low, name + "__lte": high})
-        if high - low + 1 == len(set(keys)):  # every key of the range: the range says it all
-            return qs
-    if keys and connections[qs.db].vendor in ("postgresql", "sqlite"):
-        return qs.filter(_AnyOf(F(name), (keys, ints)))
-    return qs.filter(**{name + "__in": keys})
-
-
-def fetch_values(qs, *lookups):
-    """``qs.values_list(*lookups)`` as a list of rows, fetched whole: Django's iterator fetches a
-    hundred rows at a time and passes each row through a chain of generators, 2 µs of the 5.5 a
-    reindexed row took to read (profiled). Django's converters still apply (SQLite's dates)."""
-    return _Read(qs, lookups).fetch()
-
-
-class _Read:
-    """``qs.values_list(*lookups)`` compiled by Django: its SQL and parameters, run by ``fetch``
-    (with other parameters: see ``Reused``)."""
-
-    def __init__(self, qs, lookups):
-        self.qs, self.lookups = qs, lookups
-        self.compiler = qs.values_list(*lookups).query.get_compiler(using=qs.db)
-        try:
-            self.sql, self.params = self.compiler.as_sql()
-        except EmptyResultSet:
-            self.sql, self.params = None, ()
-        self.fields = [s[0] for s in self.compiler.select[:self.compiler.col_count]]
-        self.composite = bool(getattr(self.compiler, "has_composite_fields", None)
-                              and self.compiler.has_composite_fields(self.fields))
-
-    def fetch(self, params=None):
-        if self.sql is None:
-            return []
-        if self.composite:  # a composite key's columns are put together by Django
-            return list(self.qs.values_list(*self.lookups))
-        compiler = self.compiler
-        with connections[self.qs.db].cursor() as cursor:
-            cursor.execute(self.sql, self.params if params is None else params)
-            rows = cursor.fetchall()
-        if compiler.has_extra_select:
-            rows = [row[:compiler.col_count] for row in rows]
-        converters = compiler.get_converters(self.fields)
-        if not converters:
-            return rows
-        return list(compiler.apply_converters(rows, _settings_read_once(converters, compiler.connection)))
-
-
-class Reused:
-    """``fetch_values(make(*keys), *lookups)`` compiled by Django once, with marker keys, then run
-    with each call's keys in their place: a reindex reads with the same three queries for every
-    chunk, only their keys differ, and compiling them was a tenth of reading a row (profiled).
-    Where a key does not reach the parameters as it was given (a key that is not an integer),
-    compiled anew each time. One per thread: a compiled query keeps its thread's connection."""
-    # keys to find, each once, among the parameters: within a 32-bit key's range (Django drops a
-    # condition on a key beyond its field's range from the SQL) and unlike any other parameter
-    _MARKERS = (-2147483000, -2147482999)
-
-    def __init__(self, make, lookups, count):
-        self.make, self.lookups, self.read, self.slots = make, lookups, None, None
-        markers = self._MARKERS[:count]
-        try:
-            read = _Read(make(*markers), lookups)
-        except Exception:  # a marker is no key of this model (a UUID): compiled each time
-            return
-        params = list(read.params)
-        if read.sql is not None and not read.composite and all(params.count(m) == 1 for m in markers):
-            self.read, self.slots = read, [params.index(m) for m in markers]
-
-    def __call__(self, *keys):
-        if self.read is None or len(keys) != len(self.slots):
-            return fetch_values(self.make(*keys), *self.lookups)
-        params = list(self.read.params)
-        for slot, key in zip(self.slots, keys):
-            params[slot] = key
-        return self.read.fetch(params)
-
-
-def _settings_read_once(converters, connection):
-    """Django's converters, SQLite's of a date and time replaced by the same conversion with the
-    settings read once: Django's reads ``settings.USE_TZ`` through the lazy settings object for
-    every value (profiled: the largest single part of a reindex's reading on SQLite)."""
-    convert = getattr(connection.ops, "convert_datetimefield_value", None)
-    if connection.vendor != "sqlite" or convert is None:
-        return converters
-    zone = connection.timezone if settings.USE_TZ else None
-
-    def datetime_value(value, expression, connection):
-        if value is None:
-            return None
-        if not isinstance(value, dt.datetime):
-            value = parse_datetime(value)
-        return value if zone is None or value.utcoffset() is not None else value.replace(tzinfo=zone)
-    return {pos: ([datetime_value if c == convert else c for c in convs], expression)
-            for pos, (convs, expression) in converters.items()}
 
 
 def _isolatable(exc, errors):
@@ -222,14 +60,14 @@ class DjangoSource:
         self.plan = self._plan()
         self._reads = {}  # (process, thread, what) -> Reused
 
-    def _reused(self, what, make, lookups, count=1):
-        """The ``Reused`` read ``what`` of this process and thread (``make`` and ``lookups`` build it
-        the first time)."""
+    def _reused(self, what, make, lookups, keys):
+        """``Reused(make, lookups, keys)(*keys)``, the ``Reused`` read ``what`` of this process and thread
+        made the first time."""
         key = (os.getpid(), threading.get_ident(), what)
         read = self._reads.get(key)
         if read is None:
-            read = self._reads[key] = Reused(make, lookups, count)
-        return read
+            read = self._reads[key] = Reused(make, lookups, keys)
+        return read(*keys)
 
     def _plan(self):
         flat, many = ["pk"], []
@@ -300,10 +138,12 @@ class DjangoSource:
     def _dict_rows(self, qs, contiguous=False, page=None):
         flat, many = self.plan
         lookups = [p.replace(".", "__") for p in flat]
-        # page: (what, make, keys): ``qs`` is make(*keys), read as the Reused ``what`` (a reindex's chunk)
-        values = self._reused(page[0], page[1], lookups, len(page[2]))(*page[2]) if page else fetch_values(qs, *lookups)
+        # page: (what, make, keys): the rows of make(*keys), read as the Reused ``what`` (a reindex's
+        # chunk, a drain's claim); ``qs`` (None with a page) is read otherwise
+        values = self._reused(page[0], page[1], lookups, page[2]) if page else fetch_values(qs, *lookups)
         rows = [dict(zip(flat, row)) for row in values]
         if rows and many:
+            db = qs.db if qs is not None else self.model._default_manager.db
             by_pk = {row["pk"]: row for row in rows}
             for source, field, attr in many:
                 key = "%s.%s" % (source, attr) if attr else source  # Multi reads the values there
@@ -312,18 +152,30 @@ class DjangoSource:
                 through = field.remote_field.through
                 src, dst = field.m2m_field_name(), field.m2m_reverse_field_name()
                 target = dst + ("__" + attr.replace(".", "__") if attr else "")
-                related = through._default_manager.using(qs.db)
+                related = through._default_manager.using(db)
                 if contiguous:  # a pk range reads faster than an IN list of a thousand parameters
-                    found = self._reused(("many", source, qs.db), lambda first, last, related=related, src=src:
+                    found = self._reused(("many", source, db), lambda first, last, related=related, src=src:
                                          related.filter(**{src + "__gte": first, src + "__lte": last}).order_by("pk"),
-                                         (src, target), 2)(rows[0]["pk"], rows[-1]["pk"])
+                                         (src, target), (rows[0]["pk"], rows[-1]["pk"]))
                 else:
-                    found = fetch_values(among(related, src, by_pk).order_by("pk"), src, target)
+                    read = self._among_page(("many", source), lambda related=related: related.order_by("pk"), src,
+                                            list(by_pk), db)
+                    found = self._reused(read[0], read[1], (src, target), read[2]) if read else \
+                        fetch_values(among(related, src, by_pk).order_by("pk"), src, target)
                 for pk, value in found:
                     row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
                     if row is not None:
                         row[key].append(value)
         return rows
+
+    def _among_page(self, what, base, name, keys, db):
+        """``among(base(), name, keys)`` as a ``page`` of ``_dict_rows``, Reused by every key list
+        of this one's shape (``integer_shape``) -> (what, make, keys), or None: compiled each time."""
+        shape = integer_shape(keys, connections[db].vendor)
+        if shape is None:
+            return None
+        build, args = shape
+        return what + (build.__name__, db), lambda *keys: build(base(), name, *keys), args
 
     def queryset(self):
         p = self.pipeline
@@ -348,22 +200,31 @@ class DjangoSource:
         program, 'infinity', a BLOB in a text column) is isolated -- the batch halved until it
         stands alone -- and lands there as {pk: message}; the rest load."""
         field = self.model._meta.pk
-        wanted = []
-        for pk in pks:
+        wanted = None
+        if getattr(field.to_python, "__func__", None) is IntegerField.to_python:  # int() is all it does
             try:
-                wanted.append(field.to_python(pk))
-            except Exception as exc:
-                if errors is None:
-                    raise
-                errors[str(pk)] = "not a valid primary key: %s" % exc
+                wanted = list(map(int, pks))
+            except (TypeError, ValueError):
+                pass  # a key that is no integer: told apart below
+        if wanted is None:
+            wanted = []
+            for pk in pks:
+                try:
+                    wanted.append(field.to_python(pk))
+                except Exception as exc:
+                    if errors is None:
+                        raise
+                    errors[str(pk)] = "not a valid primary key: %s" % exc
         return {self.pk_of(row): row for row in self.read_isolating(wanted, errors)}
 
     def read_isolating(self, pks, errors, contiguous=False):
         """The rows of these pks (in pk order; ``contiguous``: they are a whole key range, whose
         many-to-many rows read faster by range); see ``load`` for ``errors``."""
-        qs = among(self.queryset(), "pk", pks).order_by("pk")
+        page = self.plan and self._among_page(("load",), lambda: self.queryset().order_by("pk"), "pk", pks,
+                                              self.model._default_manager.db)
+        qs = None if page else among(self.queryset(), "pk", pks).order_by("pk")
         try:
-            return self.rows(qs, contiguous=contiguous)
+            return self.rows(qs, contiguous=contiguous, page=page)
         except Exception as exc:
             if not _isolatable(exc, errors) or not pks:
                 raise

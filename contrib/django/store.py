@@ -14,7 +14,7 @@ from solrsync.pipeline import Change as Pending
 from solrsync.sink import local_version
 
 from .models import Change, Clock, Deleted, Failure, RangeFailure, Rebuild, Reindex, ReindexRange
-from .source import AMONG, array_literal
+from .reads import AMONG, array_literal
 from .triggers import AGE, NOW, NOW_WITH_PARAMS, capture_mode
 
 
