@@ -293,9 +293,9 @@ def test_chunks_after_the_first_are_read_with_queries_compiled_once(loaded, monk
 
 def test_claims_are_read_with_queries_compiled_once_a_shape(loaded, monkeypatch):
     """A drain loads each claim's objects by their keys: keys filling their range, or scattered in
-    it (one array parameter). Each shape's queries (the rows, each many-to-many) are compiled once
-    a process and thread, whatever the keys, and give the rows of queries compiled anew; keys that
-    are no integers are compiled each time."""
+    it (one array parameter). Each shape's queries (the rows, each many-to-many; a related set's
+    document ids) are compiled once a process and thread, whatever the keys, and give the rows of
+    queries compiled anew; keys that are no integers are compiled each time."""
     from django.db.models.sql.compiler import SQLCompiler
     from solrsync.contrib.django import reads
     from solrsync.contrib.django.runtime import get_syncer
@@ -317,10 +317,18 @@ def test_claims_are_read_with_queries_compiled_once_a_shape(loaded, monkeypatch)
     # each shape: its rows' query and one per many-to-many field; then the last claim's two keys
     # (scattered, their shape's already compiled) -- nothing compiled anew for any later claim
     assert len(compiled) <= 2 * (1 + many), compiled
+    # a related set's pages of (pk, document id): the ids' query compiled once a shape too
+    from django.db.models import Count
+    from layers.models import Keyword
+    keyword = Keyword.objects.annotate(n=Count("layer")).order_by("-n").first()
+    del compiled[:]
+    pages = list(source.related("keywords__id", keyword.pk, 7))
+    assert len(pages) >= 5 and len(compiled) <= 1 + 2, compiled  # the set's keys; each shape's ids
     monkeypatch.setattr(SQLCompiler, "as_sql", real_as_sql)
     monkeypatch.setattr(reads.Reused, "__call__",
                         lambda self, *keys: reads.fetch_values(self.make(*keys), *self.lookups))
     assert [(source.load(keys, errors=errors), errors) for keys, errors in ((k, {}) for k in claims)] == loads
+    assert list(source.related("keywords__id", keyword.pk, 7)) == pages
 
 
 def test_one_process_posts_a_chunk_while_the_one_before_is_under_way(loaded, monkeypatch):

@@ -358,9 +358,14 @@ class DjangoSource:
         manager = self.model._default_manager
         keys = sorted(set(manager.filter(**{lookup: value}).values_list("pk", flat=True)))
         id_column = self._id_column()
+        db = manager.db
         for i in range(0, len(keys), size):
             page = keys[i:i + size]
-            ids = dict(among(manager.all(), "pk", page).values_list("pk", id_column)) if id_column else {}
+            ids = {}
+            if id_column:
+                read = self._among_page(("ids", id_column), manager.all, "pk", page, db)
+                ids = dict(self._reused(read[0], read[1], ("pk", id_column), read[2]) if read else
+                           fetch_values(among(manager.all(), "pk", page), "pk", id_column))
             yield [(pk, str(ids[pk]) if ids.get(pk) is not None else "") for pk in page]
 
     def iter_ranges(self, size, since=None, pks=None, after=None):
