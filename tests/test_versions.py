@@ -47,6 +47,21 @@ def test_versions_come_from_one_increasing_database_clock(project):
     assert log.next_version() > versions[-1]
 
 
+def test_tombstones_keep_every_id_as_it_was_sent(project):
+    """A delete's tombstones are written in one statement, the ids as one parameter: any id comes
+    back as it went in (quotes, backslashes, braces and commas of an array literal, JSON's escapes,
+    NULL spelt out, digits, spaces, non-ASCII), at its version, as a rebuild reads them."""
+    log = syncer().changelog
+    odd = ['a"b', "c\\d", "{e,f}", "NULL", "null", "42", " g ", "h\ni", "ü✓", "[1]", "'j'", "x" * 300]
+    log.record_deletes("tombstones", odd, 7)
+    log.record_deletes("tombstones", ["k"], 9)
+    log.record_deletes("tombstones", [], 11)
+    found = log.deletes("tombstones", 7)
+    assert sorted(found) == [7, 9] and sorted(found[7]) == sorted(odd) and found[9] == ["k"]
+    assert log.deletes("tombstones", 8) == {9: ["k"]}
+    assert log.deletes("other", 0) == {}
+
+
 def test_a_request_solr_executes_late_cannot_put_an_old_state_back(quiet):
     """A hung Solr: the request times out, the change is retried with the newer state, and then
     Solr runs the old request."""

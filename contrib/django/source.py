@@ -280,7 +280,12 @@ class DjangoSource:
         if not doc_ids or source is None:
             return []
         wanted = self._id_values(source, doc_ids)
-        return self.rows(self.queryset().filter(**{source + "__in": wanted})) if wanted else []
+        if not wanted:
+            return []
+        # their keys first: almost always none (a gone row's id is its own), and a query of one
+        # column costs Django a fraction of compiling the rows' (1.9 ms of CPU a batch, profiled)
+        pks = list(self.queryset().filter(**{source + "__in": wanted}).values_list("pk", flat=True))
+        return self.read_isolating(sorted(pks), None) if pks else []
 
     def locate(self, doc_ids):
         """{doc_id: (pk, passes the filter)} for the rows holding these document ids, whatever the
