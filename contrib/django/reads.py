@@ -190,7 +190,8 @@ class Reused:
 def _dates_in_c(cursor, connection):
     """On PostgreSQL, this cursor's timestamptz values parsed by psycopg's C loader where it gives
     what Django's gives: Django parses them with a Python subclass of psycopg's loader, to set its
-    own time zone on each value (2.6 µs a value against 0.1; profiled, a tenth of reading a layer).
+    own time zone on each value (4.2 µs a value fetched, against 1.6 with psycopg's C loader;
+    profiled, a tenth of reading a layer).
     The two agree where Django's zone is the one psycopg reads from the session (USE_TZ with the
     database in UTC: the usual setting); elsewhere Django's loader stays."""
     if _C_TIMESTAMPTZ is None or connection.vendor != "postgresql":
