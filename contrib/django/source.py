@@ -158,10 +158,8 @@ class DjangoSource:
                                          related.filter(**{src + "__gte": first, src + "__lte": last}).order_by("pk"),
                                          (src, target), (rows[0]["pk"], rows[-1]["pk"]))
                 else:
-                    read = self._among_page(("many", source), lambda related=related: related.order_by("pk"), src,
-                                            list(by_pk), db)
-                    found = self._reused(read[0], read[1], (src, target), read[2]) if read else \
-                        fetch_values(among(related, src, by_pk).order_by("pk"), src, target)
+                    found = self._read_among(("many", source), lambda related=related: related.order_by("pk"), src,
+                                             list(by_pk), (src, target), db)
                 for pk, value in found:
                     row = by_pk.get(pk)  # rows the pipeline's filter left out have related rows too
                     if row is not None:
@@ -176,6 +174,14 @@ class DjangoSource:
             return None
         build, args = shape
         return what + (build.__name__, db), lambda *keys: build(base(), name, *keys), args
+
+    def _read_among(self, what, base, name, keys, lookups, db):
+        """``fetch_values(among(base(), name, keys), *lookups)``, compiled once a shape where it can be
+        (``_among_page``)."""
+        page = self._among_page(what, base, name, keys, db)
+        if page is None:
+            return fetch_values(among(base(), name, keys), *lookups)
+        return self._reused(page[0], page[1], lookups, page[2])
 
     def queryset(self):
         p = self.pipeline
@@ -366,11 +372,8 @@ class DjangoSource:
         db = manager.db
         for i in range(0, len(keys), size):
             page = keys[i:i + size]
-            ids = {}
-            if id_column:
-                read = self._among_page(("ids", id_column), manager.all, "pk", page, db)
-                ids = dict(self._reused(read[0], read[1], ("pk", id_column), read[2]) if read else
-                           fetch_values(among(manager.all(), "pk", page), "pk", id_column))
+            ids = dict(self._read_among(("ids", id_column), manager.all, "pk", page, ("pk", id_column), db)) \
+                if id_column else {}
             yield [(pk, str(ids[pk]) if ids.get(pk) is not None else "") for pk in page]
 
     def iter_ranges(self, size, since=None, pks=None, after=None):

@@ -86,9 +86,11 @@ class DjangoChangeLog(ReindexRanges):
         "sqlite": "INSERT INTO {t} (pipeline, doc_id, version) SELECT %s, value, %s FROM json_each(%s)"}
 
     def record_deletes(self, pipeline, doc_ids, version):
+        if not doc_ids:
+            return
         conn = connections[self.using]
         sql = self._DELETES_SQL.get(conn.vendor)
-        if sql is None or not doc_ids:
+        if sql is None:
             Deleted.objects.using(self.using).bulk_create(
                 [Deleted(pipeline=pipeline, doc_id=doc_id, version=version) for doc_id in doc_ids], batch_size=500)
             return
