@@ -184,38 +184,34 @@ class DjangoChangeLog(ReindexRanges):
         None when it ran out or another holder has it. ``kind``: "changes" (key: a claimed change's
         seq, token: the lease end it was claimed with), "reindex" (key: the pipeline, token: the
         owner), "range" (key: (run, seq), token: the lease end it was claimed with)."""
-        conn = connections[self.using]
-        if kind == "changes" and conn.vendor in self._CHANGE_LEASE_SQL:
-            # checked before every post of a drain (four times per batch): the ORM's query building
-            # cost ~0.7 ms of CPU per check, the statement itself 0.02 ms
-            sql = self._CHANGE_LEASE_SQL[conn.vendor].format(t=conn.ops.quote_name(Change._meta.db_table))
-            params = [key, Change._meta.get_field("leased_until").get_db_prep_value(token, conn)]
-            now = None if conn.vendor == "postgresql" else self.now()  # SQLite: Python's clock, as its leases
-            with conn.cursor() as cur:
-                cur.execute(sql, params + ([] if now is None else [conn.ops.adapt_datetimefield_value(now)]))
-                row = cur.fetchone()
-            return row and (self._left(*row) if now is None else self._left(token, now))
-        if kind == "changes":
-            qs = Change.objects.using(self.using).filter(seq=key, leased_until=token)
-        elif kind == "reindex":
-            qs = Reindex.objects.using(self.using).filter(pipeline=key, owner=token)
-        elif kind == "range":
-            qs = ReindexRange.objects.using(self.using).filter(run=key[0], seq=key[1], leased_until=token,
-                                                               result__isnull=True)
-        else:
+        if kind not in self._LEASES:
             raise ValueError("no lease of kind %r" % kind)
-        if self._vendor() == "postgresql":  # one round trip: the database's clock read in the same statement
-            row = qs.filter(leased_until__gt=Now()).annotate(db_now=Now()).values_list("leased_until", "db_now").first()
-        else:
-            now = self.now()
-            row = qs.filter(leased_until__gt=now).values_list("leased_until", flat=True).first()
-            row = row and (row, now)
-        return row and self._left(*row)
+        model, columns, ends = self._LEASES[kind]
+        conn = connections[self.using]
+        params = list(key) if kind == "range" else [key]
+        params.append(model._meta.get_field("leased_until").get_db_prep_value(token, conn) if ends else token)
+        where = " AND ".join("%s = %%s" % conn.ops.quote_name(c) for c in columns)
+        if model is ReindexRange:
+            where += " AND result IS NULL"
+        table = conn.ops.quote_name(model._meta.db_table)
+        with conn.cursor() as cur:
+            if conn.vendor == "postgresql":  # one round trip: the database's clock read in the same statement
+                cur.execute("SELECT leased_until, STATEMENT_TIMESTAMP() FROM %s WHERE %s AND leased_until > "
+                            "STATEMENT_TIMESTAMP()" % (table, where), params)
+                row = cur.fetchone()
+                return row and self._left(*row)
+            now = self.now()  # elsewhere Python's clock, as the leases are written
+            cur.execute("SELECT leased_until FROM %s WHERE %s AND leased_until > %%s" % (table, where),
+                        params + [conn.ops.adapt_datetimefield_value(now)])
+            row = cur.fetchone()
+        return row and self._left(conn.ops.convert_datetimefield_value(row[0], None, conn), now)
 
-    # lease_left's statement for a claimed change on PostgreSQL: the ORM's query, written out
-    _CHANGE_LEASE_SQL = {"postgresql": "SELECT leased_until, STATEMENT_TIMESTAMP() FROM {t} WHERE seq = %s AND "
-                                       "leased_until = %s AND leased_until > STATEMENT_TIMESTAMP()",
-                         "sqlite": "SELECT 1 FROM {t} WHERE seq = %s AND leased_until = %s AND leased_until > %s"}
+    # lease_left's statement per kind, written out: every post of a drain, every chunk of a
+    # reindex or of a range checks one, and the ORM's query building cost ~0.5 ms of CPU a check
+    # against 0.02 ms for the statement. (model, the holder's columns, is the token the lease's end?)
+    _LEASES = {"changes": (Change, ("seq", "leased_until"), True),
+               "reindex": (Reindex, ("pipeline", "owner"), False),
+               "range": (ReindexRange, ("run", "seq", "leased_until"), True)}
 
     @staticmethod
     def _left(until, now):
