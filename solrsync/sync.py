@@ -280,9 +280,9 @@ class Syncer:
             ids.setdefault(str(pk), set()).add(doc_id or "")
         if not ids:
             return lambda: report
-        claimed = [c for c in changes if getattr(c, "lease", None) is not None]
-        if fence is None and claimed:
-            fence = self.claim_fence(pipeline_name, claimed[0], len(changes))
+        claimed = next((c for c in changes if getattr(c, "lease", None) is not None), None)
+        if fence is None and claimed is not None:
+            fence = self.claim_fence(pipeline_name, claimed, len(changes))
         version = self.version()  # before the read: see version()
         unreadable = {}
         # an empty pk names no row, only a document to delete (an orphan ``--verify --fix`` found)
@@ -297,8 +297,9 @@ class Syncer:
         # stay: what it holds now is unknown
         deletes = {doc_id for pk, recorded in ids.items() for doc_id in recorded
                    if doc_id and pk not in unreadable and (pk not in by_pk or by_pk[pk]["id"] != doc_id)}
-        # one id, one truth: an id leaving one row may have moved to another (an overwrite import)
-        deletes -= {doc["id"] for doc in by_pk.values()}
+        if deletes:
+            # one id, one truth: an id leaving one row may have moved to another (an overwrite import)
+            deletes -= {doc["id"] for doc in by_pk.values()}
         if deletes:
             holders = [row for row in source.holders(deletes) if str(source.pk_of(row)) not in ids]
             document = document_class(pipeline, source)
@@ -308,7 +309,6 @@ class Syncer:
                     by_pk[str(pk)] = doc
         docs = list(by_pk.values())
         deletes = sorted(deletes)
-        ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
         if deletes and self.changelog is not None:  # before the cores are read: see rebuild.begin
             if fence is not None:
                 fence(version)
@@ -331,15 +331,19 @@ class Syncer:
                     raise
                 if not live:
                     continue  # a core being rebuilt refuses what the live core refuses; report it once
-                for r in rejected:
-                    report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
-                refused = {ids_to_pk.get(r.doc_id) for r in rejected}
+                refused = set()
+                if rejected:
+                    ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
+                    for r in rejected:
+                        report.reject(pipeline.name, r, ids_to_pk.get(r.doc_id))
+                        refused.add(ids_to_pk.get(r.doc_id))
                 report.indexed += len(docs) - len(rejected)
                 report.deleted += len(deletes)
                 report.done = [pk for pk in ids if pk not in refused and pk not in unreadable
                                and (pk in by_pk or pk not in rows)]
-            log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
-                     report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
+            if log.isEnabledFor(logging.INFO):  # the first keys, sorted: not worth a sort of every batch otherwise
+                log.info("%s: indexed %d, deleted %d, rejected %d (%s)", pipeline.name, report.indexed,
+                         report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
             return report
         return send
 
