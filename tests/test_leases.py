@@ -5,6 +5,7 @@ stands; a rebuilt core starts with the live core's recent tombstones. Each test 
 with an event, forces the interleaving and ends comparing every document, field by field, with
 what the database builds now. Leases are scaled down (LEASE_SECONDS 2)."""
 import contextlib
+import datetime as dt
 import os
 import threading
 import time
@@ -380,3 +381,42 @@ def test_progress_is_recorded_only_by_the_holder(scaled):
     assert log.lease_left("reindex", "layers", "host-a:1:x/paused") is None
     left, now = log.lease_left("reindex", "layers", "host-b:2:y/next")
     assert 50 < left <= 60 and abs(now / 1e6 - time.time()) < 60
+
+
+def test_every_kind_of_lease_is_held_only_by_its_holder(scaled):
+    """``lease_left`` for each kind (its statement written out per kind): the holder's lease runs
+    for about its length, by the database's clock; another token, a finished range, a lease run
+    out, or an unknown kind are not held."""
+    from solrsync.contrib.django.runtime import get_syncer
+    log = get_syncer().changelog
+
+    def held(kind, key, token):
+        got = log.lease_left(kind, key, token)
+        if got is None:
+            return None
+        left, now = got
+        assert abs(now / 1e6 - time.time()) < 60
+        return left
+    layers(scaled, 1)  # its change recorded by the triggers
+    change = log.claim("layers", 10, 30)[0]
+    assert 20 < held("changes", change.seq, change.lease) <= 30
+    assert held("changes", change.seq, change.lease - dt.timedelta(seconds=1)) is None  # another claim's
+    assert held("changes", change.seq + 1000, change.lease) is None
+    assert log.hold_reindex("layers", "host-a:1:x/r", 30) is None
+    assert 20 < held("reindex", "layers", "host-a:1:x/r") <= 30
+    assert held("reindex", "layers", "host-b:1:x/r") is None
+    assert held("reindex", "books", "host-a:1:x/r") is None
+    log.add_ranges("run-1", [(0, 1, 10), (1, 11, 20)])
+    seq, _, _, lease = log.claim_range("run-1", "host-a", 30)
+    assert 20 < held("range", ("run-1", seq), lease) <= 30
+    assert held("range", ("run-1", seq + 1), lease) is None
+    assert held("range", ("run-2", seq), lease) is None
+    assert log.finish_range("run-1", seq, lease, {"indexed": 1})
+    assert held("range", ("run-1", seq), lease) is None  # finished: no step of it is left to fence
+    seq, _, _, lease = log.claim_range("run-1", "host-a", 1)
+    assert held("range", ("run-1", seq), lease) is not None
+    past_lease(1.2)
+    assert held("range", ("run-1", seq), lease) is None
+    assert held("changes", change.seq, change.lease) is not None  # 30 s leases outlive the pause
+    with pytest.raises(ValueError):
+        log.lease_left("shard", "layers", "x")
