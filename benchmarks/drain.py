@@ -6,9 +6,10 @@ in one process -- in interleaved rounds, the order rotating.
     .venv/bin/python benchmarks/drain.py --db postgres --layers 20000 --rounds 5
     .venv/bin/python benchmarks/drain.py --db sqlite --layers 20000 --rounds 5
     .venv/bin/python benchmarks/drain.py --db postgres --before main   # also main's code, side by side
+    SOLR=http://127.0.0.1:8983/solr/layers SOLR_PID=<its pid> .venv/bin/python benchmarks/drain.py  # a real Solr
 
 Demo layers (``manage.py demo``'s generator), every one also linked to one keyword; the Solr
-emulator in its own process. Each variant runs in a child process of its own (the one loading
+emulator in its own process, or the real Solr that SOLR names (its process: SOLR_PID). Each variant runs in a child process of its own (the one loading
 the layers would make each garbage collection dearer), asked in turn. Per variant: docs/s
 (median) and CPU per 1,000 documents -- the process draining or reindexing (ours), the database's backend (PostgreSQL, from /proc; SQLite runs in ours) and
 the emulator's process. Not timed: recording the backlog (one INSERT ... SELECT) or the related row.
@@ -50,13 +51,15 @@ def main():
     url, solr = start_solr()
     try:
         setup(args.db, var, url, queue="memory://")
-        run(args, solr, cpu_seconds)
+        # Solr's CPU: the emulator's process, or a real Solr's (SOLR names its core, SOLR_PID its process)
+        pid = solr.pid if solr is not None else int(os.environ["SOLR_PID"]) if os.environ.get("SOLR_PID") else None
+        run(args, pid, cpu_seconds)
     finally:
         if solr is not None:
             solr.terminate()
 
 
-def run(args, solr, cpu_seconds):
+def run(args, solr_pid, cpu_seconds):
     import logging
     logging.getLogger("solrsync").setLevel(logging.ERROR)  # the demo's odd bounding boxes warn on every build
     from django.db import connection, transaction
@@ -126,19 +129,20 @@ def run(args, solr, cpu_seconds):
                     cur.execute("VACUUM solrsync_change")
             if prepare:
                 prepare()
-            solr_cpu = solr and cpu_seconds(solr.pid)
+            solr_cpu = solr_pid and cpu_seconds(solr_pid)
             n, took, ours, db = fn()
             assert not Change.objects.exists(), "the change log is not empty"
             rates[label].append(n / took)
             cpu[label].append((ours / n * 1e6, db / n * 1e6,
-                               (cpu_seconds(solr.pid) - solr_cpu) / n * 1e6 if solr else 0.0))
+                               (cpu_seconds(solr_pid) - solr_cpu) / n * 1e6 if solr_pid else 0.0))
             print("  round %d, %-20s %6d docs in %.2fs: %.0f docs/s" % (i + 1, label, n, took, rates[label][-1]))
     for proc in children:
         proc.stdin.close()
         proc.wait(60)
-    print("machine: %s, %s cores, Python %s; database: %s; Solr: the emulator in its own process; %d layers, "
+    print("machine: %s, %s cores, Python %s; database: %s; Solr: %s; %d layers, "
           "batch %d, %d rounds" % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version(),
-                                   args.db, args.layers, syncer.settings.BATCH_SIZE, args.rounds))
+                                   args.db, "real, " + os.environ["SOLR"] if os.environ.get("SOLR") else
+                                   "the emulator in its own process", args.layers, syncer.settings.BATCH_SIZE, args.rounds))
     med = {k: statistics.median(v) for k, v in rates.items()}
     base_cpu = None
     for label in rates:
