@@ -60,6 +60,7 @@ class ReindexResult(Report):
         self.ranges_by = None   # through the queue: {consumer: ranges it ran}
         self.unread_ids = []    # document ids of the rows that could not be read (None: some unknown)
         self.owned = None       # the filter leaving the pipeline its own documents (Syncer.owned_filter)
+        self.refused_before = 0  # resumed: documents Solr refused before the interruption (a rebuild's swap counts them)
 
     @property
     def rate(self):
@@ -155,6 +156,7 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
     started_at = dt.datetime.now(dt.timezone.utc)
     posting = not (dry_run or export is not None)
     start_version = None
+    refused_before = 0
     if resume:
         saved = changelog.reindex_state(pipeline_name) if changelog is not None else None
         if not saved:
@@ -165,6 +167,11 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
         prune = saved.get("prune", prune)
         start_version = saved.get("version")
         started_at = dt.datetime.fromisoformat(saved["started"])
+        refused_before = saved.get("refused", 0)  # counted into the swap's decision as if in this run
+        if swap and core not in changelog.rebuilds(pipeline_name):
+            raise ValueError("the interrupted rebuild of %s into %s is over (refused, or ended by another run): "
+                             "nothing of it may go live; run `solrsync reindex %s --swap` anew"
+                             % (pipeline_name, core, pipeline_name))
         if (prune or swap) and start_version is None:
             raise ValueError("the interrupted reindex of %s has no start version (an unversioned core or an older "
                              "solrsync): resuming with --prune/--swap would delete what was indexed before the "
@@ -191,7 +198,7 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
     with fewer_collections():
         result = _stream(syncer, pipeline_name, batch_size, since, pks, after, core, on_batch, workers, export,
                          not posting, live_ids, state, started_at, swap, parallel, prune, start_version, via_queue,
-                         owner, hold)
+                         owner, hold, refused_before)
     result.core = target
     result.owned = owned
     if result.interrupted:
@@ -203,13 +210,20 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
         if prune and full and not swap:  # a rebuilt core starts empty: nothing in it to prune
             _prune(syncer, pipeline_name, sink, result, live_ids, start_version, batch_size, hold)
         if swap:
-            refused = result.skipped["rejected by Solr"]
+            refused = result.refused_before + result.skipped["rejected by Solr"]
             for mate in rebuild.mates(syncer, pipeline_name):  # a core is rebuilt whole: the others sharing it too
                 mate_result = _stream(syncer, mate, batch_size, None, None, None, target, None, 1, None, False, None,
                                       None, started_at, False, parallel, False, start_version, None, owner, hold)
                 log.warning("%s, into the rebuilt core of %s: %s", mate, pipeline_name, mate_result.summary())
                 refused += mate_result.skipped["rejected by Solr"]
-            rebuild.finish(syncer, pipeline_name, target, refused, allow_rejected, fence=hold)
+            try:
+                rebuild.finish(syncer, pipeline_name, target, refused, allow_rejected, fence=hold)
+            except rebuild.RebuildRefused:
+                # the rebuild is over: nothing of it is left to --resume (status offered it, and a
+                # resume put the refused core live without the documents it refused)
+                if state is not None:
+                    state.save_reindex_state(pipeline_name, None, owner, syncer.settings.LEASE_SECONDS)
+                raise
             result.core = pipeline.core
         elif commit:
             sink.commit()
@@ -259,11 +273,12 @@ def _prune(syncer, name, sink, result, live_ids, start_version, batch_size, fenc
 
 
 def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers, export, dry_run, live_ids,
-            state, started_at, swap, parallel, prune, start_version, via_queue, owner, hold):
+            state, started_at, swap, parallel, prune, start_version, via_queue, owner, hold, refused_before=0):
     pipeline = syncer.pipeline(name)
     source = syncer.sources[name]
     result = ReindexResult(name)
     result.core = core or pipeline.core
+    result.refused_before = refused_before
     began = time.monotonic()
     posting = not dry_run and export is None
     versioned = start_version is not None
@@ -307,7 +322,8 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
         saved[:] = time.monotonic(), result.last_pk
         if not state.save_reindex_state(name, {"last_pk": result.last_pk, "core": result.core, "swap": swap,
                                                "prune": prune, "version": start_version,
-                                               "started": started_at.isoformat()},
+                                               "started": started_at.isoformat(),
+                                               "refused": result.refused_before + result.skipped["rejected by Solr"]},
                                         owner, syncer.settings.LEASE_SECONDS):
             hold.check()  # raises: progress is recorded only by the holder
 

@@ -413,6 +413,54 @@ def test_a_rebuild_solr_refused_does_not_go_live(quiet, monkeypatch, tmp_path):
     assert result.skipped["rejected by Solr"] == 20
 
 
+def test_a_refused_rebuild_never_goes_live_through_a_resume(quiet, monkeypatch, tmp_path):
+    """A refused rebuild left nothing to resume, yet ``status`` offered --resume, and the resume
+    swapped the kept core live without the documents Solr had refused: a live core emptied. Now a
+    refused rebuild is over (nothing to resume), a resume only continues a rebuild still registered,
+    and the refusals of the part before an interruption count at the swap."""
+    quiet.solr.need_emulator("a configset of the test's own")
+    import shutil
+    from solrsync import rebuild
+    from solrsync.admin import core_admin
+    from solrsync.reindex import reindex
+    conf = tmp_path / "strict" / "conf"
+    shutil.copytree(os.path.join(os.path.dirname(rebuild.__file__), "configsets", "layers", "conf"), conf)
+    schema = conf / "managed-schema"
+    schema.write_text(schema.read_text().replace('<field name="abstract"', '<field name="abstract_was"'))
+    monkeypatch.setattr(rebuild, "create_core", lambda settings, name, configset: core_admin(
+        settings, action="CREATE", name=name, instanceDir=str(conf.parent)))
+    layers(quiet, 10)  # with an abstract: the rebuilt core refuses them
+    layers(quiet, 10, abstract="")
+    drain()
+    with pytest.raises(rebuild.RebuildRefused):
+        reindex(syncer(), "layers", swap=True)
+    assert syncer().changelog.reindex_state("layers") is None  # status offers no --resume
+    with pytest.raises(ValueError, match="nothing to resume"):
+        reindex(syncer(), "layers", resume=True)
+    assert quiet.assert_in_step() == 20
+
+    calls = []
+
+    def interrupt_after_the_refused(result, n):  # chunks of 5: the first two are the refused ten
+        calls.append(n)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+    result = reindex(syncer(), "layers", swap=True, batch_size=5, on_batch=interrupt_after_the_refused)
+    assert result.interrupted and result.skipped["rejected by Solr"] == 10
+    assert syncer().changelog.reindex_state("layers")["refused"] == 10
+    with pytest.raises(rebuild.RebuildRefused, match="refused 10"):
+        reindex(syncer(), "layers", resume=True)  # the other ten go in; the ten refused before still count
+    assert quiet.assert_in_step() == 20
+
+    calls.clear()
+    reindex(syncer(), "layers", swap=True, batch_size=5, on_batch=interrupt_after_the_refused)
+    core = syncer().changelog.reindex_state("layers")["core"]
+    syncer().changelog.end_rebuild("layers", core)  # another run ended it meanwhile
+    with pytest.raises(ValueError, match="is over"):
+        reindex(syncer(), "layers", resume=True)
+    assert quiet.assert_in_step() == 20
+
+
 def test_uuid_edit_on_the_signal_path_removes_the_old_document(project):
     use_capture("signals")
     from layers.models import Layer
