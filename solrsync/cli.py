@@ -151,8 +151,12 @@ def main(argv=None, syncer_factory=None, tasks_factory=None, prog="solrsync"):
     if not args.command:
         parser.print_help()
         return 2
-    logging.basicConfig(level=getattr(logging, str(args.loglevel).upper(), logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, str(args.loglevel).upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pysolr logs each failed request with its traceback (an unreachable Solr: four, before the one
+    # line that says so) and each request at INFO; every error of its reaches us carrying Solr's
+    # message, which the command says once. Its own lines only with DEBUG.
+    logging.getLogger("pysolr").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.CRITICAL)
     try:
         if syncer_factory is None:
             syncer_factory, tasks_factory = django_factories(args.settings, args.pythonpath)

@@ -300,6 +300,15 @@ def test_status_reports_counts_and_unreachable_solr(project):
     assert proc.returncode == 1 and "unreachable" in proc.stdout and "pw@" not in proc.stdout
 
 
+def test_commands_say_an_unreachable_solr_in_one_line(project):
+    """pysolr logs each failed request with its traceback; the command says it once."""
+    project.make_layer()
+    for args in (("reindex", "layers"), ("reindex", "layers", "--verify")):
+        proc = run_manage("solrsync", *args, env={"SOLRSYNC_SOLR_URL": "http://127.0.0.1:9/solr/layers"})
+        lines = [line for line in proc.stderr.splitlines() if "W002" not in line and "journal_mode" not in line]
+        assert proc.returncode == 1 and len(lines) == 1 and "unreachable" in lines[0], proc.stderr
+
+
 def test_migrate_on_a_fresh_database(project, tmp_path):
     proc = run_manage("migrate", "-v0", env={"SOLRSYNC_DEMO_DB": "sqlite",
                                              "SOLRSYNC_DEMO_DBNAME": str(tmp_path / "fresh.sqlite3")})
