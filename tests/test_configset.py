@@ -117,6 +117,14 @@ def test_emulator_serves_cores_from_their_own_configsets_without_warnings(tmp_pa
         # the fault endpoint takes what curl -d sends as a form
         assert requests.post(base + "/_emulator/faults", data="status=503&count=1").status_code == 200
         assert books.get("select")[0] == 503 and books.get("select")[0] == 200
+        # the fault endpoint is not faulted itself: a fault is cleared over HTTP, and a control
+        # request does not use up a count
+        assert requests.post(base + "/_emulator/faults", data="status=503&seconds=30").status_code == 200
+        assert requests.post(base + "/_emulator/faults", data="clear=1").status_code == 200
+        assert books.get("select")[0] == 200
+        assert requests.post(base + "/_emulator/faults", data="status=503&count=1").status_code == 200
+        assert requests.get(base + "/_emulator/stats").status_code == 200
+        assert books.get("select")[0] == 503 and books.get("select")[0] == 200
         for bad in ("stauts=503", "status=abc", "drop=true&status=503", ""):
             r = requests.post(base + "/_emulator/faults", data=bad)
             assert r.status_code == 400 and "faults" in r.json()["error"]["msg"], bad

@@ -93,14 +93,18 @@ class Handler(BaseHTTPRequestHandler):
         self.record = {"added": [], "deleted": []} if emu.record_updates else None
         arrived = arrived or time.time()
         emu.count("requests")
-        faults = self.server.faults
-        hung = faults.hung
-        if hung is not None:  # a paused node: no answer until released
-            hung.wait()
-        fault = faults.take()
-        if faults.latency:
-            time.sleep(faults.latency)
         parts = urlsplit(self.path)
+        # the emulator's own endpoints are not Solr's: faults and pauses leave them alone (an
+        # injected 503 refused the request clearing it, and a count=1 fault went to a control request)
+        faults = None if parts.path.startswith("/solr/_emulator") else self.server.faults
+        fault = None
+        if faults is not None:
+            hung = faults.hung
+            if hung is not None:  # a paused node: no answer until released
+                hung.wait()
+            fault = faults.take()
+            if faults.latency:
+                time.sleep(faults.latency)
         params = parse_qs(parts.query, keep_blank_values=True)
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == "application/x-www-form-urlencoded" and body and not parts.path.startswith("/solr/_emulator"):
