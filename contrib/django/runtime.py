@@ -1,6 +1,7 @@
 """solrsync assembled for this Django project: settings read once, pipelines bound to models,
 the Syncer, and the huey tasks. ``get_syncer()`` is what tasks, signals and commands use."""
 import functools
+import sys
 import threading
 
 from django.apps import apps
@@ -147,15 +148,19 @@ def get_metrics():
 
 
 def check_consumer():
-    """In a consumer process: refuse unsigned messages unless the settings allow them."""
-    huey = get_huey()
-    get_pipelines()  # a broken pipeline stops the consumer now, not at its first task
-    if huey.immediate:
-        return
+    """In a consumer process: refuse unsigned messages unless the settings allow them; a broken
+    pipeline stops the consumer now, not at its first task. Either ends the process with one line
+    and exit status 2: this runs while the consumer imports its tasks, where whatever escapes is
+    printed as a traceback (huey_consumer, run_huey)."""
     try:
-        check_signed(huey, get_settings())
-    except ConfigError as exc:
-        raise ImproperlyConfigured("SOLRSYNC: %s" % exc) from None
+        huey = get_huey()
+        get_pipelines()
+        if not huey.immediate:
+            check_signed(huey, get_settings())
+    except (ConfigError, ImproperlyConfigured) as exc:
+        message = str(exc)
+        print(message if message.startswith("SOLRSYNC: ") else "SOLRSYNC: %s" % message, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def close_db(fn):
