@@ -161,6 +161,8 @@ def _validate(s):
     if s.CAPTURE not in ("triggers", "signals"):
         raise ConfigError("CAPTURE", "%r: use triggers (the database records each change) or signals"
                           % (s.CAPTURE,))
+    if str(s.RESYNC_CRONTAB).strip().lower() == "off":  # the environment's way: an empty variable counts as unset
+        s.RESYNC_CRONTAB = ""
     if s.RESYNC_CRONTAB:
         parse_crontab(s.RESYNC_CRONTAB)
     if isinstance(s.PIPELINES, (list, tuple)):

@@ -10,6 +10,13 @@ def test_defaults_and_environment_override():
     assert s.solr_base == "http://solr:8983/solr" and s.solr_core is None
 
 
+def test_an_empty_variable_counts_as_unset_and_off_disables_the_resync():
+    s = load_settings({"RESYNC_CRONTAB": "0 4 * * *"}, environ={"SOLRSYNC_RESYNC_CRONTAB": ""})
+    assert s.RESYNC_CRONTAB == "0 4 * * *"
+    assert load_settings({}, environ={"SOLRSYNC_RESYNC_CRONTAB": "off"}).RESYNC_CRONTAB == ""
+    assert load_settings({"RESYNC_CRONTAB": "OFF"}, environ={}).RESYNC_CRONTAB == ""
+
+
 def test_a_core_url_names_the_core():
     s = load_settings({"SOLR_URL": "http://solr:8983/solr/layers_v2"}, environ={})
     assert s.solr_base == "http://solr:8983/solr"
