@@ -3,6 +3,7 @@ messages signed. solrsync's tasks are registered on it by tasks.py; the consumer
 fleet.py's.
 """
 import logging
+import os
 import sys
 
 from huey import Huey
@@ -63,7 +64,13 @@ def make_huey(settings):
     if settings.QUEUE_SECRET:
         kw["serializer"] = QueueSerializer(secret=settings.QUEUE_SECRET, salt="solrsync")
     if scheme == "sqlite":
-        return QueueHuey(name, filename=url[len("sqlite:///"):], storage_class=QueueStorage, **kw)
+        path = url[len("sqlite:///"):]
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):  # else sqlite3's "unable to open database file", deep in a traceback
+            raise ConfigError("QUEUE_URL", "%r: the folder %s does not exist%s" % (
+                url, folder, "" if os.path.isabs(path) else
+                " (a relative path is taken from the working directory: give web and consumers one absolute path)"))
+        return QueueHuey(name, filename=path, storage_class=QueueStorage, **kw)
     if scheme in ("redis", "rediss"):
         return QueueHuey(name, url=url, storage_class=RedisStorage, **kw)
     if scheme == "memory":

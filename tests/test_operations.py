@@ -36,6 +36,19 @@ def test_messages_are_signed_and_tampered_or_unsigned_ones_rejected(project):
         signed.serializer.deserialize(forged)
 
 
+def test_a_queue_file_in_a_missing_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    from solrsync.config import ConfigError, load_settings
+    from solrsync.queue import huey_for, make_huey
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="QUEUE_URL.*folder .*var does not exist.*working directory"):
+        make_huey(load_settings({"QUEUE_URL": "sqlite:///var/solrsync-queue.db"}, environ={}))
+    with pytest.raises(SystemExit) as stopped:
+        huey_for({"QUEUE_URL": "sqlite:///%s/none/queue.db" % tmp_path})
+    assert stopped.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+    (tmp_path / "var").mkdir()
+    assert make_huey(load_settings({"QUEUE_URL": "sqlite:///var/solrsync-queue.db"}, environ={})) is not None
+
+
 def test_a_consumer_refuses_to_start_unsigned(project):
     tasks = use_queue("sqlite:///%s/unsigned.sqlite3" % project.info["var"])
     proc = project.consumer(env={"SOLRSYNC_QUEUE_SECRET": ""})
