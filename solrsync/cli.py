@@ -203,6 +203,8 @@ def cmd_reindex(args, syncer, tasks_factory):
         raise UsageError("--fix goes with --verify")
     if args.make_alias and not args.swap:
         raise UsageError("--make-alias goes with --swap")
+    if args.threads and (args.workers or 1) < 2:
+        raise UsageError("--threads makes the --workers threads: give --workers N (2 or more)")
     if args.verify:
         return _verify(args, syncer, tasks_factory, names)
     if args.via_queue and (args.dry_run or args.export or args.ids):

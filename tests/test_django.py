@@ -287,6 +287,8 @@ def test_cli_misuse_exits_2(project):
     assert proc.returncode == 2
     proc = run_manage("solrsync", "retry")
     assert proc.returncode == 2 and "--all" in proc.stderr
+    proc = run_manage("solrsync", "reindex", "--threads")  # no workers for it to make threads of
+    assert proc.returncode == 2 and "--workers" in proc.stderr
 
 
 def test_status_reports_counts_and_unreachable_solr(project):
