@@ -57,6 +57,7 @@ class ReindexResult(Report):
         self.core = None
         self.interrupted = False
         self.dry_run = False    # then indexed/deleted count what it would do
+        self.exported = False   # --export: indexed counts the documents written to the file, none posted
         self.ranges_by = None   # through the queue: {consumer: ranges it ran}
         self.unread_ids = []    # document ids of the rows that could not be read (None: some unknown)
         self.owned = None       # the filter leaving the pipeline its own documents (Syncer.owned_filter)
@@ -69,7 +70,8 @@ class ReindexResult(Report):
     def summary(self):
         skipped = sum(self.skipped.values())
         reasons = ", ".join("%d %s" % (n, why) for why, n in self.skipped.most_common())
-        index, delete = ("would index", "would delete") if self.dry_run else ("indexed", "deleted")
+        index, delete = ("would index", "would delete") if self.dry_run else \
+            ("exported", "deleted") if self.exported else ("indexed", "deleted")
         return ("%s: %s %d, skipped %d%s, rejected %d, %s %d, warnings %d in %.1fs (%.0f docs/s)"
                 % (self.pipeline, index, self.indexed, skipped, " (%s)" % reasons if reasons else "",
                    len(self.rejected), delete, self.deleted, self.warnings, self.elapsed, self.rate))
@@ -203,7 +205,7 @@ def _reindex(syncer, pipeline_name, batch_size, since, pks, dry_run, prune, afte
     result.owned = owned
     if result.interrupted:
         return result
-    result.dry_run = dry_run
+    result.dry_run, result.exported = dry_run, export is not None
     if dry_run and live_ids is not None:
         result.deleted = sum(1 for _ in _stale_ids(sink, result, live_ids, start_version))
     if posting:

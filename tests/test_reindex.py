@@ -83,6 +83,7 @@ def test_export_writes_jsonl_and_posts_nothing(loaded, tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
     assert len(lines) == loaded.published
+    assert "exported %d" % loaded.published in proc.stdout and "indexed" not in proc.stdout, proc.stdout
     doc = json.loads(lines[0])
     assert doc["id"] and doc["title"] and doc["modified_date"].endswith("Z")
     assert loaded.solr.select()["numFound"] == 0
