@@ -303,7 +303,9 @@ def _stream(syncer, name, batch_size, since, pks, after, core, on_batch, workers
             result.reject(name, r, chunk.pks.get(r.doc_id))
             result.skipped["rejected by Solr"] += 1
         if posting and syncer.changelog is not None and (chunk.unreadable or chunk.unbuilt or chunk.refused):
-            syncer.changelog.record_failures(name, [(pk, doc_id, msg) for doc_id, pk, msg in chunk.failures()])
+            # what a core being rebuilt refused says so: the live core may well hold the document
+            where = "" if result.core == pipeline.core else "the rebuild into %s: " % result.core
+            syncer.changelog.record_failures(name, [(pk, doc_id, where + msg) for doc_id, pk, msg in chunk.failures()])
         if live_ids is not None:
             live_ids.update(chunk.ids)
         if chunk.unreadable and result.unread_ids is not None:

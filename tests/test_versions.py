@@ -435,6 +435,8 @@ def test_a_refused_rebuild_never_goes_live_through_a_resume(quiet, monkeypatch, 
     with pytest.raises(rebuild.RebuildRefused):
         reindex(syncer(), "layers", swap=True)
     assert syncer().changelog.reindex_state("layers") is None  # status offers no --resume
+    filed = syncer().changelog.failures("layers")
+    assert len(filed) == 10 and all("the rebuild into layers_rebuild_" in f.message for f in filed)  # not the live core
     with pytest.raises(ValueError, match="nothing to resume"):
         reindex(syncer(), "layers", resume=True)
     assert quiet.assert_in_step() == 20
