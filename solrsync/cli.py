@@ -432,6 +432,9 @@ def cmd_queue(args, syncer, tasks_factory):
     if args.action == "revoke":
         if not args.task_id:
             raise UsageError("queue revoke needs a TASK_ID (see `queue pending`)")
+        if not any(task.id == args.task_id for task in list(huey.pending()) + list(huey.scheduled())):
+            print("no pending or scheduled task has the id %s (see `queue pending`)" % args.task_id, file=sys.stderr)
+            return 1
         huey.revoke_by_id(args.task_id)
         print("revoked %s" % args.task_id)
         return 0

@@ -155,6 +155,8 @@ def test_queue_command(project):
     pending = run_cli("queue", "pending", env=env)
     assert pending.returncode == 0 and "1 task(s) pending" in pending.stdout and "solrsync.sync" in pending.stdout
     task_id = pending.stdout.split()[0]
+    typo = run_cli("queue", "revoke", task_id[:-1] + "x", env=env)
+    assert typo.returncode == 1 and "no pending or scheduled task" in typo.stderr
     assert run_cli("queue", "revoke", task_id, env=env).returncode == 0
     assert tasks.huey.is_revoked(task_id)
     assert "solrsync.sync" in run_cli("queue", "registered", env=env).stdout
