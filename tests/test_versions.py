@@ -389,18 +389,25 @@ def test_a_swap_between_the_two_writes_of_one_batch_loses_nothing(quiet, monkeyp
     assert quiet.assert_in_step() == 1
 
 
-def test_a_rebuild_solr_refused_does_not_go_live(quiet, monkeypatch, tmp_path):
+def rebuilds_without(field, quiet, monkeypatch, tmp_path):
+    """Cores a --swap creates get the shipped configset with ``field`` renamed: Solr refuses the
+    documents that fill it."""
     quiet.solr.need_emulator("a configset of the test's own")
     import shutil
     from solrsync import rebuild
     from solrsync.admin import core_admin
-    from solrsync.reindex import reindex
     conf = tmp_path / "strict" / "conf"
     shutil.copytree(os.path.join(os.path.dirname(rebuild.__file__), "configsets", "layers", "conf"), conf)
     schema = conf / "managed-schema"
-    schema.write_text(schema.read_text().replace('<field name="title"', '<field name="title_was"'))
+    schema.write_text(schema.read_text().replace('<field name="%s"' % field, '<field name="%s_was"' % field))
     monkeypatch.setattr(rebuild, "create_core", lambda settings, name, configset: core_admin(
         settings, action="CREATE", name=name, instanceDir=str(conf.parent)))
+
+
+def test_a_rebuild_solr_refused_does_not_go_live(quiet, monkeypatch, tmp_path):
+    from solrsync import rebuild
+    from solrsync.reindex import reindex
+    rebuilds_without("title", quiet, monkeypatch, tmp_path)
     layers(quiet, 20)
     drain()
     with pytest.raises(rebuild.RebuildRefused) as refused:
@@ -418,17 +425,9 @@ def test_a_refused_rebuild_never_goes_live_through_a_resume(quiet, monkeypatch, 
     swapped the kept core live without the documents Solr had refused: a live core emptied. Now a
     refused rebuild is over (nothing to resume), a resume only continues a rebuild still registered,
     and the refusals of the part before an interruption count at the swap."""
-    quiet.solr.need_emulator("a configset of the test's own")
-    import shutil
     from solrsync import rebuild
-    from solrsync.admin import core_admin
     from solrsync.reindex import reindex
-    conf = tmp_path / "strict" / "conf"
-    shutil.copytree(os.path.join(os.path.dirname(rebuild.__file__), "configsets", "layers", "conf"), conf)
-    schema = conf / "managed-schema"
-    schema.write_text(schema.read_text().replace('<field name="abstract"', '<field name="abstract_was"'))
-    monkeypatch.setattr(rebuild, "create_core", lambda settings, name, configset: core_admin(
-        settings, action="CREATE", name=name, instanceDir=str(conf.parent)))
+    rebuilds_without("abstract", quiet, monkeypatch, tmp_path)
     layers(quiet, 10)  # with an abstract: the rebuilt core refuses them
     layers(quiet, 10, abstract="")
     drain()
