@@ -138,6 +138,10 @@ def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
                              "and is kept for inspection, %s is untouched" % (
                                  name, refused, allow_rejected, "collection" if cloud else "core", core,
                                  pipeline.core))
+    if syncer.changelog is not None and core not in syncer.changelog.rebuilds(name):
+        raise RebuildRefused("%s: %s %s refused live writes while it was built (the consumers' log names them) or "
+                             "another run ended it: it did not go live and is kept for inspection, %s is untouched"
+                             % (name, "collection" if cloud else "core", core, pipeline.core))
     check()
     if cloud:
         return _finish_cloud(syncer, name, pipeline.core, core)

@@ -330,7 +330,9 @@ class Syncer:
                         continue
                     raise
                 if not live:
-                    continue  # a core being rebuilt refuses what the live core refuses; report it once
+                    if rejected:
+                        self._unfit(pipeline_name, core, rejected)
+                    continue
                 refused = set()
                 if rejected:
                     ids_to_pk = {d["id"]: pk for pk, d in by_pk.items()}
@@ -346,6 +348,16 @@ class Syncer:
                          report.deleted, len(report.rejected), ", ".join(sorted(ids)[:10]))
             return report
         return send
+
+    def _unfit(self, pipeline_name, core, rejected):
+        """A core being rebuilt refused a live write (its configset differs from the live one's: a
+        field it lacks): it no longer holds what the database does, so it must not go live. It is
+        unregistered -- live writes stop going to it, and the swap refuses it (rebuild.finish)."""
+        log.error("%s: core %s being rebuilt refused %d live document(s) (%s: %s); it can no longer go live and "
+                  "gets no more live writes", pipeline_name, core, len(rejected), rejected[0].doc_id, rejected[0].message)
+        if self.changelog is not None:
+            for name in self.sharing(pipeline_name) or (pipeline_name,):
+                self.changelog.end_rebuild(name, core)
 
     def apply_related(self, pipeline_name, lookup, value, exclusive=False, fence=None):
         """A related row that many documents read changed (a keyword on 100,000 layers renamed),

@@ -462,6 +462,31 @@ def test_a_refused_rebuild_never_goes_live_through_a_resume(quiet, monkeypatch, 
     assert quiet.assert_in_step() == 20
 
 
+def test_a_rebuild_that_refused_a_live_write_never_goes_live(quiet, monkeypatch, tmp_path):
+    """The live sync writes each change to the cores being rebuilt too. A rebuild built from
+    another configset (a field it lacks) refused an edit made while it was built; the swap counted
+    only its own stream's refusals and put the core live without the edit. Now such a rebuild is
+    unregistered at once and the swap refuses it."""
+    from solrsync import rebuild
+    from solrsync.reindex import reindex
+    rebuilds_without("abstract", quiet, monkeypatch, tmp_path)
+    made = layers(quiet, 10, abstract="")  # the rebuild's own stream refuses nothing
+    drain()
+    calls = []
+
+    def edit_during_the_rebuild(result, n):
+        calls.append(n)
+        if len(calls) == 1:
+            made[0].abstract, made[0].title = "Now with an abstract", "Edited during the rebuild"
+            made[0].save()
+            drain()  # to the live core, which takes it, and to the rebuild, which refuses it
+    with pytest.raises(rebuild.RebuildRefused, match="refused live writes"):
+        reindex(syncer(), "layers", swap=True, batch_size=5, on_batch=edit_during_the_rebuild)
+    assert syncer().changelog.rebuilds("layers") == []
+    assert quiet.assert_in_step() == 10  # the live core, with the edit
+    assert quiet.doc(made[0])["title"] == "Edited during the rebuild"
+
+
 def test_uuid_edit_on_the_signal_path_removes_the_old_document(project):
     use_capture("signals")
     from layers.models import Layer
