@@ -51,7 +51,7 @@ def begin(syncer, name, make_alias=False, fence=None):
         log.warning("%s: an earlier rebuild into %s was not finished; starting afresh and removing it", name,
                     ", ".join(stale))
         for core in stale:
-            _end(syncer, name, core)
+            syncer.end_rebuild(name, core)
             try:
                 (delete_collection if solr_kind(syncer.settings).cloud else unload_core)(syncer.settings, core)
             except (SolrRequestError, SolrUnavailable) as exc:
@@ -76,12 +76,6 @@ def begin(syncer, name, make_alias=False, fence=None):
 def mates(syncer, name):
     """The other pipelines writing to ``name``'s core: a rebuild of the core streams them too."""
     return tuple(n for n in syncer.sharing(name) if n != name)
-
-
-def _end(syncer, name, core):
-    if syncer.changelog is not None:
-        for n in (name,) + mates(syncer, name):
-            syncer.changelog.end_rebuild(n, core)
 
 
 def _tombstones(syncer, name, core, check):
@@ -133,7 +127,7 @@ def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
     check()
     syncer.sink(name, core=core).commit()
     if refused > allow_rejected:
-        _end(syncer, name, core)
+        syncer.end_rebuild(name, core)
         raise RebuildRefused("%s: Solr refused %d document(s) of the rebuild (allowed: %d); %s %s did not go live "
                              "and is kept for inspection, %s is untouched" % (
                                  name, refused, allow_rejected, "collection" if cloud else "core", core,
@@ -147,7 +141,7 @@ def finish(syncer, name, core, refused, allow_rejected=0, fence=None):
         return _finish_cloud(syncer, name, pipeline.core, core)
     swap_cores(syncer.settings, pipeline.core, core)
     syncer.forget_cores()  # this process's sinks ask the core now live what it is
-    _end(syncer, name, core)  # the name `core` now holds the old index
+    syncer.end_rebuild(name, core)  # the name `core` now holds the old index
     unload_core(syncer.settings, core)
     log.warning("%s: swapped %s live as %s; the old core is unloaded and removed", name, core, pipeline.core)
 
@@ -161,7 +155,7 @@ def _finish_cloud(syncer, name, alias, collection):
         log.warning("%s: deleted the collection %s to put an alias of that name in its place", name, alias)
     point_alias(settings, alias, collection)
     syncer.forget_cores()
-    _end(syncer, name, collection)  # the alias now writes to it
+    syncer.end_rebuild(name, collection)  # the alias now writes to it
     # older collections: those the alias pointed at, then earlier rebuilds (their names sort by time)
     ours = re.compile(re.escape(alias) + r"_\d{20}")
     earlier = sorted((c for c in cluster["collections"] if ours.fullmatch(c) and c not in before), reverse=True)

@@ -355,6 +355,11 @@ class Syncer:
         unregistered -- live writes stop going to it, and the swap refuses it (rebuild.finish)."""
         log.error("%s: core %s being rebuilt refused %d live document(s) (%s: %s); it can no longer go live and "
                   "gets no more live writes", pipeline_name, core, len(rejected), rejected[0].doc_id, rejected[0].message)
+        self.end_rebuild(pipeline_name, core)
+
+    def end_rebuild(self, pipeline_name, core):
+        """``core`` no longer gets the live writes of ``pipeline_name`` nor of the pipelines sharing
+        its core (a rebuild is of a core, whole)."""
         if self.changelog is not None:
             for name in self.sharing(pipeline_name) or (pipeline_name,):
                 self.changelog.end_rebuild(name, core)
